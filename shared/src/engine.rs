@@ -1,0 +1,364 @@
+//! The governance pipeline: decode, normalise, update the inventory, correlate, decide, commit.
+//!
+//! [`plan`] is pure: given an event, the inventory and the ledger facts, it returns the [`Commit`] to write.
+//! [`Engine`] adds the two ledger calls around it (read the inventory and facts, commit), so the same
+//! decision runs in the CLI, in a Lambda function and in a unit test.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::event::{self, DecodeError, Event};
+use crate::inventory::{Affected, Inventory, Model};
+use crate::ledger::{
+    ActionStatus, Actor, Commit, CommitOutcome, EntryBody, FactQuery, FindingMark, Ledger, LedgerError, NewEntry, Outcome,
+    UNATTRIBUTED_CHAIN,
+};
+use crate::policy::{Decision, DecisionContext, PlannedAction, Policy, SkippedAction};
+use crate::signal::{Band, Resource, Signal, SignalClass, package_group_of};
+use crate::time::Timestamp;
+
+/// What happened to one input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Applied,
+    Duplicate,
+    Rejected,
+}
+
+/// The result of ingesting one input, for people and machines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub event_id: Option<String>,
+    pub source: Option<String>,
+    pub detail_type: Option<String>,
+    pub status: Status,
+    pub occurred_at: Option<Timestamp>,
+    pub summary: String,
+    pub models: Vec<String>,
+    pub alert: Option<Band>,
+    pub actions: Vec<PlannedAction>,
+    pub skipped: Vec<SkippedAction>,
+    pub rules: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// An event after the inventory has seen it, ready for the ledger facts and the policy.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub event: Event,
+    pub signal: Signal,
+    pub inventory: Inventory,
+    /// Models whose inventory record this event changed.
+    pub changed: BTreeSet<String>,
+    pub affected: Vec<Affected>,
+}
+
+/// Updates the inventory from the event and finds the models the signal affects. Pure.
+pub fn prepare(event: Event, mut inventory: Inventory) -> Prepared {
+    let signal = Signal::from_event(&event);
+    let changed = inventory.observe(&event);
+    let affected = inventory.affected(&signal.resources);
+    Prepared { event, signal, inventory, changed, affected }
+}
+
+impl Prepared {
+    /// The ledger facts the decision needs.
+    pub fn fact_query(&self) -> FactQuery {
+        let mut targets = BTreeSet::new();
+        for model in self.affected.iter().filter_map(|a| self.inventory.get(&a.model_id)) {
+            targets.extend(model.endpoints.iter().map(|e| e.name.clone()));
+            targets.extend(model.package_versions.iter().map(|p| p.arn.clone()));
+            targets.extend(model.model_package_group.clone());
+        }
+        FactQuery { models: self.affected.iter().map(|a| a.model_id.clone()).collect(), targets: targets.into_iter().collect() }
+    }
+}
+
+/// Decides and describes everything to record. Pure.
+pub fn plan(prepared: Prepared, policy: &Policy, context: &DecisionContext, actor: &Actor, recorded_at: Timestamp) -> (Commit, Report) {
+    let Prepared { event, signal, mut inventory, mut changed, affected } = prepared;
+    let decisions: Vec<(Option<&Affected>, Decision)> = if affected.is_empty() {
+        vec![(None, policy.decide(&signal, None, context))]
+    } else {
+        affected.iter().map(|a| (Some(a), policy.decide(&signal, inventory.get(&a.model_id), context))).collect()
+    };
+
+    let mut commit = Commit { idempotency_key: signal.idempotency_key.clone(), ..Commit::default() };
+    for (link, decision) in &decisions {
+        let model = link.and_then(|a| inventory.get(&a.model_id));
+        let chain = link.map_or(UNATTRIBUTED_CHAIN, |a| a.model_id.as_str());
+        let version = model.and_then(|m| model_version(&signal, m));
+        let entry = |reason: String, body: EntryBody| NewEntry {
+            chain: chain.to_owned(),
+            recorded_at,
+            idempotency_key: signal.idempotency_key.clone(),
+            event_id: signal.event_id.clone(),
+            source: signal.source.clone(),
+            detail_type: signal.detail_type.clone(),
+            occurred_at: signal.occurred_at,
+            model_version: version.clone(),
+            actor: actor.clone(),
+            reason,
+            body,
+        };
+        commit.entries.push(entry(
+            signal.summary.clone(),
+            EntryBody::Signal {
+                class: signal.class,
+                signal_kind: signal.kind.clone(),
+                summary: signal.summary.clone(),
+                severity: decision.severity,
+                resources: signal.resources.clone(),
+                via: link.map(|a| a.via.clone()),
+            },
+        ));
+        commit.entries.push(entry(
+            decision.reasons.join("; "),
+            EntryBody::Decision {
+                rule: decision.rule.clone(),
+                alert: decision.alert,
+                reasons: decision.reasons.clone(),
+                skipped: decision.skipped.clone(),
+            },
+        ));
+        for action in &decision.actions {
+            commit.entries.push(entry(
+                format!("rule {}: {}", decision.rule, signal.summary),
+                EntryBody::Action {
+                    action: action.kind,
+                    target: action.target.clone(),
+                    mode: action.mode,
+                    config: action.config.clone(),
+                    status: ActionStatus::Planned,
+                },
+            ));
+            commit.action_marks.push((action.target.clone(), signal.occurred_at));
+        }
+    }
+
+    // After acting against an endpoint's config, it is no longer a rollback target.
+    for (link, decision) in &decisions {
+        let Some(link) = link else { continue };
+        for action in decision.actions.iter().filter(|a| a.kind != crate::policy::ActionKind::Gate) {
+            if inventory.mark_current_suspect(&link.model_id, &action.target) {
+                changed.insert(link.model_id.clone());
+            }
+        }
+        if let (SignalClass::SensitiveData, Some(finding)) = (signal.class, &signal.finding) {
+            commit.findings.push(FindingMark { model_id: link.model_id.clone(), finding_id: finding.id.clone(), open: !finding.archived });
+        }
+    }
+    commit.models = changed.iter().filter_map(|id| inventory.get(id).cloned()).collect();
+
+    let actions: Vec<PlannedAction> = decisions.iter().flat_map(|(_, d)| d.actions.iter().cloned()).collect();
+    let alert = decisions.iter().filter_map(|(_, d)| d.alert).max();
+    let models: Vec<String> = affected.iter().map(|a| a.model_id.clone()).collect();
+    commit.outcome = Outcome { models: models.clone(), alert, actions: actions.clone(), summary: signal.summary.clone() };
+    let report = Report {
+        event_id: Some(event.id),
+        source: Some(event.source),
+        detail_type: Some(event.detail_type),
+        status: Status::Applied,
+        occurred_at: Some(signal.occurred_at),
+        summary: signal.summary,
+        models,
+        alert,
+        actions,
+        skipped: decisions.iter().flat_map(|(_, d)| d.skipped.iter().cloned()).collect(),
+        rules: decisions.iter().map(|(_, d)| d.rule.clone()).collect(),
+        error: None,
+    };
+    (commit, report)
+}
+
+/// The package version the entry is about: the one the signal names, else the model's newest.
+fn model_version(signal: &Signal, model: &Model) -> Option<String> {
+    let named = signal.resources.iter().find_map(|r| match r {
+        Resource::ModelPackage(arn) if package_group_of(arn).is_some() && model.owns(r) => arn.rsplit('/').next().map(str::to_owned),
+        _ => None,
+    });
+    named.or_else(|| model.latest_package().and_then(|p| p.version.map(|v| v.to_string())))
+}
+
+/// Describes a rejected input: recorded on the unattributed chain, keyed by the digest of its body.
+pub fn plan_rejection(error: &DecodeError, body: &[u8], actor: &Actor, recorded_at: Timestamp, envelope: &Value) -> (Commit, Report) {
+    let digest = hex::encode(Sha256::digest(body));
+    let key = format!("rejected#{digest}");
+    let text = |field: &str| envelope.get(field).and_then(Value::as_str).map(str::to_owned);
+    let summary = format!("rejected input: {error}");
+    let entry = NewEntry {
+        chain: UNATTRIBUTED_CHAIN.to_owned(),
+        recorded_at,
+        idempotency_key: key.clone(),
+        event_id: text("id").unwrap_or_default(),
+        source: text("source").unwrap_or_default(),
+        detail_type: text("detail-type").unwrap_or_default(),
+        occurred_at: recorded_at,
+        model_version: None,
+        actor: actor.clone(),
+        reason: error.to_string(),
+        body: EntryBody::Rejected { code: error.code().to_owned(), error: error.to_string(), body_sha256: digest, body_bytes: body.len() },
+    };
+    let commit = Commit {
+        idempotency_key: key,
+        outcome: Outcome { summary: summary.clone(), ..Outcome::default() },
+        entries: vec![entry],
+        ..Commit::default()
+    };
+    let report = Report {
+        event_id: text("id"),
+        source: text("source"),
+        detail_type: text("detail-type"),
+        status: Status::Rejected,
+        occurred_at: None,
+        summary,
+        models: Vec::new(),
+        alert: None,
+        actions: Vec::new(),
+        skipped: Vec::new(),
+        rules: Vec::new(),
+        error: Some(error.to_string()),
+    };
+    (commit, report)
+}
+
+/// Runs the pipeline against a ledger.
+#[derive(Debug)]
+pub struct Engine<L> {
+    ledger: L,
+    policy: Policy,
+    actor: Actor,
+}
+
+impl<L: Ledger> Engine<L> {
+    pub fn new(ledger: L, policy: Policy, actor: Actor) -> Self {
+        Self { ledger, policy, actor }
+    }
+
+    pub fn ledger(&self) -> &L {
+        &self.ledger
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Ingests raw bytes: one JSON event.
+    pub async fn ingest_bytes(&self, body: &[u8], recorded_at: Timestamp) -> Result<Report, LedgerError> {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(value) => self.ingest_value(value, body, recorded_at).await,
+            Err(e) => self.reject(&DecodeError::NotJson(e.to_string()), body, &Value::Null, recorded_at).await,
+        }
+    }
+
+    /// Ingests a parsed event; `body` is its original bytes (only digested, for rejections).
+    pub async fn ingest_value(&self, value: Value, body: &[u8], recorded_at: Timestamp) -> Result<Report, LedgerError> {
+        let envelope = envelope_fields(&value);
+        let event = match event::decode_value(value) {
+            Ok(event) => event,
+            Err(error) => return self.reject(&error, body, &envelope, recorded_at).await,
+        };
+        let inventory = self.ledger.inventory().await?;
+        let prepared = prepare(event, inventory);
+        let context = self.ledger.facts(&prepared.fact_query()).await?;
+        let (commit, report) = plan(prepared, &self.policy, &context, &self.actor, recorded_at);
+        self.commit(commit, report).await
+    }
+
+    async fn reject(&self, error: &DecodeError, body: &[u8], envelope: &Value, recorded_at: Timestamp) -> Result<Report, LedgerError> {
+        let (commit, report) = plan_rejection(error, body, &self.actor, recorded_at, envelope);
+        // A rejected input stays rejected on every delivery; the ledger keeps one record of it.
+        self.ledger.commit(commit).await?;
+        Ok(report)
+    }
+
+    async fn commit(&self, commit: Commit, mut report: Report) -> Result<Report, LedgerError> {
+        match self.ledger.commit(commit).await? {
+            CommitOutcome::Committed { .. } => Ok(report),
+            CommitOutcome::Duplicate { original } => {
+                report.status = Status::Duplicate;
+                report.models = original.models;
+                report.alert = original.alert;
+                report.actions = original.actions;
+                report.skipped.clear();
+                report.rules.clear();
+                Ok(report)
+            }
+        }
+    }
+
+    /// Merges an inventory file into the ledger's inventory, recording each changed model on its chain.
+    pub async fn import_inventory(
+        &self,
+        file: &crate::inventory::InventoryFile,
+        file_digest: &str,
+        recorded_at: Timestamp,
+    ) -> Result<ImportResult, LedgerError> {
+        let mut inventory = self.ledger.inventory().await?;
+        let changed = inventory.import(file);
+        let key = format!("inventory-import#{file_digest}");
+        let entries = changed
+            .iter()
+            .map(|id| NewEntry {
+                chain: id.clone(),
+                recorded_at,
+                idempotency_key: key.clone(),
+                event_id: String::new(),
+                source: "warden.inventory".into(),
+                detail_type: "Inventory Import".into(),
+                occurred_at: recorded_at,
+                model_version: None,
+                actor: self.actor.clone(),
+                reason: format!("inventory file sha256:{file_digest}"),
+                body: EntryBody::Inventory { summary: describe_model(inventory.get(id)) },
+            })
+            .collect();
+        let commit = Commit {
+            idempotency_key: key,
+            outcome: Outcome { models: changed.iter().cloned().collect(), summary: "inventory import".into(), ..Outcome::default() },
+            entries,
+            models: changed.iter().filter_map(|id| inventory.get(id).cloned()).collect(),
+            ..Commit::default()
+        };
+        if changed.is_empty() {
+            return Ok(ImportResult { changed: Vec::new(), models: inventory.len() });
+        }
+        match self.ledger.commit(commit).await? {
+            CommitOutcome::Committed { .. } => Ok(ImportResult { changed: changed.into_iter().collect(), models: inventory.len() }),
+            CommitOutcome::Duplicate { .. } => Ok(ImportResult { changed: Vec::new(), models: inventory.len() }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportResult {
+    pub changed: Vec<String>,
+    pub models: usize,
+}
+
+fn describe_model(model: Option<&Model>) -> String {
+    let Some(m) = model else { return String::new() };
+    format!(
+        "risk {}, owner {}, endpoints [{}], data buckets [{}], roles [{}]",
+        m.risk.map_or("unclassified", |r| r.as_str()),
+        m.owner.as_deref().unwrap_or("none"),
+        m.endpoints.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "),
+        m.data_buckets.iter().map(String::as_str).collect::<Vec<_>>().join(", "),
+        m.roles.iter().map(String::as_str).collect::<Vec<_>>().join(", "),
+    )
+}
+
+/// The envelope fields a rejection can still report, when the input was a JSON object.
+fn envelope_fields(value: &Value) -> Value {
+    let mut fields = serde_json::Map::new();
+    for name in ["id", "source", "detail-type"] {
+        if let Some(text) = value.get(name).filter(|v| v.is_string()) {
+            fields.insert(name.to_owned(), text.clone());
+        }
+    }
+    Value::Object(fields)
+}

@@ -1,0 +1,273 @@
+//! The embedded ledger: one redb file, Warden's local default.
+//!
+//! Why redb: pure Rust (no C toolchain, quick to build on two cores), ACID with crash-safe commits, and one
+//! write transaction can cover everything an event writes (idempotency marker, entries, chain heads,
+//! inventory, facts), which is exactly the atomicity the ledger port promises. SQLite would do too, but adds a
+//! C build and SQL for what is a handful of key-value tables.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable};
+
+use super::{Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, seal_all};
+use crate::inventory::{Inventory, Model};
+use crate::policy::DecisionContext;
+use crate::time::Timestamp;
+
+/// The storage layout, public so tests (and forensics) can read the file directly.
+pub mod tables {
+    use redb::TableDefinition;
+
+    /// (chain, seq) -> entry JSON.
+    pub const ENTRIES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("entries");
+    /// chain -> head JSON.
+    pub const HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("heads");
+    /// idempotency key -> outcome JSON.
+    pub const MARKERS: TableDefinition<&str, &[u8]> = TableDefinition::new("markers");
+    /// model id -> model JSON.
+    pub const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
+    /// endpoint or package -> epoch ms of the last action that targeted it.
+    pub const ACTION_MARKS: TableDefinition<&str, i64> = TableDefinition::new("action_marks");
+    /// (model id, finding id) -> () for open sensitive-data findings.
+    pub const OPEN_FINDINGS: TableDefinition<(&str, &str), ()> = TableDefinition::new("open_findings");
+}
+
+use tables::{ACTION_MARKS, ENTRIES, HEADS, MARKERS, MODELS, OPEN_FINDINGS};
+
+/// The file inside the ledger folder.
+pub const LEDGER_FILE: &str = "ledger.redb";
+
+#[derive(Debug)]
+pub struct EmbeddedLedger {
+    db: Database,
+    path: PathBuf,
+}
+
+fn storage(error: impl std::fmt::Display) -> LedgerError {
+    LedgerError::Storage(error.to_string())
+}
+
+fn corrupt(what: &str, error: impl std::fmt::Display) -> LedgerError {
+    LedgerError::Corrupt(format!("{what}: {error}"))
+}
+
+impl EmbeddedLedger {
+    /// Opens (or creates) the ledger in `dir`, creating the folder if needed.
+    pub fn open(dir: &Path) -> Result<Self, LedgerError> {
+        std::fs::create_dir_all(dir).map_err(|e| storage(format!("cannot create ledger folder {}: {e}", dir.display())))?;
+        let path = dir.join(LEDGER_FILE);
+        let db = Database::create(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                LedgerError::Unavailable(format!("{} is in use by another process", path.display()))
+            }
+            other => storage(format!("cannot open {}: {other}", path.display())),
+        })?;
+        let txn = db.begin_write().map_err(storage)?;
+        {
+            txn.open_table(ENTRIES).map_err(storage)?;
+            txn.open_table(HEADS).map_err(storage)?;
+            txn.open_table(MARKERS).map_err(storage)?;
+            txn.open_table(MODELS).map_err(storage)?;
+            txn.open_table(ACTION_MARKS).map_err(storage)?;
+            txn.open_table(OPEN_FINDINGS).map_err(storage)?;
+        }
+        txn.commit().map_err(storage)?;
+        Ok(Self { db, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The underlying database, for tests that must tamper with stored bytes.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    fn commit_sync(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
+        if commit.idempotency_key.is_empty() {
+            return Err(LedgerError::Invalid("empty idempotency key".into()));
+        }
+        let txn = self.db.begin_write().map_err(storage)?;
+        let sealed = {
+            let mut markers = txn.open_table(MARKERS).map_err(storage)?;
+            if let Some(existing) = markers.get(commit.idempotency_key.as_str()).map_err(storage)? {
+                let original: Outcome = serde_json::from_slice(existing.value()).map_err(|e| corrupt("marker", e))?;
+                return Ok(CommitOutcome::Duplicate { original });
+            }
+            let outcome = serde_json::to_vec(&commit.outcome).map_err(storage)?;
+            markers.insert(commit.idempotency_key.as_str(), outcome.as_slice()).map_err(storage)?;
+
+            let mut heads_table = txn.open_table(HEADS).map_err(storage)?;
+            let mut heads: BTreeMap<String, Option<Head>> = BTreeMap::new();
+            for entry in &commit.entries {
+                if !heads.contains_key(&entry.chain) {
+                    let head = heads_table
+                        .get(entry.chain.as_str())
+                        .map_err(storage)?
+                        .map(|h| serde_json::from_slice::<Head>(h.value()))
+                        .transpose()
+                        .map_err(|e| corrupt("head", e))?;
+                    heads.insert(entry.chain.clone(), head);
+                }
+            }
+            let sealed = seal_all(commit.entries, &mut heads)?;
+            let mut entries = txn.open_table(ENTRIES).map_err(storage)?;
+            for entry in &sealed {
+                let bytes = serde_json::to_vec(entry).map_err(storage)?;
+                entries.insert((entry.chain(), entry.seq), bytes.as_slice()).map_err(storage)?;
+            }
+            for (chain, head) in &heads {
+                if let Some(head) = head {
+                    let bytes = serde_json::to_vec(head).map_err(storage)?;
+                    heads_table.insert(chain.as_str(), bytes.as_slice()).map_err(storage)?;
+                }
+            }
+            let mut models = txn.open_table(MODELS).map_err(storage)?;
+            for model in &commit.models {
+                let bytes = serde_json::to_vec(model).map_err(storage)?;
+                models.insert(model.id.as_str(), bytes.as_slice()).map_err(storage)?;
+            }
+            let mut marks = txn.open_table(ACTION_MARKS).map_err(storage)?;
+            for (target, at) in &commit.action_marks {
+                let newer = marks.get(target.as_str()).map_err(storage)?.is_none_or(|m| m.value() < at.millis());
+                if newer {
+                    marks.insert(target.as_str(), at.millis()).map_err(storage)?;
+                }
+            }
+            let mut findings = txn.open_table(OPEN_FINDINGS).map_err(storage)?;
+            for mark in &commit.findings {
+                let key = (mark.model_id.as_str(), mark.finding_id.as_str());
+                if mark.open {
+                    findings.insert(key, ()).map_err(storage)?;
+                } else {
+                    findings.remove(key).map_err(storage)?;
+                }
+            }
+            sealed
+        };
+        txn.commit().map_err(storage)?;
+        Ok(CommitOutcome::Committed { entries: sealed })
+    }
+
+    fn inventory_sync(&self) -> Result<Inventory, LedgerError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(MODELS).map_err(storage)?;
+        let mut models = Vec::new();
+        for row in table.iter().map_err(storage)? {
+            let (key, value) = row.map_err(storage)?;
+            let model: Model = serde_json::from_slice(value.value()).map_err(|e| corrupt(&format!("model {}", key.value()), e))?;
+            models.push(model);
+        }
+        Ok(Inventory::from_models(models))
+    }
+
+    fn facts_sync(&self, query: &FactQuery) -> Result<DecisionContext, LedgerError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let findings = txn.open_table(OPEN_FINDINGS).map_err(storage)?;
+        let marks = txn.open_table(ACTION_MARKS).map_err(storage)?;
+        let mut context = DecisionContext::default();
+        for model in &query.models {
+            let mut open = findings.range((model.as_str(), "")..).map_err(storage)?;
+            if let Some(row) = open.next() {
+                let (key, _) = row.map_err(storage)?;
+                if key.value().0 == model.as_str() {
+                    context.open_data_findings.insert(model.clone());
+                }
+            }
+        }
+        for target in &query.targets {
+            if let Some(mark) = marks.get(target.as_str()).map_err(storage)? {
+                let at = Timestamp::from_millis(mark.value()).ok_or_else(|| corrupt("action mark", mark.value()))?;
+                context.last_actions.insert(target.clone(), at);
+            }
+        }
+        Ok(context)
+    }
+
+    fn chains_sync(&self) -> Result<Vec<String>, LedgerError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let heads = txn.open_table(HEADS).map_err(storage)?;
+        let entries = txn.open_table(ENTRIES).map_err(storage)?;
+        let mut chains = std::collections::BTreeSet::new();
+        for row in heads.iter().map_err(storage)? {
+            chains.insert(row.map_err(storage)?.0.value().to_owned());
+        }
+        // Chains whose head was removed still have entries to verify.
+        for row in entries.iter().map_err(storage)? {
+            chains.insert(row.map_err(storage)?.0.value().0.to_owned());
+        }
+        Ok(chains.into_iter().collect())
+    }
+
+    fn entries_sync(&self, chain: &str) -> Result<Vec<Entry>, LedgerError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(ENTRIES).map_err(storage)?;
+        let mut entries = Vec::new();
+        for row in table.range((chain, 0)..=(chain, u64::MAX)).map_err(storage)? {
+            let (key, value) = row.map_err(storage)?;
+            let (chain, seq) = key.value();
+            let entry: Entry = serde_json::from_slice(value.value()).map_err(|e| corrupt(&format!("entry {chain}/{seq}"), e))?;
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+
+    fn head_sync(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(HEADS).map_err(storage)?;
+        table
+            .get(chain)
+            .map_err(storage)?
+            .map(|h| serde_json::from_slice(h.value()).map_err(|e| corrupt("head", e)))
+            .transpose()
+    }
+}
+
+impl Ledger for EmbeddedLedger {
+    async fn commit(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
+        self.commit_sync(commit)
+    }
+
+    async fn inventory(&self) -> Result<Inventory, LedgerError> {
+        self.inventory_sync()
+    }
+
+    async fn facts(&self, query: &FactQuery) -> Result<DecisionContext, LedgerError> {
+        self.facts_sync(query)
+    }
+
+    async fn chains(&self) -> Result<Vec<String>, LedgerError> {
+        self.chains_sync()
+    }
+
+    async fn entries(&self, chain: &str) -> Result<Vec<Entry>, LedgerError> {
+        self.entries_sync(chain)
+    }
+
+    async fn head(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
+        self.head_sync(chain)
+    }
+}
+
+/// Direct edits of stored entries, to prove `verify` catches tampering.
+#[cfg(feature = "conformance")]
+impl super::conformance::Tamper for EmbeddedLedger {
+    async fn overwrite_entry(&self, chain: &str, position: u64, entry: Option<&Entry>) -> Result<(), LedgerError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let mut table = txn.open_table(ENTRIES).map_err(storage)?;
+            match entry {
+                Some(entry) => {
+                    let bytes = serde_json::to_vec(entry).map_err(storage)?;
+                    table.insert((chain, position), bytes.as_slice()).map_err(storage)?;
+                }
+                None => {
+                    table.remove((chain, position)).map_err(storage)?;
+                }
+            }
+        }
+        txn.commit().map_err(storage)
+    }
+}

@@ -1,0 +1,335 @@
+//! The governance ledger: an append-only audit trail of hash-chained entries (one chain per model, plus one
+//! for signals that affect no model), the model inventory, and the few facts decisions need.
+//!
+//! [`Ledger`] is the port. Every adapter commits a [`Commit`] atomically: the idempotency marker (a second
+//! commit with the same key is a [`CommitOutcome::Duplicate`], not an error), the entries chained onto their
+//! chains' heads, and the inventory and fact updates. Chaining and hashing live here, so every adapter seals
+//! entries the same way and [`verify`] checks any of them.
+
+pub mod embedded;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::inventory::{Inventory, Model};
+use crate::policy::{ActionKind, DecisionContext, Mode, PlannedAction, SkippedAction};
+use crate::signal::{Band, Resource, Severity, SignalClass};
+use crate::time::Timestamp;
+
+/// The chain for signals that affect no known model. Model ids cannot start with `_`.
+pub const UNATTRIBUTED_CHAIN: &str = "_unattributed";
+
+/// `prev_hash` of a chain's first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Who did it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "name", rename_all = "lowercase")]
+pub enum Actor {
+    /// Warden itself, naming the component (`warden-cli replay`, a Lambda function).
+    Automation(String),
+    /// A named person.
+    Person(String),
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Automation(name) => write!(f, "automation:{name}"),
+            Self::Person(name) => write!(f, "person:{name}"),
+        }
+    }
+}
+
+/// What an entry records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum EntryBody {
+    /// An event Warden observed.
+    Signal {
+        class: SignalClass,
+        signal_kind: String,
+        summary: String,
+        severity: Severity,
+        resources: Vec<Resource>,
+        /// The resource that links the signal to this chain's model.
+        via: Option<Resource>,
+    },
+    /// What the policy decided.
+    Decision { rule: String, alert: Option<Band>, reasons: Vec<String>, skipped: Vec<SkippedAction> },
+    /// An action planned (enforce) or that would have been taken (shadow).
+    Action { action: ActionKind, target: String, mode: Mode, config: Option<String>, status: ActionStatus },
+    /// The model's inventory record changed outside an event (an inventory import).
+    Inventory { summary: String },
+    /// An input that could not be decoded. Only a digest of the body is kept: it may hold sensitive data.
+    Rejected { code: String, error: String, body_sha256: String, body_bytes: usize },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionStatus {
+    /// Decided, not executed (break-glass executes enforce-mode actions).
+    Planned,
+}
+
+/// An entry before it is chained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEntry {
+    pub chain: String,
+    pub recorded_at: Timestamp,
+    pub idempotency_key: String,
+    pub event_id: String,
+    pub source: String,
+    pub detail_type: String,
+    pub occurred_at: Timestamp,
+    pub model_version: Option<String>,
+    pub actor: Actor,
+    pub reason: String,
+    pub body: EntryBody,
+}
+
+/// A chained entry: `hash` = SHA-256 over the canonical JSON of everything else, `prev_hash` included.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub prev_hash: String,
+    #[serde(flatten)]
+    pub entry: NewEntry,
+    pub hash: String,
+}
+
+#[derive(Serialize)]
+struct Hashed<'a> {
+    seq: u64,
+    prev_hash: &'a str,
+    #[serde(flatten)]
+    entry: &'a NewEntry,
+}
+
+impl Entry {
+    /// Chains `entry` after `prev` (`None`: the chain's first entry).
+    pub fn seal(entry: NewEntry, prev: Option<&Head>) -> Result<Self, LedgerError> {
+        let (seq, prev_hash) = prev.map_or((1, GENESIS_HASH.to_owned()), |h| (h.seq + 1, h.hash.clone()));
+        let hash = content_hash(seq, &prev_hash, &entry)?;
+        Ok(Self { seq, prev_hash, entry, hash })
+    }
+
+    /// Recomputes the hash from the content.
+    pub fn computed_hash(&self) -> Result<String, LedgerError> {
+        content_hash(self.seq, &self.prev_hash, &self.entry)
+    }
+
+    pub fn head(&self) -> Head {
+        Head { seq: self.seq, hash: self.hash.clone() }
+    }
+
+    pub fn chain(&self) -> &str {
+        &self.entry.chain
+    }
+}
+
+fn content_hash(seq: u64, prev_hash: &str, entry: &NewEntry) -> Result<String, LedgerError> {
+    let bytes = serde_json::to_vec(&Hashed { seq, prev_hash, entry }).map_err(|e| LedgerError::Corrupt(e.to_string()))?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// The newest entry of a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// What an event led to, kept with its idempotency marker so a duplicate reports the original outcome.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub models: Vec<String>,
+    pub alert: Option<Band>,
+    pub actions: Vec<PlannedAction>,
+    pub summary: String,
+}
+
+/// A Macie sensitive-data finding opened or closed on a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingMark {
+    pub model_id: String,
+    pub finding_id: String,
+    pub open: bool,
+}
+
+/// Everything one event writes, committed atomically.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Commit {
+    pub idempotency_key: String,
+    pub outcome: Outcome,
+    pub entries: Vec<NewEntry>,
+    /// Inventory records to write (whole records; the last write wins).
+    pub models: Vec<Model>,
+    /// When an action last targeted an endpoint or package (for the cooldown).
+    pub action_marks: Vec<(String, Timestamp)>,
+    pub findings: Vec<FindingMark>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommitOutcome {
+    Committed { entries: Vec<Entry> },
+    Duplicate { original: Outcome },
+}
+
+/// Ledger failures: retryable ones may succeed later; the rest will not.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger unavailable (retryable): {0}")]
+    Unavailable(String),
+    #[error("ledger storage failed: {0}")]
+    Storage(String),
+    #[error("ledger data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("invalid ledger request: {0}")]
+    Invalid(String),
+}
+
+impl LedgerError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// What decisions need to know about the affected models, in one read.
+#[derive(Debug, Clone, Default)]
+pub struct FactQuery {
+    pub models: Vec<String>,
+    pub targets: Vec<String>,
+}
+
+/// The ledger port. Futures are `Send` so adapters work in multi-threaded Lambda runtimes.
+pub trait Ledger {
+    /// Commits atomically, or reports a duplicate idempotency key and writes nothing.
+    fn commit(&self, commit: Commit) -> impl Future<Output = Result<CommitOutcome, LedgerError>> + Send;
+    /// The whole model inventory.
+    fn inventory(&self) -> impl Future<Output = Result<Inventory, LedgerError>> + Send;
+    /// Open data findings of the models and last action times of the targets.
+    fn facts(&self, query: &FactQuery) -> impl Future<Output = Result<DecisionContext, LedgerError>> + Send;
+    /// Every chain id, sorted.
+    fn chains(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send;
+    /// A chain's entries in storage order (by sequence number).
+    fn entries(&self, chain: &str) -> impl Future<Output = Result<Vec<Entry>, LedgerError>> + Send;
+    /// A chain's head as stored.
+    fn head(&self, chain: &str) -> impl Future<Output = Result<Option<Head>, LedgerError>> + Send;
+}
+
+/// Assigns each new entry its place on its chain, given the chains' current heads. Shared by adapters.
+pub fn seal_all(entries: Vec<NewEntry>, heads: &mut BTreeMap<String, Option<Head>>) -> Result<Vec<Entry>, LedgerError> {
+    entries
+        .into_iter()
+        .map(|entry| {
+            let head = heads.entry(entry.chain.clone()).or_insert(None);
+            let sealed = Entry::seal(entry, head.as_ref())?;
+            *head = Some(sealed.head());
+            Ok(sealed)
+        })
+        .collect()
+}
+
+/// What is wrong with a chain, at the first entry that does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+pub enum Problem {
+    /// The entry's content no longer matches its hash.
+    Edited,
+    /// An entry is missing before this one (sequence gap or broken link).
+    Missing { expected_seq: u64 },
+    /// The entry is not where it says it is, or links to the wrong predecessor (reordered).
+    Reordered { stored_seq: u64 },
+    /// The chain's head does not point at its last entry (entries deleted from the end, or head moved).
+    HeadMismatch { head_seq: u64, last_seq: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyFailure {
+    pub chain: String,
+    /// The position (1-based) of the first entry that does not verify.
+    pub position: u64,
+    #[serde(flatten)]
+    pub problem: Problem,
+}
+
+impl std::fmt::Display for VerifyFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (chain, at) = (&self.chain, self.position);
+        match &self.problem {
+            Problem::Edited => write!(f, "chain {chain}: entry {at} was edited (its hash no longer matches)"),
+            Problem::Missing { expected_seq } => write!(f, "chain {chain}: entry {expected_seq} is missing (found at position {at})"),
+            Problem::Reordered { stored_seq } => {
+                write!(f, "chain {chain}: entry at position {at} is entry {stored_seq} or links to the wrong predecessor (reordered)")
+            }
+            Problem::HeadMismatch { head_seq, last_seq } => {
+                write!(f, "chain {chain}: head points at entry {head_seq} but the last entry is {last_seq} (entries deleted)")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub chains: usize,
+    pub entries: usize,
+    pub failures: Vec<VerifyFailure>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Walks every chain and reports, per chain, the first entry that does not verify.
+pub async fn verify<L: Ledger>(ledger: &L) -> Result<VerifyReport, LedgerError> {
+    let mut report = VerifyReport::default();
+    for chain in ledger.chains().await? {
+        let entries = ledger.entries(&chain).await?;
+        let head = ledger.head(&chain).await?;
+        report.chains += 1;
+        report.entries += entries.len();
+        if let Some(failure) = verify_chain(&chain, &entries, head.as_ref())? {
+            report.failures.push(failure);
+        }
+    }
+    Ok(report)
+}
+
+/// Checks one chain; pure.
+pub fn verify_chain(chain: &str, entries: &[Entry], head: Option<&Head>) -> Result<Option<VerifyFailure>, LedgerError> {
+    let present: std::collections::BTreeSet<u64> = entries.iter().map(|e| e.seq).collect();
+    let mut prev_hash = GENESIS_HASH.to_owned();
+    for (index, entry) in entries.iter().enumerate() {
+        let position = index as u64 + 1;
+        let fail = |problem| Ok(Some(VerifyFailure { chain: chain.to_owned(), position, problem }));
+        if entry.computed_hash()? != entry.hash {
+            return fail(Problem::Edited);
+        }
+        if entry.seq != position && !present.contains(&position) {
+            return fail(Problem::Missing { expected_seq: position });
+        }
+        if entry.entry.chain != chain || entry.seq != position || entry.prev_hash != prev_hash {
+            return fail(Problem::Reordered { stored_seq: entry.seq });
+        }
+        prev_hash.clone_from(&entry.hash);
+    }
+    let last = entries.last().map(Entry::head);
+    match (head, last) {
+        (None, None) => Ok(None),
+        (Some(h), Some(l)) if *h == l => Ok(None),
+        (h, l) => Ok(Some(VerifyFailure {
+            chain: chain.to_owned(),
+            position: entries.len() as u64,
+            problem: Problem::HeadMismatch { head_seq: h.map_or(0, |h| h.seq), last_seq: l.map_or(0, |l| l.seq) },
+        })),
+    }
+}

@@ -1,0 +1,525 @@
+//! Policy as code: rules that weigh a signal's class and severity against the affected model's risk tier, and
+//! the pure decision they produce.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::{Model, RiskTier};
+use crate::signal::{Band, Resource, Severity, Signal, SignalClass};
+use crate::time::Timestamp;
+
+const DEFAULT_POLICY: &str = include_str!("default-policy.toml");
+
+/// What a rule can do beyond recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    /// Hold a model package's approval (set it to PendingManualApproval).
+    Gate,
+    /// Update an endpoint to its last known-good config.
+    Rollback,
+    /// Stop an endpoint's traffic.
+    Cutoff,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gate => "gate",
+            Self::Rollback => "rollback",
+            Self::Cutoff => "cutoff",
+        }
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Enforce acts; shadow records what would have been done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Enforce,
+    Shadow,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Enforce => "enforce",
+            Self::Shadow => "shadow",
+        })
+    }
+}
+
+/// The risk a rule matches: a tier, a model not yet classified, or no model at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RiskMatch {
+    High,
+    Medium,
+    Low,
+    Unclassified,
+    /// The signal affects no known model.
+    None,
+}
+
+impl RiskMatch {
+    fn of(model: Option<&Model>) -> Self {
+        match model.map(|m| m.risk) {
+            None => Self::None,
+            Some(None) => Self::Unclassified,
+            Some(Some(RiskTier::High)) => Self::High,
+            Some(Some(RiskTier::Medium)) => Self::Medium,
+            Some(Some(RiskTier::Low)) => Self::Low,
+        }
+    }
+}
+
+/// Facts about the affected model a rule can require (any one of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Condition {
+    ModelUnowned,
+    ModelUnclassified,
+    /// The model has an open Macie sensitive-data finding on its training data.
+    OpenDataFinding,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub name: String,
+    pub description: Option<String>,
+    /// Empty: any class.
+    #[serde(default)]
+    pub class: Vec<SignalClass>,
+    /// Severity bands; empty: any.
+    #[serde(default)]
+    pub severity: Vec<Band>,
+    /// Risk of the affected model; empty: any.
+    #[serde(default)]
+    pub risk: Vec<RiskMatch>,
+    /// The source's own kind (finding type, status); empty: any.
+    #[serde(default)]
+    pub kind: Vec<String>,
+    /// At least one must hold; empty: no requirement.
+    #[serde(default)]
+    pub when: Vec<Condition>,
+    /// Alert level; none: record only.
+    pub alert: Option<Band>,
+    #[serde(default)]
+    pub actions: Vec<ActionKind>,
+    /// Required when `actions` is not empty.
+    pub mode: Option<Mode>,
+    /// What a rollback becomes when no known-good config exists.
+    pub rollback_fallback: Option<ActionKind>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftThresholds {
+    pub high: f64,
+    pub medium: f64,
+    pub low: f64,
+    pub unclassified: f64,
+}
+
+impl DriftThresholds {
+    pub fn for_risk(&self, risk: Option<RiskTier>) -> f64 {
+        match risk {
+            Some(RiskTier::High) => self.high,
+            Some(RiskTier::Medium) => self.medium,
+            Some(RiskTier::Low) => self.low,
+            None => self.unclassified,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fallback {
+    /// Unmatched signals alert at their band from this band up.
+    pub min_alert: Band,
+}
+
+/// A validated policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub version: u32,
+    #[serde(default)]
+    pub kill_switch: bool,
+    pub cooldown_minutes: u32,
+    pub drift_thresholds: DriftThresholds,
+    pub fallback: Fallback,
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<Rule>,
+}
+
+/// Why a policy file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("invalid policy TOML: {0}")]
+    Syntax(String),
+    #[error("invalid policy: {0}")]
+    Invalid(String),
+}
+
+impl Policy {
+    /// The built-in policy (`shared/src/default-policy.toml`).
+    pub fn builtin() -> Result<Self, PolicyError> {
+        Self::parse(DEFAULT_POLICY)
+    }
+
+    pub fn builtin_text() -> &'static str {
+        DEFAULT_POLICY
+    }
+
+    /// Parses and validates a policy file.
+    pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        let policy: Self = toml::from_str(text).map_err(|e| PolicyError::Syntax(e.to_string()))?;
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    fn validate(&self) -> Result<(), PolicyError> {
+        let invalid = |m: String| Err(PolicyError::Invalid(m));
+        if self.version != 1 {
+            return invalid(format!("version {} is not supported (expected 1)", self.version));
+        }
+        let t = &self.drift_thresholds;
+        for (tier, value) in [("high", t.high), ("medium", t.medium), ("low", t.low), ("unclassified", t.unclassified)] {
+            if !value.is_finite() || value <= 0.0 {
+                return invalid(format!("drift_thresholds.{tier} must be a positive number, not {value}"));
+            }
+        }
+        let mut names = BTreeSet::new();
+        for (index, rule) in self.rules.iter().enumerate() {
+            let at = format!("rule #{} ({:?})", index + 1, rule.name);
+            if rule.name.trim().is_empty() {
+                return invalid(format!("rule #{} has an empty name", index + 1));
+            }
+            if !names.insert(rule.name.as_str()) {
+                return invalid(format!("{at}: duplicate rule name"));
+            }
+            if !rule.actions.is_empty() && rule.mode.is_none() {
+                return invalid(format!("{at}: has actions but no mode (set mode = \"enforce\" or \"shadow\")"));
+            }
+            if rule.actions.is_empty() && rule.mode.is_some() {
+                return invalid(format!("{at}: sets a mode but has no actions"));
+            }
+            if rule.risk.contains(&RiskMatch::None) && !rule.actions.is_empty() {
+                return invalid(format!("{at}: actions need a model, but risk includes \"none\""));
+            }
+            match rule.rollback_fallback {
+                Some(_) if !rule.actions.contains(&ActionKind::Rollback) => {
+                    return invalid(format!("{at}: rollback_fallback without a rollback action"));
+                }
+                Some(ActionKind::Cutoff) | None => {}
+                Some(other) => return invalid(format!("{at}: rollback_fallback must be \"cutoff\", not {other:?}")),
+            }
+            let unique: BTreeSet<_> = rule.actions.iter().collect();
+            if unique.len() != rule.actions.len() {
+                return invalid(format!("{at}: lists an action twice"));
+            }
+            if rule.kind.iter().any(|k| k.trim().is_empty()) {
+                return invalid(format!("{at}: has an empty kind"));
+            }
+            let matches_everything = rule.class.is_empty()
+                && rule.severity.is_empty()
+                && rule.risk.is_empty()
+                && rule.kind.is_empty()
+                && rule.when.is_empty();
+            if matches_everything && index + 1 < self.rules.len() {
+                return invalid(format!(
+                    "{at}: matches every signal, so rule {:?} after it can never match",
+                    self.rules[index + 1].name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn cooldown_millis(&self) -> i64 {
+        i64::from(self.cooldown_minutes) * 60_000
+    }
+}
+
+/// Ledger facts the decision needs, fetched by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct DecisionContext {
+    /// Models with an open Macie sensitive-data finding.
+    pub open_data_findings: BTreeSet<String>,
+    /// When an action last targeted each endpoint or model package.
+    pub last_actions: BTreeMap<String, Timestamp>,
+}
+
+/// An action the decision plans. Warden's core never executes it; break-glass does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedAction {
+    pub kind: ActionKind,
+    /// The endpoint name (rollback, cutoff) or model package ARN or group (gate).
+    pub target: String,
+    pub mode: Mode,
+    /// Rollback: the config to return to. Cutoff: the config serving when it was decided (to restore).
+    pub config: Option<String>,
+}
+
+impl PlannedAction {
+    /// "would roll back endpoint fraud-prod to fraud-cfg-v2".
+    pub fn describe(&self) -> String {
+        let verb = match self.mode {
+            Mode::Enforce => "will",
+            Mode::Shadow => "would",
+        };
+        match (self.kind, &self.config) {
+            (ActionKind::Rollback, Some(config)) => format!("{verb} roll back endpoint {} to {config}", self.target),
+            (ActionKind::Rollback, None) => format!("{verb} roll back endpoint {}", self.target),
+            (ActionKind::Cutoff, _) => format!("{verb} cut off traffic to endpoint {}", self.target),
+            (ActionKind::Gate, _) => format!("{verb} hold approval of model package {}", self.target),
+        }
+    }
+}
+
+/// An action the rule asked for that Warden will not plan, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedAction {
+    pub kind: ActionKind,
+    pub target: Option<String>,
+    pub reason: String,
+}
+
+/// What Warden decided about one signal for one model (or for no model).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub model_id: Option<String>,
+    /// The rule that matched, or `fallback`.
+    pub rule: String,
+    /// The severity this decision weighed (a drift measurement is judged against the model's threshold).
+    pub severity: Severity,
+    pub alert: Option<Band>,
+    pub actions: Vec<PlannedAction>,
+    pub skipped: Vec<SkippedAction>,
+    pub reasons: Vec<String>,
+}
+
+impl Policy {
+    /// Decides what to do about `signal` for `model` (`None`: it affects no known model). Pure.
+    pub fn decide(&self, signal: &Signal, model: Option<&Model>, context: &DecisionContext) -> Decision {
+        let mut reasons = Vec::new();
+        let severity = self.effective_severity(signal, model, &mut reasons);
+        let risk = RiskMatch::of(model);
+        let facts = model.map(|m| model_facts(m, context)).unwrap_or_default();
+        let matched = self.rules.iter().find(|rule| {
+            (rule.class.is_empty() || rule.class.contains(&signal.class))
+                && (rule.severity.is_empty() || rule.severity.contains(&severity.band()))
+                && (rule.risk.is_empty() || rule.risk.contains(&risk))
+                && (rule.kind.is_empty() || rule.kind.iter().any(|k| *k == signal.kind))
+                && (rule.when.is_empty() || rule.when.iter().any(|c| facts.contains(c)))
+        });
+        let Some(rule) = matched else {
+            let alert = (severity.band() >= self.fallback.min_alert).then_some(severity.band());
+            reasons.push(format!("no rule matched; {} severity", severity.band()));
+            return Decision {
+                model_id: model.map(|m| m.id.clone()),
+                rule: "fallback".into(),
+                severity,
+                alert,
+                actions: Vec::new(),
+                skipped: Vec::new(),
+                reasons,
+            };
+        };
+        reasons.push(format!("rule {} matched ({} {} severity, {} risk)", rule.name, signal.class, severity.band(), risk_label(risk)));
+        if !rule.when.is_empty() {
+            let held: Vec<_> = rule.when.iter().filter(|c| facts.contains(c)).map(|c| condition_label(*c)).collect();
+            reasons.push(format!("because {}", held.join(", ")));
+        }
+        let mode = if self.kill_switch { Mode::Shadow } else { rule.mode.unwrap_or(Mode::Shadow) };
+        if self.kill_switch && !rule.actions.is_empty() {
+            reasons.push("kill switch on: actions are shadow only".into());
+        }
+        let mut actions = Vec::new();
+        let mut skipped = Vec::new();
+        if let Some(model) = model {
+            for kind in &rule.actions {
+                self.plan(*kind, rule, mode, signal, model, context, &mut actions, &mut skipped);
+            }
+        }
+        Decision { model_id: model.map(|m| m.id.clone()), rule: rule.name.clone(), severity, alert: rule.alert, actions, skipped, reasons }
+    }
+
+    /// Drift measurements have no severity of their own: they breach (high) or not (info) against the
+    /// threshold for the model's risk tier.
+    fn effective_severity(&self, signal: &Signal, model: Option<&Model>, reasons: &mut Vec<String>) -> Severity {
+        let Some(drift) = &signal.drift else { return signal.severity };
+        let risk = model.and_then(|m| m.risk);
+        let threshold = self.drift_thresholds.for_risk(risk);
+        let breached = drift.value >= threshold;
+        reasons.push(format!(
+            "{} = {} is {} the {} threshold {threshold}",
+            drift.metric,
+            drift.value,
+            if breached { "at or over" } else { "under" },
+            risk.map_or("unclassified", RiskTier::as_str)
+        ));
+        if breached { Severity::HIGH } else { Severity::INFO }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn plan(
+        &self,
+        kind: ActionKind,
+        rule: &Rule,
+        mode: Mode,
+        signal: &Signal,
+        model: &Model,
+        context: &DecisionContext,
+        actions: &mut Vec<PlannedAction>,
+        skipped: &mut Vec<SkippedAction>,
+    ) {
+        let mut candidates = Vec::new();
+        match kind {
+            ActionKind::Gate => match gate_target(signal, model) {
+                Some(target) => candidates.push(PlannedAction { kind, target, mode, config: None }),
+                None => skipped.push(SkippedAction { kind, target: None, reason: "the model has no model package to gate".into() }),
+            },
+            ActionKind::Rollback | ActionKind::Cutoff => {
+                let endpoints = target_endpoints(signal, model);
+                if endpoints.is_empty() {
+                    skipped.push(SkippedAction { kind, target: None, reason: "the model has no known endpoint".into() });
+                }
+                for endpoint in endpoints {
+                    let record = model.endpoint(endpoint);
+                    let current = record.and_then(|r| r.current_config.clone());
+                    let known_good = record.and_then(|r| r.last_known_good()).map(str::to_owned);
+                    match (kind, known_good, rule.rollback_fallback) {
+                        (ActionKind::Rollback, Some(good), _) => {
+                            candidates.push(PlannedAction { kind, target: endpoint.to_owned(), mode, config: Some(good) });
+                        }
+                        (ActionKind::Rollback, None, Some(fallback)) => {
+                            skipped.push(SkippedAction {
+                                kind,
+                                target: Some(endpoint.to_owned()),
+                                reason: format!("no last known-good config; falling back to {fallback}"),
+                            });
+                            candidates.push(PlannedAction { kind: fallback, target: endpoint.to_owned(), mode, config: current });
+                        }
+                        (ActionKind::Rollback, None, None) => skipped.push(SkippedAction {
+                            kind,
+                            target: Some(endpoint.to_owned()),
+                            reason: "no last known-good config to roll back to".into(),
+                        }),
+                        _ => candidates.push(PlannedAction { kind, target: endpoint.to_owned(), mode, config: current }),
+                    }
+                }
+            }
+        }
+        for action in candidates {
+            let cooling = context.last_actions.get(&action.target).filter(|last| {
+                let elapsed = signal.occurred_at.millis() - last.millis();
+                (0..self.cooldown_millis()).contains(&elapsed)
+            });
+            if let Some(last) = cooling {
+                skipped.push(SkippedAction {
+                    kind: action.kind,
+                    target: Some(action.target.clone()),
+                    reason: format!("cooldown: an action targeted it at {last}, within {} minutes", self.cooldown_minutes),
+                });
+            } else if !actions.iter().any(|a: &PlannedAction| a.target == action.target && a.kind == action.kind) {
+                actions.push(action);
+            }
+        }
+    }
+}
+
+fn model_facts(model: &Model, context: &DecisionContext) -> Vec<Condition> {
+    let mut facts = Vec::new();
+    if model.owner.is_none() {
+        facts.push(Condition::ModelUnowned);
+    }
+    if model.risk.is_none() {
+        facts.push(Condition::ModelUnclassified);
+    }
+    if context.open_data_findings.contains(&model.id) {
+        facts.push(Condition::OpenDataFinding);
+    }
+    facts
+}
+
+fn condition_label(condition: Condition) -> &'static str {
+    match condition {
+        Condition::ModelUnowned => "the model has no owner",
+        Condition::ModelUnclassified => "the model has no risk tier",
+        Condition::OpenDataFinding => "the model has an open sensitive-data finding",
+    }
+}
+
+fn risk_label(risk: RiskMatch) -> &'static str {
+    match risk {
+        RiskMatch::High => "high",
+        RiskMatch::Medium => "medium",
+        RiskMatch::Low => "low",
+        RiskMatch::Unclassified => "unclassified",
+        RiskMatch::None => "no model",
+    }
+}
+
+/// The endpoints an endpoint action targets: those the signal names that belong to the model, else all of them.
+fn target_endpoints<'a>(signal: &'a Signal, model: &'a Model) -> Vec<&'a str> {
+    let named: Vec<&str> = signal.endpoints().filter(|e| model.endpoint(e).is_some()).collect();
+    if named.is_empty() { model.endpoints.iter().map(|e| e.name.as_str()).collect() } else { named }
+}
+
+/// The package a gate holds: the one the signal names, else the model's newest version, else its group.
+fn gate_target(signal: &Signal, model: &Model) -> Option<String> {
+    signal
+        .resources
+        .iter()
+        .find_map(|r| match r {
+            Resource::ModelPackage(arn) if model.owns(r) => Some(arn.clone()),
+            _ => None,
+        })
+        .or_else(|| model.latest_package().map(|p| p.arn.clone()))
+        .or_else(|| model.model_package_group.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_policy_is_valid() {
+        assert!(Policy::builtin().is_ok(), "{:?}", Policy::builtin().err());
+    }
+
+    #[test]
+    fn invalid_policies_name_the_problem() {
+        let base = "version = 1\ncooldown_minutes = 5\n[drift_thresholds]\nhigh=0.1\nmedium=0.2\nlow=0.3\nunclassified=0.2\n[fallback]\nmin_alert=\"low\"\n";
+        let cases = [
+            ("[[rule]]\nname=\"a\"\nactions=[\"cutoff\"]", "no mode"),
+            ("[[rule]]\nname=\"a\"\nclass=[\"drift\"]\n[[rule]]\nname=\"a\"\nclass=[\"threat\"]", "duplicate rule name"),
+            ("[[rule]]\nname=\"a\"\n[[rule]]\nname=\"b\"\nclass=[\"threat\"]", "can never match"),
+            ("[[rule]]\nname=\"a\"\nclass=[\"earthquake\"]", "unknown variant"),
+            ("[[rule]]\nname=\"a\"\nalert=\"urgent\"", "unknown variant"),
+            ("[[rule]]\nname=\"a\"\nrisk=[\"none\"]\nactions=[\"gate\"]\nmode=\"enforce\"", "need a model"),
+            ("[[rule]]\nname=\"a\"\nactions=[\"gate\"]\nmode=\"enforce\"\nrollback_fallback=\"cutoff\"", "without a rollback"),
+            ("[[rule]]\nname=\"a\"\nseverity=[\"high\"]\nmode=\"enforce\"", "no actions"),
+            ("[[rule]]\nname=\"a\"\nfrobnicate=true", "unknown field"),
+        ];
+        for (rules, expected) in cases {
+            let err = Policy::parse(&format!("{base}{rules}")).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains(expected), "{rules:?}: got {err:?}, expected {expected:?}");
+        }
+        let err = Policy::parse(&base.replace("version = 1", "version = 2")).err().map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("version 2"));
+        let err = Policy::parse(&base.replace("high=0.1", "high=-1.0")).err().map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("drift_thresholds.high"));
+    }
+}
