@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::event::{self, DecodeError, Event};
 use crate::inventory::{Affected, Inventory, Model};
@@ -186,7 +185,7 @@ fn model_version(signal: &Signal, model: &Model) -> Option<String> {
 
 /// Describes a rejected input: recorded on the unattributed chain, keyed by the digest of its body.
 pub fn plan_rejection(error: &DecodeError, body: &[u8], actor: &Actor, recorded_at: Timestamp, envelope: &Value) -> (Commit, Report) {
-    let digest = hex::encode(Sha256::digest(body));
+    let digest = crate::ledger::content_digest(body);
     let key = format!("rejected#{digest}");
     let text = |field: &str| envelope.get(field).and_then(Value::as_str).map(str::to_owned);
     let summary = format!("rejected input: {error}");

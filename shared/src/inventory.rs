@@ -269,7 +269,10 @@ impl Inventory {
             model.owner = spec.owner.clone().or(model.owner.take());
             model.model_package_group = spec.model_package_group.clone().or(model.model_package_group.take());
             for endpoint in &spec.endpoints {
-                model.endpoint_mut(endpoint);
+                let record = model.endpoint_mut(endpoint);
+                for config in spec.endpoint_configs.get(endpoint).into_iter().flatten() {
+                    record.deployed(config, None);
+                }
             }
             model.data_buckets.extend(spec.data_buckets.iter().cloned());
             model.roles.extend(spec.roles.iter().cloned());
@@ -371,7 +374,7 @@ impl Inventory {
     /// Applies `warden:*` tags; returns the model the resource is tagged with.
     fn apply_tags(&mut self, tags: &BTreeMap<String, String>, changed: &mut BTreeSet<String>) -> Option<String> {
         let model_id = tags.get(TAG_MODEL)?.trim();
-        if model_id.is_empty() {
+        if !is_valid_model_id(model_id) {
             return None;
         }
         let model = self.models.entry(model_id.to_owned()).or_insert_with(|| Model::new(model_id));
@@ -387,6 +390,11 @@ impl Inventory {
         }
         Some(model_id.to_owned())
     }
+}
+
+/// Model ids are non-empty, trimmed, and never start with `_` (reserved for Warden's own chains).
+pub fn is_valid_model_id(id: &str) -> bool {
+    !id.is_empty() && id.trim() == id && !id.starts_with('_')
 }
 
 /// The inventory file users write by hand (TOML, `[[model]]` tables).
@@ -406,6 +414,10 @@ pub struct ModelSpec {
     pub owner: Option<String>,
     #[serde(default)]
     pub endpoints: Vec<String>,
+    /// Configs each endpoint has run, oldest first; the last is the current one. Seeds rollback history
+    /// for endpoints deployed before Warden watched them.
+    #[serde(default)]
+    pub endpoint_configs: BTreeMap<String, Vec<String>>,
     pub model_package_group: Option<String>,
     #[serde(default)]
     pub data_buckets: Vec<String>,
@@ -436,8 +448,11 @@ impl InventoryFile {
         for (index, spec) in self.model.iter().enumerate() {
             let index = index + 1;
             let invalid = |message: String| InventoryError::Invalid { index, message };
-            if spec.id.trim().is_empty() || spec.id.trim() != spec.id {
-                return Err(invalid(format!("id {:?} must be non-empty with no surrounding spaces", spec.id)));
+            if !is_valid_model_id(&spec.id) {
+                return Err(invalid(format!(
+                    "id {:?} must be non-empty, with no surrounding spaces, and not start with '_' (reserved)",
+                    spec.id
+                )));
             }
             if !ids.insert(spec.id.as_str()) {
                 return Err(invalid(format!("duplicate model id {:?}", spec.id)));
@@ -448,6 +463,14 @@ impl InventoryFile {
                 }
                 if let Some(other) = endpoint_owner.insert(endpoint, &spec.id) {
                     return Err(invalid(format!("endpoint {endpoint:?} is listed by both {other:?} and {:?}", spec.id)));
+                }
+            }
+            for (endpoint, configs) in &spec.endpoint_configs {
+                if !spec.endpoints.contains(endpoint) {
+                    return Err(invalid(format!("endpoint_configs names {endpoint:?}, which is not in endpoints of {:?}", spec.id)));
+                }
+                if configs.iter().any(|c| c.trim().is_empty()) {
+                    return Err(invalid(format!("endpoint_configs of {endpoint:?} lists an empty config name")));
                 }
             }
             for bucket in &spec.data_buckets {
@@ -487,11 +510,13 @@ mod tests {
     fn rejects_bad_inventory_files() {
         let cases = [
             ("[[model]]\nid = \"\"", "non-empty"),
+            ("[[model]]\nid = \"_unattributed\"", "reserved"),
             ("[[model]]\nid = \"a\"\n[[model]]\nid = \"a\"", "duplicate model id"),
             ("[[model]]\nid = \"a\"\nrisk = \"extreme\"", "unknown variant"),
             ("[[model]]\nid = \"a\"\nendpoints=[\"e\"]\n[[model]]\nid = \"b\"\nendpoints=[\"e\"]", "listed by both"),
             ("[[model]]\nid = \"a\"\ndata_buckets=[\"s3://b/x\"]", "bare bucket name"),
             ("[[model]]\nid = \"a\"\ncolour = \"red\"", "unknown field"),
+            ("[[model]]\nid = \"a\"\n[model.endpoint_configs]\nep = [\"v1\"]", "not in endpoints"),
             ("[[model]\nid = \"a\"", "invalid inventory TOML"),
         ];
         for (text, expected) in cases {

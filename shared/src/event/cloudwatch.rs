@@ -36,7 +36,7 @@ pub struct AlarmState {
 #[serde(rename_all = "camelCase")]
 pub struct AlarmConfiguration {
     pub description: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub metrics: Vec<AlarmMetric>,
 }
 
@@ -57,7 +57,7 @@ pub struct MetricStat {
 pub struct Metric {
     pub namespace: Option<String>,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub dimensions: BTreeMap<String, String>,
 }
 

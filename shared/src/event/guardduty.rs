@@ -39,10 +39,10 @@ impl GuardDutyFinding {
 pub struct FindingResource {
     pub resource_type: String,
     pub access_key_details: Option<AccessKeyDetails>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub s3_bucket_details: Vec<S3BucketDetails>,
     pub instance_details: Option<InstanceDetails>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub model_details: Vec<ModelDetails>,
     pub lambda_details: Option<LambdaDetails>,
 }
@@ -156,7 +156,7 @@ pub struct MalwareS3Object {
 #[serde(rename_all = "camelCase")]
 pub struct MalwareScanDetails {
     pub scan_result_status: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub threats: Vec<MalwareThreat>,
 }
 

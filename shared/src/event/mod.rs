@@ -95,6 +95,17 @@ impl DecodeError {
     }
 }
 
+/// `#[serde(default, deserialize_with = "null_as_default")]`: AWS sends `null` as often as it omits an empty
+/// list or map, and both mean "none".
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::Deserialize<'de>,
+{
+    use serde::Deserialize;
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// Decodes one event from JSON bytes.
 pub fn decode_slice(bytes: &[u8]) -> Result<Event, DecodeError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::NotJson(e.to_string()))?;

@@ -80,7 +80,7 @@ pub struct EndpointStateChange {
     pub endpoint_status: EndpointStatus,
     pub last_modified_time: Option<Timestamp>,
     pub creation_time: Option<Timestamp>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub tags: BTreeMap<String, String>,
     pub failure_reason: Option<String>,
     /// Present while a new config rolls out (deployment guardrails).
@@ -92,7 +92,7 @@ pub struct EndpointStateChange {
 pub struct PendingDeployment {
     pub endpoint_config_name: String,
     pub start_time: Option<Timestamp>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub production_variants: Vec<PendingVariant>,
 }
 
@@ -100,7 +100,7 @@ pub struct PendingDeployment {
 #[serde(rename_all = "PascalCase")]
 pub struct PendingVariant {
     pub variant_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub variant_status: Vec<VariantStatus>,
 }
 
@@ -162,10 +162,10 @@ pub struct TrainingJobStateChange {
     pub secondary_status: Option<String>,
     pub failure_reason: Option<String>,
     pub role_arn: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub input_data_config: Vec<InputChannel>,
     pub last_modified_time: Option<Timestamp>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub tags: BTreeMap<String, String>,
 }
 
@@ -198,7 +198,7 @@ pub struct ProcessingJobStateChange {
     pub exit_message: Option<String>,
     pub failure_reason: Option<String>,
     pub monitoring_schedule_arn: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub environment: BTreeMap<String, String>,
     pub last_modified_time: Option<Timestamp>,
 }

@@ -139,6 +139,11 @@ fn content_hash(seq: u64, prev_hash: &str, entry: &NewEntry) -> Result<String, L
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
+/// The hex SHA-256 of bytes: digests of rejected bodies and imported files.
+pub fn content_digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// The newest entry of a chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {

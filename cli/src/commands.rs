@@ -1,0 +1,236 @@
+//! The commands: each opens what it needs, calls the core, and prints through `output`.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use warden_core::engine::{Engine, Report, Status};
+use warden_core::inventory::InventoryFile;
+use warden_core::ledger::embedded::EmbeddedLedger;
+use warden_core::ledger::{Actor, Ledger, content_digest, verify};
+use warden_core::policy::Policy;
+use warden_core::time::Timestamp;
+
+use crate::inputs::{self, Body};
+use crate::output::{self, Summary};
+use crate::{EXIT_REJECTED, Global};
+
+type CommandResult = Result<u8, String>;
+
+/// Show progress on stderr past this many inputs, when it is a terminal.
+const PROGRESS_THRESHOLD: usize = 500;
+
+fn now() -> Timestamp {
+    Timestamp(chrono::Utc::now())
+}
+
+fn actor(global: &Global) -> Actor {
+    match &global.actor {
+        Some(name) => Actor::Person(name.clone()),
+        None => Actor::Automation("warden-cli".into()),
+    }
+}
+
+fn open_ledger(global: &Global) -> Result<EmbeddedLedger, String> {
+    EmbeddedLedger::open(&global.ledger).map_err(|e| e.to_string())
+}
+
+fn load_policy(global: &Global) -> Result<Policy, String> {
+    match &global.policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read policy {}: {e}", path.display()))?;
+            Policy::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        None => Policy::builtin().map_err(|e| format!("built-in policy: {e}")),
+    }
+}
+
+fn read_inventory(path: &Path) -> Result<(InventoryFile, String), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read inventory {}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes.clone()).map_err(|_| format!("{}: inventory is not UTF-8 text", path.display()))?;
+    let file = InventoryFile::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((file, content_digest(&bytes)))
+}
+
+async fn engine(global: &Global) -> Result<Engine<EmbeddedLedger>, String> {
+    // Validate every input before touching the ledger: a bad file changes nothing.
+    let policy = load_policy(global)?;
+    let inventory = global.inventory.as_deref().map(read_inventory).transpose()?;
+    let engine = Engine::new(open_ledger(global)?, policy, actor(global));
+    if let Some((file, digest)) = inventory {
+        engine.import_inventory(&file, &digest, now()).await.map_err(|e| e.to_string())?;
+    }
+    Ok(engine)
+}
+
+/// One line of `replay --json`.
+#[derive(Serialize)]
+struct ReplayLine<'a> {
+    file: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<usize>,
+    #[serde(flatten)]
+    report: &'a Report,
+}
+
+pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
+    let files = inputs::files(paths)?;
+    let engine = engine(global).await?;
+    let mut inputs = Vec::new();
+    for file in &files {
+        inputs.extend(inputs::read(file)?);
+    }
+    let progress = !global.json && inputs.len() > PROGRESS_THRESHOLD && std::io::stderr().is_terminal();
+    let mut summary = Summary::default();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if !global.json {
+        output::timeline_header(&mut out).map_err(|e| e.to_string())?;
+    }
+    let total = inputs.len();
+    for (done, input) in inputs.into_iter().enumerate() {
+        let recorded_at = now();
+        let report = match input.body {
+            Body::Json(value, raw) => engine.ingest_value(value, &raw, recorded_at).await,
+            Body::Invalid(raw) => engine.ingest_bytes(&raw, recorded_at).await,
+        }
+        .map_err(|e| format!("{}: {e} (inputs before it were recorded; replaying again is safe)", input.file))?;
+        summary.add(&report);
+        let written = if global.json {
+            serde_json::to_writer(&mut out, &ReplayLine { file: &input.file, index: input.index, report: &report })
+                .map_err(std::io::Error::other)
+                .and_then(|()| writeln!(out))
+        } else {
+            output::timeline_row(&mut out, &input.file, input.index, &report)
+        };
+        written.map_err(|e| e.to_string())?;
+        if progress && (done + 1) % PROGRESS_THRESHOLD == 0 {
+            eprint!("\rreplayed {}/{total}", done + 1);
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    if !global.json {
+        output::summary(&mut out, &summary).map_err(|e| e.to_string())?;
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    Ok(if summary.count(Status::Rejected) > 0 { EXIT_REJECTED } else { 0 })
+}
+
+pub async fn ledger_show(global: &Global, model: Option<&str>) -> CommandResult {
+    let engine = engine(global).await?;
+    let ledger = engine.ledger();
+    let chains = match model {
+        Some(id) => vec![id.to_owned()],
+        None => ledger.chains().await.map_err(|e| e.to_string())?,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut shown = 0;
+    for chain in &chains {
+        let entries = ledger.entries(chain).await.map_err(|e| e.to_string())?;
+        shown += entries.len();
+        for entry in &entries {
+            let written = if global.json {
+                serde_json::to_writer(&mut out, entry).map_err(std::io::Error::other).and_then(|()| writeln!(out))
+            } else {
+                output::entry_row(&mut out, entry)
+            };
+            written.map_err(|e| e.to_string())?;
+        }
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    if shown == 0 && !global.json {
+        match model {
+            Some(id) => eprintln!("no entries for model {id:?}"),
+            None => eprintln!("the ledger in {} is empty", global.ledger.display()),
+        }
+    }
+    Ok(0)
+}
+
+pub async fn ledger_verify(global: &Global) -> CommandResult {
+    let engine = engine(global).await?;
+    let report = verify(engine.ledger()).await.map_err(|e| e.to_string())?;
+    if global.json {
+        println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+    } else if report.ok() {
+        println!("ledger verified: {} entries in {} chains, every hash and link intact", report.entries, report.chains);
+    } else {
+        println!("ledger verification FAILED ({} entries in {} chains):", report.entries, report.chains);
+        for failure in &report.failures {
+            println!("  {failure}");
+        }
+    }
+    Ok(if report.ok() { 0 } else { EXIT_REJECTED })
+}
+
+pub async fn inventory_import(global: &Global, file: &Path) -> CommandResult {
+    let (parsed, digest) = read_inventory(file)?;
+    let engine = engine(global).await?;
+    let result = engine.import_inventory(&parsed, &digest, now()).await.map_err(|e| e.to_string())?;
+    if global.json {
+        let line = serde_json::json!({"file": file.display().to_string(), "changed": result.changed, "models": result.models});
+        println!("{line}");
+    } else if result.changed.is_empty() {
+        println!("inventory unchanged ({} models)", result.models);
+    } else {
+        println!("imported {}: {} changed ({}); {} models in the inventory", file.display(), result.changed.len(), result.changed.join(", "), result.models);
+    }
+    Ok(0)
+}
+
+pub async fn inventory_show(global: &Global) -> CommandResult {
+    let engine = engine(global).await?;
+    let inventory = engine.ledger().inventory().await.map_err(|e| e.to_string())?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for model in inventory.models() {
+        let written = if global.json {
+            serde_json::to_writer(&mut out, model).map_err(std::io::Error::other).and_then(|()| writeln!(out))
+        } else {
+            output::model_block(&mut out, model)
+        };
+        written.map_err(|e| e.to_string())?;
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    if inventory.is_empty() && !global.json {
+        eprintln!("the inventory is empty: import one with `warden inventory import FILE`");
+    }
+    Ok(0)
+}
+
+pub fn policy_check(global: &Global, file: &Path) -> CommandResult {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read policy {}: {e}", file.display()))?;
+    match Policy::parse(&text) {
+        Ok(policy) => {
+            let actions = policy.rules.iter().filter(|r| !r.actions.is_empty()).count();
+            if global.json {
+                println!("{}", serde_json::json!({"file": file.display().to_string(), "valid": true, "rules": policy.rules.len()}));
+            } else {
+                println!(
+                    "{}: valid: {} rules ({actions} with actions), kill switch {}, cooldown {} minutes",
+                    file.display(),
+                    policy.rules.len(),
+                    if policy.kill_switch { "ON" } else { "off" },
+                    policy.cooldown_minutes
+                );
+            }
+            Ok(0)
+        }
+        Err(error) => {
+            if global.json {
+                println!("{}", serde_json::json!({"file": file.display().to_string(), "valid": false, "error": error.to_string()}));
+            } else {
+                eprintln!("{}: {error}", file.display());
+            }
+            Ok(EXIT_REJECTED)
+        }
+    }
+}
+
+pub fn policy_default() -> CommandResult {
+    print!("{}", Policy::builtin_text());
+    Ok(0)
+}
