@@ -15,7 +15,41 @@ use crate::inputs::{self, Body};
 use crate::output::{self, Summary};
 use crate::{EXIT_REJECTED, Global};
 
-type CommandResult = Result<u8, String>;
+/// Why a command stopped: a message for the user, or a reader that closed the pipe (not an error).
+#[derive(Debug)]
+pub enum Failure {
+    Message(String),
+    BrokenPipe,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self::Message(message)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        if error.kind() == std::io::ErrorKind::BrokenPipe { Self::BrokenPipe } else { Self::Message(error.to_string()) }
+    }
+}
+
+impl From<warden_core::ledger::LedgerError> for Failure {
+    fn from(error: warden_core::ledger::LedgerError) -> Self {
+        Self::Message(error.to_string())
+    }
+}
+
+impl From<serde_json::Error> for Failure {
+    fn from(error: serde_json::Error) -> Self {
+        match error.io_error_kind() {
+            Some(std::io::ErrorKind::BrokenPipe) => Self::BrokenPipe,
+            _ => Self::Message(error.to_string()),
+        }
+    }
+}
+
+type CommandResult = Result<u8, Failure>;
 
 /// Show progress on stderr past this many inputs, when it is a terminal.
 const PROGRESS_THRESHOLD: usize = 500;
@@ -52,13 +86,13 @@ fn read_inventory(path: &Path) -> Result<(InventoryFile, String), String> {
     Ok((file, content_digest(&bytes)))
 }
 
-async fn engine(global: &Global) -> Result<Engine<EmbeddedLedger>, String> {
+async fn engine(global: &Global) -> Result<Engine<EmbeddedLedger>, Failure> {
     // Validate every input before touching the ledger: a bad file changes nothing.
     let policy = load_policy(global)?;
     let inventory = global.inventory.as_deref().map(read_inventory).transpose()?;
     let engine = Engine::new(open_ledger(global)?, policy, actor(global));
     if let Some((file, digest)) = inventory {
-        engine.import_inventory(&file, &digest, now()).await.map_err(|e| e.to_string())?;
+        engine.import_inventory(&file, &digest, now()).await?;
     }
     Ok(engine)
 }
@@ -74,18 +108,18 @@ struct ReplayLine<'a> {
 }
 
 pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
-    let files = inputs::files(paths)?;
+    let files = inputs::files(paths).map_err(Failure::Message)?;
     let engine = engine(global).await?;
     let mut inputs = Vec::new();
     for file in &files {
-        inputs.extend(inputs::read(file)?);
+        inputs.extend(inputs::read(file).map_err(Failure::Message)?);
     }
     let progress = !global.json && inputs.len() > PROGRESS_THRESHOLD && std::io::stderr().is_terminal();
     let mut summary = Summary::default();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if !global.json {
-        output::timeline_header(&mut out).map_err(|e| e.to_string())?;
+        output::timeline_header(&mut out)?;
     }
     let total = inputs.len();
     for (done, input) in inputs.into_iter().enumerate() {
@@ -94,16 +128,16 @@ pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
             Body::Json(value, raw) => engine.ingest_value(value, &raw, recorded_at).await,
             Body::Invalid(raw) => engine.ingest_bytes(&raw, recorded_at).await,
         }
-        .map_err(|e| format!("{}: {e} (inputs before it were recorded; replaying again is safe)", input.file))?;
+        .map_err(|e| Failure::Message(format!("{}: {e} (inputs before it were recorded; replaying again is safe)", input.file)))?;
         summary.add(&report);
         let written = if global.json {
             serde_json::to_writer(&mut out, &ReplayLine { file: &input.file, index: input.index, report: &report })
-                .map_err(std::io::Error::other)
-                .and_then(|()| writeln!(out))
+                .map_err(Failure::from)
+                .and_then(|()| writeln!(out).map_err(Failure::from))
         } else {
-            output::timeline_row(&mut out, &input.file, input.index, &report)
+            output::timeline_row(&mut out, &input.file, input.index, &report).map_err(Failure::from)
         };
-        written.map_err(|e| e.to_string())?;
+        written?;
         if progress && (done + 1) % PROGRESS_THRESHOLD == 0 {
             eprint!("\rreplayed {}/{total}", done + 1);
         }
@@ -112,9 +146,9 @@ pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
         eprintln!();
     }
     if !global.json {
-        output::summary(&mut out, &summary).map_err(|e| e.to_string())?;
+        output::summary(&mut out, &summary)?;
     }
-    out.flush().map_err(|e| e.to_string())?;
+    out.flush()?;
     Ok(if summary.count(Status::Rejected) > 0 { EXIT_REJECTED } else { 0 })
 }
 
@@ -123,24 +157,24 @@ pub async fn ledger_show(global: &Global, model: Option<&str>) -> CommandResult 
     let ledger = engine.ledger();
     let chains = match model {
         Some(id) => vec![id.to_owned()],
-        None => ledger.chains().await.map_err(|e| e.to_string())?,
+        None => ledger.chains().await?,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut shown = 0;
     for chain in &chains {
-        let entries = ledger.entries(chain).await.map_err(|e| e.to_string())?;
+        let entries = ledger.entries(chain).await?;
         shown += entries.len();
         for entry in &entries {
             let written = if global.json {
-                serde_json::to_writer(&mut out, entry).map_err(std::io::Error::other).and_then(|()| writeln!(out))
+                serde_json::to_writer(&mut out, entry).map_err(Failure::from).and_then(|()| writeln!(out).map_err(Failure::from))
             } else {
-                output::entry_row(&mut out, entry)
+                output::entry_row(&mut out, entry).map_err(Failure::from)
             };
-            written.map_err(|e| e.to_string())?;
+            written?;
         }
     }
-    out.flush().map_err(|e| e.to_string())?;
+    out.flush()?;
     if shown == 0 && !global.json {
         match model {
             Some(id) => eprintln!("no entries for model {id:?}"),
@@ -152,9 +186,9 @@ pub async fn ledger_show(global: &Global, model: Option<&str>) -> CommandResult 
 
 pub async fn ledger_verify(global: &Global) -> CommandResult {
     let engine = engine(global).await?;
-    let report = verify(engine.ledger()).await.map_err(|e| e.to_string())?;
+    let report = verify(engine.ledger()).await?;
     if global.json {
-        println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+        println!("{}", serde_json::to_string(&report)?);
     } else if report.ok() {
         println!("ledger verified: {} entries in {} chains, every hash and link intact", report.entries, report.chains);
     } else {
@@ -169,7 +203,7 @@ pub async fn ledger_verify(global: &Global) -> CommandResult {
 pub async fn inventory_import(global: &Global, file: &Path) -> CommandResult {
     let (parsed, digest) = read_inventory(file)?;
     let engine = engine(global).await?;
-    let result = engine.import_inventory(&parsed, &digest, now()).await.map_err(|e| e.to_string())?;
+    let result = engine.import_inventory(&parsed, &digest, now()).await?;
     if global.json {
         let line = serde_json::json!({"file": file.display().to_string(), "changed": result.changed, "models": result.models});
         println!("{line}");
@@ -183,18 +217,18 @@ pub async fn inventory_import(global: &Global, file: &Path) -> CommandResult {
 
 pub async fn inventory_show(global: &Global) -> CommandResult {
     let engine = engine(global).await?;
-    let inventory = engine.ledger().inventory().await.map_err(|e| e.to_string())?;
+    let inventory = engine.ledger().inventory().await?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for model in inventory.models() {
         let written = if global.json {
-            serde_json::to_writer(&mut out, model).map_err(std::io::Error::other).and_then(|()| writeln!(out))
+            serde_json::to_writer(&mut out, model).map_err(Failure::from).and_then(|()| writeln!(out).map_err(Failure::from))
         } else {
-            output::model_block(&mut out, model)
+            output::model_block(&mut out, model).map_err(Failure::from)
         };
-        written.map_err(|e| e.to_string())?;
+        written?;
     }
-    out.flush().map_err(|e| e.to_string())?;
+    out.flush()?;
     if inventory.is_empty() && !global.json {
         eprintln!("the inventory is empty: import one with `warden inventory import FILE`");
     }

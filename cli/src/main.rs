@@ -130,7 +130,9 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(message) => {
+        // The reader went away (`warden ledger show | head`): nothing left to say.
+        Err(commands::Failure::BrokenPipe) => ExitCode::SUCCESS,
+        Err(commands::Failure::Message(message)) => {
             eprintln!("warden: {message}");
             ExitCode::from(EXIT_CONFIG)
         }

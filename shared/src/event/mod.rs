@@ -118,9 +118,9 @@ pub fn decode_value(mut value: Value) -> Result<Event, DecodeError> {
         return Err(DecodeError::Envelope { path: ".".into(), message: "expected a JSON object".into() });
     }
     normalise_envelope_time(&mut value);
-    let envelope: EventBridgeEvent<Value> = serde_path_to_error::deserialize(value).map_err(|e| DecodeError::Envelope {
-        path: path_of(e.path(), ""),
-        message: e.inner().to_string(),
+    let envelope: EventBridgeEvent<Value> = serde_path_to_error::deserialize(value).map_err(|e| {
+        let message = e.inner().to_string();
+        DecodeError::Envelope { path: path_of(e.path(), "", &message), message }
     })?;
     let source = envelope.source.clone();
     let detail_type = envelope.detail_type.clone();
@@ -181,15 +181,18 @@ fn typed_detail<T: DeserializeOwned>(detail_type: &str, detail: Value) -> Result
             message: format!("expected an object, found {}", json_kind(&detail)),
         });
     }
-    serde_path_to_error::deserialize(detail).map_err(|e| DecodeError::Malformed {
-        detail_type: detail_type.to_owned(),
-        path: path_of(e.path(), "detail"),
-        message: e.inner().to_string(),
+    serde_path_to_error::deserialize(detail).map_err(|e| {
+        let message = e.inner().to_string();
+        DecodeError::Malformed { detail_type: detail_type.to_owned(), path: path_of(e.path(), "detail", &message), message }
     })
 }
 
-fn path_of(path: &serde_path_to_error::Path, prefix: &str) -> String {
-    let inner = path.to_string();
+/// The JSON path at fault. For a missing field, serde reports the parent; name the field itself.
+fn path_of(path: &serde_path_to_error::Path, prefix: &str, message: &str) -> String {
+    let mut inner = path.to_string();
+    if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+        inner = if matches!(inner.as_str(), "." | "") { field.to_owned() } else { format!("{inner}.{field}") };
+    }
     match (prefix.is_empty(), inner.as_str()) {
         (true, "." | "") => ".".to_owned(),
         (true, _) => inner,
