@@ -72,7 +72,11 @@ pub struct EndpointRecord {
 
 impl EndpointRecord {
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), current_config: None, history: Vec::new() }
+        Self {
+            name: name.into(),
+            current_config: None,
+            history: Vec::new(),
+        }
     }
 
     /// The most recent config, other than the current one, that ran InService and was never suspect.
@@ -90,7 +94,11 @@ impl EndpointRecord {
             return false;
         }
         // Keep one history entry per config, in deployment order; a redeploy moves it to the end.
-        let previous = self.history.iter().position(|d| d.config == config).map(|i| self.history.remove(i));
+        let previous = self
+            .history
+            .iter()
+            .position(|d| d.config == config)
+            .map(|i| self.history.remove(i));
         self.history.push(ConfigDeployment {
             config: config.to_owned(),
             in_service_at: at,
@@ -109,14 +117,19 @@ impl EndpointRecord {
             }
             Some(_) => false,
             None => {
-                self.history.push(ConfigDeployment { config: config.to_owned(), in_service_at: None, suspect: true });
+                self.history.push(ConfigDeployment {
+                    config: config.to_owned(),
+                    in_service_at: None,
+                    suspect: true,
+                });
                 true
             }
         }
     }
 
     fn ran(&self, config: &str) -> bool {
-        self.current_config.as_deref() == Some(config) || self.history.iter().any(|d| d.config == config)
+        self.current_config.as_deref() == Some(config)
+            || self.history.iter().any(|d| d.config == config)
     }
 }
 
@@ -180,12 +193,16 @@ impl Model {
 
     /// The newest registered package version (by version number, then by update time).
     pub fn latest_package(&self) -> Option<&PackageVersion> {
-        self.package_versions.iter().max_by_key(|p| (p.version, p.updated_at))
+        self.package_versions
+            .iter()
+            .max_by_key(|p| (p.version, p.updated_at))
     }
 
     fn uses_role(&self, role: &str) -> bool {
         let wanted = arn_name(role);
-        self.roles.iter().any(|r| r == role || arn_name(r) == wanted)
+        self.roles
+            .iter()
+            .any(|r| r == role || arn_name(r) == wanted)
     }
 
     fn package_group(&self) -> &str {
@@ -199,7 +216,8 @@ impl Model {
             Resource::Endpoint(name) => self.endpoint(name).is_some(),
             Resource::EndpointConfig(config) => self.endpoints.iter().any(|e| e.ran(config)),
             Resource::ModelPackage(arn) => {
-                package_group_of(arn) == Some(self.package_group()) || self.package_versions.iter().any(|p| p.arn == *arn)
+                package_group_of(arn) == Some(self.package_group())
+                    || self.package_versions.iter().any(|p| p.arn == *arn)
             }
             Resource::ModelPackageGroup(group) => group == self.package_group(),
             Resource::S3Bucket(bucket) => self.data_buckets.contains(bucket),
@@ -224,7 +242,9 @@ pub struct Inventory {
 
 impl Inventory {
     pub fn from_models(models: impl IntoIterator<Item = Model>) -> Self {
-        Self { models: models.into_iter().map(|m| (m.id.clone(), m)).collect() }
+        Self {
+            models: models.into_iter().map(|m| (m.id.clone(), m)).collect(),
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<&Model> {
@@ -252,7 +272,13 @@ impl Inventory {
         self.models
             .values()
             .filter_map(|model| {
-                resources.iter().find(|r| model.owns(r)).map(|via| Affected { model_id: model.id.clone(), via: via.clone() })
+                resources
+                    .iter()
+                    .find(|r| model.owns(r))
+                    .map(|via| Affected {
+                        model_id: model.id.clone(),
+                        via: via.clone(),
+                    })
             })
             .collect()
     }
@@ -262,12 +288,18 @@ impl Inventory {
     pub fn import(&mut self, file: &InventoryFile) -> BTreeSet<String> {
         let mut changed = BTreeSet::new();
         for spec in &file.model {
-            let model = self.models.entry(spec.id.clone()).or_insert_with(|| Model::new(&spec.id));
+            let model = self
+                .models
+                .entry(spec.id.clone())
+                .or_insert_with(|| Model::new(&spec.id));
             let before = model.clone();
             model.purpose = spec.purpose.clone().or(model.purpose.take());
             model.risk = spec.risk.or(model.risk);
             model.owner = spec.owner.clone().or(model.owner.take());
-            model.model_package_group = spec.model_package_group.clone().or(model.model_package_group.take());
+            model.model_package_group = spec
+                .model_package_group
+                .clone()
+                .or(model.model_package_group.take());
             for endpoint in &spec.endpoints {
                 let record = model.endpoint_mut(endpoint);
                 for config in spec.endpoint_configs.get(endpoint).into_iter().flatten() {
@@ -289,16 +321,23 @@ impl Inventory {
         let mut changed = BTreeSet::new();
         match &event.detail {
             Detail::EndpointStateChange(d) | Detail::EndpointDeploymentStateChange(d) => {
-                let owner = self.apply_tags(&d.tags, &mut changed).or_else(|| self.endpoint_owner(&d.endpoint_name));
-                let Some(model_id) = owner else { return changed };
-                let Some(model) = self.models.get_mut(&model_id) else { return changed };
+                let owner = self
+                    .apply_tags(&d.tags, &mut changed)
+                    .or_else(|| self.endpoint_owner(&d.endpoint_name));
+                let Some(model_id) = owner else {
+                    return changed;
+                };
+                let Some(model) = self.models.get_mut(&model_id) else {
+                    return changed;
+                };
                 let before = model.clone();
                 let endpoint = model.endpoint_mut(&d.endpoint_name);
                 match d.endpoint_status {
                     // A deployment event's EndpointConfigName is the old config; only an endpoint event
                     // that is InService says which config is serving.
                     EndpointStatus::InService if d.pending_deployment_summary.is_none() => {
-                        endpoint.deployed(&d.endpoint_config_name, d.last_modified_time.or(event.time));
+                        endpoint
+                            .deployed(&d.endpoint_config_name, d.last_modified_time.or(event.time));
                     }
                     EndpointStatus::Failed | EndpointStatus::UpdateRollbackFailed => {
                         endpoint.mark_suspect(&d.endpoint_config_name);
@@ -318,17 +357,28 @@ impl Inventory {
                     .or_else(|| self.models.get(group))
                     .map(|m| m.id.clone())
                     .unwrap_or_else(|| group.clone());
-                let model = self.models.entry(model_id.clone()).or_insert_with(|| Model::new(&model_id));
+                let model = self
+                    .models
+                    .entry(model_id.clone())
+                    .or_insert_with(|| Model::new(&model_id));
                 let before = model.clone();
-                model.model_package_group.get_or_insert_with(|| group.clone());
+                model
+                    .model_package_group
+                    .get_or_insert_with(|| group.clone());
                 let version = PackageVersion {
                     arn: d.model_package_arn.clone(),
                     version: d.model_package_version,
                     approval: d.model_approval_status,
                     updated_at: d.last_modified_time.or(d.creation_time),
                 };
-                match model.package_versions.iter_mut().find(|p| p.arn == version.arn) {
-                    Some(existing) if existing.updated_at <= version.updated_at => *existing = version,
+                match model
+                    .package_versions
+                    .iter_mut()
+                    .find(|p| p.arn == version.arn)
+                {
+                    Some(existing) if existing.updated_at <= version.updated_at => {
+                        *existing = version
+                    }
                     Some(_) => {} // an older event arriving late does not roll the status back
                     None => model.package_versions.push(version),
                 }
@@ -337,15 +387,25 @@ impl Inventory {
                 }
             }
             Detail::TrainingJobStateChange(d) => {
-                let Some(model_id) = self.apply_tags(&d.tags, &mut changed) else { return changed };
-                let Some(model) = self.models.get_mut(&model_id) else { return changed };
+                let Some(model_id) = self.apply_tags(&d.tags, &mut changed) else {
+                    return changed;
+                };
+                let Some(model) = self.models.get_mut(&model_id) else {
+                    return changed;
+                };
                 let before = model.clone();
                 model.roles.extend(d.role_arn.iter().cloned());
                 let buckets = d
                     .input_data_config
                     .iter()
                     .filter_map(|c| c.data_source.as_ref()?.s3_data_source.as_ref())
-                    .filter_map(|s| s.s3_uri.strip_prefix("s3://")?.split('/').next().map(str::to_owned))
+                    .filter_map(|s| {
+                        s.s3_uri
+                            .strip_prefix("s3://")?
+                            .split('/')
+                            .next()
+                            .map(str::to_owned)
+                    })
                     .filter(|b| !b.is_empty());
                 model.data_buckets.extend(buckets);
                 if *model != before {
@@ -359,8 +419,12 @@ impl Inventory {
 
     /// Marks an endpoint's current config suspect, because Warden acted against it.
     pub fn mark_current_suspect(&mut self, model_id: &str, endpoint: &str) -> bool {
-        let Some(model) = self.models.get_mut(model_id) else { return false };
-        let Some(record) = model.endpoints.iter_mut().find(|e| e.name == endpoint) else { return false };
+        let Some(model) = self.models.get_mut(model_id) else {
+            return false;
+        };
+        let Some(record) = model.endpoints.iter_mut().find(|e| e.name == endpoint) else {
+            return false;
+        };
         match record.current_config.clone() {
             Some(current) => record.mark_suspect(&current),
             None => false,
@@ -368,16 +432,26 @@ impl Inventory {
     }
 
     fn endpoint_owner(&self, endpoint: &str) -> Option<String> {
-        self.models.values().find(|m| m.endpoint(endpoint).is_some()).map(|m| m.id.clone())
+        self.models
+            .values()
+            .find(|m| m.endpoint(endpoint).is_some())
+            .map(|m| m.id.clone())
     }
 
     /// Applies `warden:*` tags; returns the model the resource is tagged with.
-    fn apply_tags(&mut self, tags: &BTreeMap<String, String>, changed: &mut BTreeSet<String>) -> Option<String> {
+    fn apply_tags(
+        &mut self,
+        tags: &BTreeMap<String, String>,
+        changed: &mut BTreeSet<String>,
+    ) -> Option<String> {
         let model_id = tags.get(TAG_MODEL)?.trim();
         if !is_valid_model_id(model_id) {
             return None;
         }
-        let model = self.models.entry(model_id.to_owned()).or_insert_with(|| Model::new(model_id));
+        let model = self
+            .models
+            .entry(model_id.to_owned())
+            .or_insert_with(|| Model::new(model_id));
         let before = model.clone();
         if let Some(risk) = tags.get(TAG_RISK).and_then(|r| RiskTier::parse(r)) {
             model.risk = Some(risk);
@@ -459,23 +533,37 @@ impl InventoryFile {
             }
             for endpoint in &spec.endpoints {
                 if endpoint.trim().is_empty() {
-                    return Err(invalid(format!("model {:?} lists an empty endpoint name", spec.id)));
+                    return Err(invalid(format!(
+                        "model {:?} lists an empty endpoint name",
+                        spec.id
+                    )));
                 }
                 if let Some(other) = endpoint_owner.insert(endpoint, &spec.id) {
-                    return Err(invalid(format!("endpoint {endpoint:?} is listed by both {other:?} and {:?}", spec.id)));
+                    return Err(invalid(format!(
+                        "endpoint {endpoint:?} is listed by both {other:?} and {:?}",
+                        spec.id
+                    )));
                 }
             }
             for (endpoint, configs) in &spec.endpoint_configs {
                 if !spec.endpoints.contains(endpoint) {
-                    return Err(invalid(format!("endpoint_configs names {endpoint:?}, which is not in endpoints of {:?}", spec.id)));
+                    return Err(invalid(format!(
+                        "endpoint_configs names {endpoint:?}, which is not in endpoints of {:?}",
+                        spec.id
+                    )));
                 }
                 if configs.iter().any(|c| c.trim().is_empty()) {
-                    return Err(invalid(format!("endpoint_configs of {endpoint:?} lists an empty config name")));
+                    return Err(invalid(format!(
+                        "endpoint_configs of {endpoint:?} lists an empty config name"
+                    )));
                 }
             }
             for bucket in &spec.data_buckets {
                 if bucket.trim().is_empty() || bucket.starts_with("s3://") || bucket.contains('/') {
-                    return Err(invalid(format!("data bucket {bucket:?} of {:?} must be a bare bucket name", spec.id)));
+                    return Err(invalid(format!(
+                        "data bucket {bucket:?} of {:?} must be a bare bucket name",
+                        spec.id
+                    )));
                 }
             }
             if spec.roles.iter().any(|r| r.trim().is_empty()) {
@@ -511,17 +599,38 @@ mod tests {
         let cases = [
             ("[[model]]\nid = \"\"", "non-empty"),
             ("[[model]]\nid = \"_unattributed\"", "reserved"),
-            ("[[model]]\nid = \"a\"\n[[model]]\nid = \"a\"", "duplicate model id"),
-            ("[[model]]\nid = \"a\"\nrisk = \"extreme\"", "unknown variant"),
-            ("[[model]]\nid = \"a\"\nendpoints=[\"e\"]\n[[model]]\nid = \"b\"\nendpoints=[\"e\"]", "listed by both"),
-            ("[[model]]\nid = \"a\"\ndata_buckets=[\"s3://b/x\"]", "bare bucket name"),
+            (
+                "[[model]]\nid = \"a\"\n[[model]]\nid = \"a\"",
+                "duplicate model id",
+            ),
+            (
+                "[[model]]\nid = \"a\"\nrisk = \"extreme\"",
+                "unknown variant",
+            ),
+            (
+                "[[model]]\nid = \"a\"\nendpoints=[\"e\"]\n[[model]]\nid = \"b\"\nendpoints=[\"e\"]",
+                "listed by both",
+            ),
+            (
+                "[[model]]\nid = \"a\"\ndata_buckets=[\"s3://b/x\"]",
+                "bare bucket name",
+            ),
             ("[[model]]\nid = \"a\"\ncolour = \"red\"", "unknown field"),
-            ("[[model]]\nid = \"a\"\n[model.endpoint_configs]\nep = [\"v1\"]", "not in endpoints"),
+            (
+                "[[model]]\nid = \"a\"\n[model.endpoint_configs]\nep = [\"v1\"]",
+                "not in endpoints",
+            ),
             ("[[model]\nid = \"a\"", "invalid inventory TOML"),
         ];
         for (text, expected) in cases {
-            let err = InventoryFile::parse(text).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains(expected), "{text:?}: got {err:?}, expected {expected:?}");
+            let err = InventoryFile::parse(text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                err.contains(expected),
+                "{text:?}: got {err:?}, expected {expected:?}"
+            );
         }
     }
 }

@@ -191,12 +191,22 @@ impl Policy {
     fn validate(&self) -> Result<(), PolicyError> {
         let invalid = |m: String| Err(PolicyError::Invalid(m));
         if self.version != 1 {
-            return invalid(format!("version {} is not supported (expected 1)", self.version));
+            return invalid(format!(
+                "version {} is not supported (expected 1)",
+                self.version
+            ));
         }
         let t = &self.drift_thresholds;
-        for (tier, value) in [("high", t.high), ("medium", t.medium), ("low", t.low), ("unclassified", t.unclassified)] {
+        for (tier, value) in [
+            ("high", t.high),
+            ("medium", t.medium),
+            ("low", t.low),
+            ("unclassified", t.unclassified),
+        ] {
             if !value.is_finite() || value <= 0.0 {
-                return invalid(format!("drift_thresholds.{tier} must be a positive number, not {value}"));
+                return invalid(format!(
+                    "drift_thresholds.{tier} must be a positive number, not {value}"
+                ));
             }
         }
         let mut names = BTreeSet::new();
@@ -209,20 +219,28 @@ impl Policy {
                 return invalid(format!("{at}: duplicate rule name"));
             }
             if !rule.actions.is_empty() && rule.mode.is_none() {
-                return invalid(format!("{at}: has actions but no mode (set mode = \"enforce\" or \"shadow\")"));
+                return invalid(format!(
+                    "{at}: has actions but no mode (set mode = \"enforce\" or \"shadow\")"
+                ));
             }
             if rule.actions.is_empty() && rule.mode.is_some() {
                 return invalid(format!("{at}: sets a mode but has no actions"));
             }
             if rule.risk.contains(&RiskMatch::None) && !rule.actions.is_empty() {
-                return invalid(format!("{at}: actions need a model, but risk includes \"none\""));
+                return invalid(format!(
+                    "{at}: actions need a model, but risk includes \"none\""
+                ));
             }
             match rule.rollback_fallback {
                 Some(_) if !rule.actions.contains(&ActionKind::Rollback) => {
                     return invalid(format!("{at}: rollback_fallback without a rollback action"));
                 }
                 Some(ActionKind::Cutoff) | None => {}
-                Some(other) => return invalid(format!("{at}: rollback_fallback must be \"cutoff\", not {other:?}")),
+                Some(other) => {
+                    return invalid(format!(
+                        "{at}: rollback_fallback must be \"cutoff\", not {other:?}"
+                    ));
+                }
             }
             let unique: BTreeSet<_> = rule.actions.iter().collect();
             if unique.len() != rule.actions.len() {
@@ -279,10 +297,16 @@ impl PlannedAction {
             Mode::Shadow => "would",
         };
         match (self.kind, &self.config) {
-            (ActionKind::Rollback, Some(config)) => format!("{verb} roll back endpoint {} to {config}", self.target),
+            (ActionKind::Rollback, Some(config)) => {
+                format!("{verb} roll back endpoint {} to {config}", self.target)
+            }
             (ActionKind::Rollback, None) => format!("{verb} roll back endpoint {}", self.target),
-            (ActionKind::Cutoff, _) => format!("{verb} cut off traffic to endpoint {}", self.target),
-            (ActionKind::Gate, _) => format!("{verb} hold approval of model package {}", self.target),
+            (ActionKind::Cutoff, _) => {
+                format!("{verb} cut off traffic to endpoint {}", self.target)
+            }
+            (ActionKind::Gate, _) => {
+                format!("{verb} hold approval of model package {}", self.target)
+            }
         }
     }
 }
@@ -311,7 +335,12 @@ pub struct Decision {
 
 impl Policy {
     /// Decides what to do about `signal` for `model` (`None`: it affects no known model). Pure.
-    pub fn decide(&self, signal: &Signal, model: Option<&Model>, context: &DecisionContext) -> Decision {
+    pub fn decide(
+        &self,
+        signal: &Signal,
+        model: Option<&Model>,
+        context: &DecisionContext,
+    ) -> Decision {
         let mut reasons = Vec::new();
         let severity = self.effective_severity(signal, model, &mut reasons);
         let risk = RiskMatch::of(model);
@@ -320,7 +349,7 @@ impl Policy {
             (rule.class.is_empty() || rule.class.contains(&signal.class))
                 && (rule.severity.is_empty() || rule.severity.contains(&severity.band()))
                 && (rule.risk.is_empty() || rule.risk.contains(&risk))
-                && (rule.kind.is_empty() || rule.kind.iter().any(|k| *k == signal.kind))
+                && (rule.kind.is_empty() || rule.kind.contains(&signal.kind))
                 && (rule.when.is_empty() || rule.when.iter().any(|c| facts.contains(c)))
         });
         let Some(rule) = matched else {
@@ -336,12 +365,27 @@ impl Policy {
                 reasons,
             };
         };
-        reasons.push(format!("rule {} matched ({} {} severity, {} risk)", rule.name, signal.class, severity.band(), risk_label(risk)));
+        reasons.push(format!(
+            "rule {} matched ({} {} severity, {} risk)",
+            rule.name,
+            signal.class,
+            severity.band(),
+            risk_label(risk)
+        ));
         if !rule.when.is_empty() {
-            let held: Vec<_> = rule.when.iter().filter(|c| facts.contains(c)).map(|c| condition_label(*c)).collect();
+            let held: Vec<_> = rule
+                .when
+                .iter()
+                .filter(|c| facts.contains(c))
+                .map(|c| condition_label(*c))
+                .collect();
             reasons.push(format!("because {}", held.join(", ")));
         }
-        let mode = if self.kill_switch { Mode::Shadow } else { rule.mode.unwrap_or(Mode::Shadow) };
+        let mode = if self.kill_switch {
+            Mode::Shadow
+        } else {
+            rule.mode.unwrap_or(Mode::Shadow)
+        };
         if self.kill_switch && !rule.actions.is_empty() {
             reasons.push("kill switch on: actions are shadow only".into());
         }
@@ -349,16 +393,40 @@ impl Policy {
         let mut skipped = Vec::new();
         if let Some(model) = model {
             for kind in &rule.actions {
-                self.plan(*kind, rule, mode, signal, model, context, &mut actions, &mut skipped);
+                self.plan(
+                    *kind,
+                    rule,
+                    mode,
+                    signal,
+                    model,
+                    context,
+                    &mut actions,
+                    &mut skipped,
+                );
             }
         }
-        Decision { model_id: model.map(|m| m.id.clone()), rule: rule.name.clone(), severity, alert: rule.alert, actions, skipped, reasons }
+        Decision {
+            model_id: model.map(|m| m.id.clone()),
+            rule: rule.name.clone(),
+            severity,
+            alert: rule.alert,
+            actions,
+            skipped,
+            reasons,
+        }
     }
 
     /// Drift measurements have no severity of their own: they breach (high) or not (info) against the
     /// threshold for the model's risk tier.
-    fn effective_severity(&self, signal: &Signal, model: Option<&Model>, reasons: &mut Vec<String>) -> Severity {
-        let Some(drift) = &signal.drift else { return signal.severity };
+    fn effective_severity(
+        &self,
+        signal: &Signal,
+        model: Option<&Model>,
+        reasons: &mut Vec<String>,
+    ) -> Severity {
+        let Some(drift) = &signal.drift else {
+            return signal.severity;
+        };
         let risk = model.and_then(|m| m.risk);
         let threshold = self.drift_thresholds.for_risk(risk);
         let breached = drift.value >= threshold;
@@ -369,7 +437,11 @@ impl Policy {
             if breached { "at or over" } else { "under" },
             risk.map_or("unclassified", RiskTier::as_str)
         ));
-        if breached { Severity::HIGH } else { Severity::INFO }
+        if breached {
+            Severity::HIGH
+        } else {
+            Severity::INFO
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -387,13 +459,26 @@ impl Policy {
         let mut candidates = Vec::new();
         match kind {
             ActionKind::Gate => match gate_target(signal, model) {
-                Some(target) => candidates.push(PlannedAction { kind, target, mode, config: None }),
-                None => skipped.push(SkippedAction { kind, target: None, reason: "the model has no model package to gate".into() }),
+                Some(target) => candidates.push(PlannedAction {
+                    kind,
+                    target,
+                    mode,
+                    config: None,
+                }),
+                None => skipped.push(SkippedAction {
+                    kind,
+                    target: None,
+                    reason: "the model has no model package to gate".into(),
+                }),
             },
             ActionKind::Rollback | ActionKind::Cutoff => {
                 let endpoints = target_endpoints(signal, model);
                 if endpoints.is_empty() {
-                    skipped.push(SkippedAction { kind, target: None, reason: "the model has no known endpoint".into() });
+                    skipped.push(SkippedAction {
+                        kind,
+                        target: None,
+                        reason: "the model has no known endpoint".into(),
+                    });
                 }
                 for endpoint in endpoints {
                     let record = model.endpoint(endpoint);
@@ -401,22 +486,39 @@ impl Policy {
                     let known_good = record.and_then(|r| r.last_known_good()).map(str::to_owned);
                     match (kind, known_good, rule.rollback_fallback) {
                         (ActionKind::Rollback, Some(good), _) => {
-                            candidates.push(PlannedAction { kind, target: endpoint.to_owned(), mode, config: Some(good) });
+                            candidates.push(PlannedAction {
+                                kind,
+                                target: endpoint.to_owned(),
+                                mode,
+                                config: Some(good),
+                            });
                         }
                         (ActionKind::Rollback, None, Some(fallback)) => {
                             skipped.push(SkippedAction {
                                 kind,
                                 target: Some(endpoint.to_owned()),
-                                reason: format!("no last known-good config; falling back to {fallback}"),
+                                reason: format!(
+                                    "no last known-good config; falling back to {fallback}"
+                                ),
                             });
-                            candidates.push(PlannedAction { kind: fallback, target: endpoint.to_owned(), mode, config: current });
+                            candidates.push(PlannedAction {
+                                kind: fallback,
+                                target: endpoint.to_owned(),
+                                mode,
+                                config: current,
+                            });
                         }
                         (ActionKind::Rollback, None, None) => skipped.push(SkippedAction {
                             kind,
                             target: Some(endpoint.to_owned()),
                             reason: "no last known-good config to roll back to".into(),
                         }),
-                        _ => candidates.push(PlannedAction { kind, target: endpoint.to_owned(), mode, config: current }),
+                        _ => candidates.push(PlannedAction {
+                            kind,
+                            target: endpoint.to_owned(),
+                            mode,
+                            config: current,
+                        }),
                     }
                 }
             }
@@ -430,9 +532,15 @@ impl Policy {
                 skipped.push(SkippedAction {
                     kind: action.kind,
                     target: Some(action.target.clone()),
-                    reason: format!("cooldown: an action targeted it at {last}, within {} minutes", self.cooldown_minutes),
+                    reason: format!(
+                        "cooldown: an action targeted it at {last}, within {} minutes",
+                        self.cooldown_minutes
+                    ),
                 });
-            } else if !actions.iter().any(|a: &PlannedAction| a.target == action.target && a.kind == action.kind) {
+            } else if !actions
+                .iter()
+                .any(|a: &PlannedAction| a.target == action.target && a.kind == action.kind)
+            {
                 actions.push(action);
             }
         }
@@ -473,8 +581,15 @@ fn risk_label(risk: RiskMatch) -> &'static str {
 
 /// The endpoints an endpoint action targets: those the signal names that belong to the model, else all of them.
 fn target_endpoints<'a>(signal: &'a Signal, model: &'a Model) -> Vec<&'a str> {
-    let named: Vec<&str> = signal.endpoints().filter(|e| model.endpoint(e).is_some()).collect();
-    if named.is_empty() { model.endpoints.iter().map(|e| e.name.as_str()).collect() } else { named }
+    let named: Vec<&str> = signal
+        .endpoints()
+        .filter(|e| model.endpoint(e).is_some())
+        .collect();
+    if named.is_empty() {
+        model.endpoints.iter().map(|e| e.name.as_str()).collect()
+    } else {
+        named
+    }
 }
 
 /// The package a gate holds: the one the signal names, else the model's newest version, else its group.
@@ -504,22 +619,50 @@ mod tests {
         let base = "version = 1\ncooldown_minutes = 5\n[drift_thresholds]\nhigh=0.1\nmedium=0.2\nlow=0.3\nunclassified=0.2\n[fallback]\nmin_alert=\"low\"\n";
         let cases = [
             ("[[rule]]\nname=\"a\"\nactions=[\"cutoff\"]", "no mode"),
-            ("[[rule]]\nname=\"a\"\nclass=[\"drift\"]\n[[rule]]\nname=\"a\"\nclass=[\"threat\"]", "duplicate rule name"),
-            ("[[rule]]\nname=\"a\"\n[[rule]]\nname=\"b\"\nclass=[\"threat\"]", "can never match"),
-            ("[[rule]]\nname=\"a\"\nclass=[\"earthquake\"]", "unknown variant"),
+            (
+                "[[rule]]\nname=\"a\"\nclass=[\"drift\"]\n[[rule]]\nname=\"a\"\nclass=[\"threat\"]",
+                "duplicate rule name",
+            ),
+            (
+                "[[rule]]\nname=\"a\"\n[[rule]]\nname=\"b\"\nclass=[\"threat\"]",
+                "can never match",
+            ),
+            (
+                "[[rule]]\nname=\"a\"\nclass=[\"earthquake\"]",
+                "unknown variant",
+            ),
             ("[[rule]]\nname=\"a\"\nalert=\"urgent\"", "unknown variant"),
-            ("[[rule]]\nname=\"a\"\nrisk=[\"none\"]\nactions=[\"gate\"]\nmode=\"enforce\"", "need a model"),
-            ("[[rule]]\nname=\"a\"\nactions=[\"gate\"]\nmode=\"enforce\"\nrollback_fallback=\"cutoff\"", "without a rollback"),
-            ("[[rule]]\nname=\"a\"\nseverity=[\"high\"]\nmode=\"enforce\"", "no actions"),
+            (
+                "[[rule]]\nname=\"a\"\nrisk=[\"none\"]\nactions=[\"gate\"]\nmode=\"enforce\"",
+                "need a model",
+            ),
+            (
+                "[[rule]]\nname=\"a\"\nactions=[\"gate\"]\nmode=\"enforce\"\nrollback_fallback=\"cutoff\"",
+                "without a rollback",
+            ),
+            (
+                "[[rule]]\nname=\"a\"\nseverity=[\"high\"]\nmode=\"enforce\"",
+                "no actions",
+            ),
             ("[[rule]]\nname=\"a\"\nfrobnicate=true", "unknown field"),
         ];
         for (rules, expected) in cases {
-            let err = Policy::parse(&format!("{base}{rules}")).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains(expected), "{rules:?}: got {err:?}, expected {expected:?}");
+            let err = Policy::parse(&format!("{base}{rules}"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                err.contains(expected),
+                "{rules:?}: got {err:?}, expected {expected:?}"
+            );
         }
-        let err = Policy::parse(&base.replace("version = 1", "version = 2")).err().map(|e| e.to_string());
+        let err = Policy::parse(&base.replace("version = 1", "version = 2"))
+            .err()
+            .map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("version 2"));
-        let err = Policy::parse(&base.replace("high=0.1", "high=-1.0")).err().map(|e| e.to_string());
+        let err = Policy::parse(&base.replace("high=0.1", "high=-1.0"))
+            .err()
+            .map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("drift_thresholds.high"));
     }
 }

@@ -1,12 +1,18 @@
 //! Shared helpers for Warden's integration tests.
 
+// Test support: a broken fixture should fail the test loudly.
+#![allow(clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use warden_core::inventory::{Inventory, InventoryFile};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// The project's fixtures folder.
@@ -23,7 +29,12 @@ pub fn reference_events_dir() -> Option<PathBuf> {
 /// Sorted `.json` files of a folder.
 pub fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "json")).collect())
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files

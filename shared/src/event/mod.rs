@@ -23,16 +23,25 @@ pub const WARDEN_MONITOR_SOURCE: &str = "warden.monitor";
 pub const SUPPORTED: &[(&str, &str)] = &[
     ("aws.sagemaker", "SageMaker Model Package State Change"),
     ("aws.sagemaker", "SageMaker Endpoint State Change"),
-    ("aws.sagemaker", "SageMaker Endpoint Deployment State Change"),
+    (
+        "aws.sagemaker",
+        "SageMaker Endpoint Deployment State Change",
+    ),
     ("aws.sagemaker", "SageMaker Training Job State Change"),
     ("aws.sagemaker", "SageMaker Processing Job State Change"),
-    ("aws.sagemaker", "SageMaker Model Building Pipeline Execution Status Change"),
+    (
+        "aws.sagemaker",
+        "SageMaker Model Building Pipeline Execution Status Change",
+    ),
     ("aws.sagemaker", "SageMaker Model Card State Change"),
     ("aws.config", "Config Rules Compliance Change"),
     ("aws.config", "Config Configuration Item Change"),
     ("aws.macie", "Macie Finding"),
     ("aws.guardduty", "GuardDuty Finding"),
-    ("aws.guardduty", "GuardDuty Malware Protection Object Scan Result"),
+    (
+        "aws.guardduty",
+        "GuardDuty Malware Protection Object Scan Result",
+    ),
     ("aws.cloudwatch", "CloudWatch Alarm State Change"),
     (WARDEN_MONITOR_SOURCE, "Warden Drift Detected"),
 ];
@@ -77,10 +86,19 @@ pub enum DecodeError {
     NotJson(String),
     #[error("not an EventBridge event: at {path}: {message}")]
     Envelope { path: String, message: String },
-    #[error("unsupported event: source {event_source:?} with detail-type {detail_type:?} (supported: see `warden --help` or the README)")]
-    Unsupported { event_source: String, detail_type: String },
+    #[error(
+        "unsupported event: source {event_source:?} with detail-type {detail_type:?} (supported: see `warden --help` or the README)"
+    )]
+    Unsupported {
+        event_source: String,
+        detail_type: String,
+    },
     #[error("malformed {detail_type:?} event: at {path}: {message}")]
-    Malformed { detail_type: String, path: String, message: String },
+    Malformed {
+        detail_type: String,
+        path: String,
+        message: String,
+    },
 }
 
 impl DecodeError {
@@ -108,20 +126,28 @@ where
 
 /// Decodes one event from JSON bytes.
 pub fn decode_slice(bytes: &[u8]) -> Result<Event, DecodeError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| DecodeError::NotJson(e.to_string()))?;
     decode_value(value)
 }
 
 /// Decodes one event from a parsed JSON value.
 pub fn decode_value(mut value: Value) -> Result<Event, DecodeError> {
     if !value.is_object() {
-        return Err(DecodeError::Envelope { path: ".".into(), message: "expected a JSON object".into() });
+        return Err(DecodeError::Envelope {
+            path: ".".into(),
+            message: "expected a JSON object".into(),
+        });
     }
     normalise_envelope_time(&mut value);
-    let envelope: EventBridgeEvent<Value> = serde_path_to_error::deserialize(value).map_err(|e| {
-        let message = e.inner().to_string();
-        DecodeError::Envelope { path: path_of(e.path(), "", &message), message }
-    })?;
+    let envelope: EventBridgeEvent<Value> =
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let message = e.inner().to_string();
+            DecodeError::Envelope {
+                path: path_of(e.path(), "", &message),
+                message,
+            }
+        })?;
     let source = envelope.source.clone();
     let detail_type = envelope.detail_type.clone();
     let detail = decode_detail(&source, &detail_type, envelope.detail)?;
@@ -140,16 +166,30 @@ pub fn decode_value(mut value: Value) -> Result<Event, DecodeError> {
 fn decode_detail(source: &str, detail_type: &str, detail: Value) -> Result<Detail, DecodeError> {
     use Detail as D;
     Ok(match (source, detail_type) {
-        ("aws.sagemaker", "SageMaker Model Package State Change") => D::ModelPackageStateChange(typed_detail(detail_type, detail)?),
-        ("aws.sagemaker", "SageMaker Endpoint State Change") => D::EndpointStateChange(typed_detail(detail_type, detail)?),
-        ("aws.sagemaker", "SageMaker Endpoint Deployment State Change") => D::EndpointDeploymentStateChange(typed_detail(detail_type, detail)?),
-        ("aws.sagemaker", "SageMaker Training Job State Change") => D::TrainingJobStateChange(typed_detail(detail_type, detail)?),
-        ("aws.sagemaker", "SageMaker Processing Job State Change") => D::ProcessingJobStateChange(typed_detail(detail_type, detail)?),
+        ("aws.sagemaker", "SageMaker Model Package State Change") => {
+            D::ModelPackageStateChange(typed_detail(detail_type, detail)?)
+        }
+        ("aws.sagemaker", "SageMaker Endpoint State Change") => {
+            D::EndpointStateChange(typed_detail(detail_type, detail)?)
+        }
+        ("aws.sagemaker", "SageMaker Endpoint Deployment State Change") => {
+            D::EndpointDeploymentStateChange(typed_detail(detail_type, detail)?)
+        }
+        ("aws.sagemaker", "SageMaker Training Job State Change") => {
+            D::TrainingJobStateChange(typed_detail(detail_type, detail)?)
+        }
+        ("aws.sagemaker", "SageMaker Processing Job State Change") => {
+            D::ProcessingJobStateChange(typed_detail(detail_type, detail)?)
+        }
         ("aws.sagemaker", "SageMaker Model Building Pipeline Execution Status Change") => {
             D::PipelineExecutionStatusChange(typed_detail(detail_type, detail)?)
         }
-        ("aws.sagemaker", "SageMaker Model Card State Change") => D::ModelCardStateChange(typed_detail(detail_type, detail)?),
-        ("aws.config", "Config Rules Compliance Change") => D::ConfigComplianceChange(typed_detail(detail_type, detail)?),
+        ("aws.sagemaker", "SageMaker Model Card State Change") => {
+            D::ModelCardStateChange(typed_detail(detail_type, detail)?)
+        }
+        ("aws.config", "Config Rules Compliance Change") => {
+            D::ConfigComplianceChange(typed_detail(detail_type, detail)?)
+        }
         ("aws.config", "Config Configuration Item Change") => {
             let change: config::ConfigurationItemChange = typed_detail(detail_type, detail)?;
             if change.item().is_none() {
@@ -162,13 +202,24 @@ fn decode_detail(source: &str, detail_type: &str, detail: Value) -> Result<Detai
             D::ConfigItemChange(change)
         }
         ("aws.macie", "Macie Finding") => D::MacieFinding(typed_detail(detail_type, detail)?),
-        ("aws.guardduty", "GuardDuty Finding") => D::GuardDutyFinding(typed_detail(detail_type, detail)?),
-        ("aws.guardduty", "GuardDuty Malware Protection Object Scan Result") => D::MalwareScanResult(typed_detail(detail_type, detail)?),
+        ("aws.guardduty", "GuardDuty Finding") => {
+            D::GuardDutyFinding(typed_detail(detail_type, detail)?)
+        }
+        ("aws.guardduty", "GuardDuty Malware Protection Object Scan Result") => {
+            D::MalwareScanResult(typed_detail(detail_type, detail)?)
+        }
         // CloudWatch's samples and real rules say aws.cloudwatch; the EventBridge reference says aws.monitoring.
-        ("aws.cloudwatch" | "aws.monitoring", "CloudWatch Alarm State Change") => D::AlarmStateChange(typed_detail(detail_type, detail)?),
-        (WARDEN_MONITOR_SOURCE, "Warden Drift Detected") => D::WardenDrift(typed_detail(detail_type, detail)?),
+        ("aws.cloudwatch" | "aws.monitoring", "CloudWatch Alarm State Change") => {
+            D::AlarmStateChange(typed_detail(detail_type, detail)?)
+        }
+        (WARDEN_MONITOR_SOURCE, "Warden Drift Detected") => {
+            D::WardenDrift(typed_detail(detail_type, detail)?)
+        }
         _ => {
-            return Err(DecodeError::Unsupported { event_source: source.to_owned(), detail_type: detail_type.to_owned() });
+            return Err(DecodeError::Unsupported {
+                event_source: source.to_owned(),
+                detail_type: detail_type.to_owned(),
+            });
         }
     })
 }
@@ -183,15 +234,26 @@ fn typed_detail<T: DeserializeOwned>(detail_type: &str, detail: Value) -> Result
     }
     serde_path_to_error::deserialize(detail).map_err(|e| {
         let message = e.inner().to_string();
-        DecodeError::Malformed { detail_type: detail_type.to_owned(), path: path_of(e.path(), "detail", &message), message }
+        DecodeError::Malformed {
+            detail_type: detail_type.to_owned(),
+            path: path_of(e.path(), "detail", &message),
+            message,
+        }
     })
 }
 
 /// The JSON path at fault. For a missing field, serde reports the parent; name the field itself.
 fn path_of(path: &serde_path_to_error::Path, prefix: &str, message: &str) -> String {
     let mut inner = path.to_string();
-    if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
-        inner = if matches!(inner.as_str(), "." | "") { field.to_owned() } else { format!("{inner}.{field}") };
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.split('`').next())
+    {
+        inner = if matches!(inner.as_str(), "." | "") {
+            field.to_owned()
+        } else {
+            format!("{inner}.{field}")
+        };
     }
     match (prefix.is_empty(), inner.as_str()) {
         (true, "." | "") => ".".to_owned(),
@@ -216,7 +278,9 @@ fn json_kind(value: &Value) -> &'static str {
 /// The envelope `time` is RFC 3339 in real events, but AWS's own SageMaker sample has epoch milliseconds.
 /// Rewrite any form [`Timestamp`] understands to RFC 3339, and leave the rest for the envelope to reject.
 fn normalise_envelope_time(value: &mut Value) {
-    let Some(time) = value.get_mut("time") else { return };
+    let Some(time) = value.get_mut("time") else {
+        return;
+    };
     let parsed = match &*time {
         Value::String(text) => Timestamp::parse(text),
         Value::Number(number) => number.as_f64().and_then(Timestamp::from_epoch),
