@@ -30,11 +30,7 @@ impl From<String> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(error: std::io::Error) -> Self {
-        if error.kind() == std::io::ErrorKind::BrokenPipe {
-            Self::BrokenPipe
-        } else {
-            Self::Message(error.to_string())
-        }
+        if error.kind() == std::io::ErrorKind::BrokenPipe { Self::BrokenPipe } else { Self::Message(error.to_string()) }
     }
 }
 
@@ -76,8 +72,8 @@ fn open_ledger(global: &Global) -> Result<EmbeddedLedger, String> {
 fn load_policy(global: &Global) -> Result<Policy, String> {
     match &global.policy {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read policy {}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read policy {}: {e}", path.display()))?;
             Policy::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
         }
         None => Policy::builtin().map_err(|e| format!("built-in policy: {e}")),
@@ -85,10 +81,9 @@ fn load_policy(global: &Global) -> Result<Policy, String> {
 }
 
 fn read_inventory(path: &Path) -> Result<(InventoryFile, String), String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| format!("cannot read inventory {}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes.clone())
-        .map_err(|_| format!("{}: inventory is not UTF-8 text", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read inventory {}: {e}", path.display()))?;
+    let text =
+        String::from_utf8(bytes.clone()).map_err(|_| format!("{}: inventory is not UTF-8 text", path.display()))?;
     let file = InventoryFile::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((file, content_digest(&bytes)))
 }
@@ -96,11 +91,7 @@ fn read_inventory(path: &Path) -> Result<(InventoryFile, String), String> {
 async fn engine(global: &Global) -> Result<Engine<EmbeddedLedger>, Failure> {
     // Validate every input before touching the ledger: a bad file changes nothing.
     let policy = load_policy(global)?;
-    let inventory = global
-        .inventory
-        .as_deref()
-        .map(read_inventory)
-        .transpose()?;
+    let inventory = global.inventory.as_deref().map(read_inventory).transpose()?;
     let engine = Engine::new(open_ledger(global)?, policy, actor(global));
     if let Some((file, digest)) = inventory {
         engine.import_inventory(&file, &digest, now()).await?;
@@ -125,8 +116,7 @@ pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
     for file in &files {
         inputs.extend(inputs::read(file).map_err(Failure::Message)?);
     }
-    let progress =
-        !global.json && inputs.len() > PROGRESS_THRESHOLD && std::io::stderr().is_terminal();
+    let progress = !global.json && inputs.len() > PROGRESS_THRESHOLD && std::io::stderr().is_terminal();
     let mut summary = Summary::default();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -141,23 +131,13 @@ pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
             Body::Invalid(raw) => engine.ingest_bytes(&raw, recorded_at).await,
         }
         .map_err(|e| {
-            Failure::Message(format!(
-                "{}: {e} (inputs before it were recorded; replaying again is safe)",
-                input.file
-            ))
+            Failure::Message(format!("{}: {e} (inputs before it were recorded; replaying again is safe)", input.file))
         })?;
         summary.add(&report);
         let written = if global.json {
-            serde_json::to_writer(
-                &mut out,
-                &ReplayLine {
-                    file: &input.file,
-                    index: input.index,
-                    report: &report,
-                },
-            )
-            .map_err(Failure::from)
-            .and_then(|()| writeln!(out).map_err(Failure::from))
+            serde_json::to_writer(&mut out, &ReplayLine { file: &input.file, index: input.index, report: &report })
+                .map_err(Failure::from)
+                .and_then(|()| writeln!(out).map_err(Failure::from))
         } else {
             output::timeline_row(&mut out, &input.file, input.index, &report).map_err(Failure::from)
         };
@@ -173,11 +153,7 @@ pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
         output::summary(&mut out, &summary)?;
     }
     out.flush()?;
-    Ok(if summary.count(Status::Rejected) > 0 {
-        EXIT_REJECTED
-    } else {
-        0
-    })
+    Ok(if summary.count(Status::Rejected) > 0 { EXIT_REJECTED } else { 0 })
 }
 
 pub async fn ledger_show(global: &Global, model: Option<&str>) -> CommandResult {
@@ -220,15 +196,9 @@ pub async fn ledger_verify(global: &Global) -> CommandResult {
     if global.json {
         println!("{}", serde_json::to_string(&report)?);
     } else if report.ok() {
-        println!(
-            "ledger verified: {} entries in {} chains, every hash and link intact",
-            report.entries, report.chains
-        );
+        println!("ledger verified: {} entries in {} chains, every hash and link intact", report.entries, report.chains);
     } else {
-        println!(
-            "ledger verification FAILED ({} entries in {} chains):",
-            report.entries, report.chains
-        );
+        println!("ledger verification FAILED ({} entries in {} chains):", report.entries, report.chains);
         for failure in &report.failures {
             println!("  {failure}");
         }
@@ -241,7 +211,8 @@ pub async fn inventory_import(global: &Global, file: &Path) -> CommandResult {
     let engine = engine(global).await?;
     let result = engine.import_inventory(&parsed, &digest, now()).await?;
     if global.json {
-        let line = serde_json::json!({"file": file.display().to_string(), "changed": result.changed, "models": result.models});
+        let line =
+            serde_json::json!({"file": file.display().to_string(), "changed": result.changed, "models": result.models});
         println!("{line}");
     } else if result.changed.is_empty() {
         println!("inventory unchanged ({} models)", result.models);
@@ -280,15 +251,10 @@ pub async fn inventory_show(global: &Global) -> CommandResult {
 }
 
 pub fn policy_check(global: &Global, file: &Path) -> CommandResult {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read policy {}: {e}", file.display()))?;
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read policy {}: {e}", file.display()))?;
     match Policy::parse(&text) {
         Ok(policy) => {
-            let actions = policy
-                .rules
-                .iter()
-                .filter(|r| !r.actions.is_empty())
-                .count();
+            let actions = policy.rules.iter().filter(|r| !r.actions.is_empty()).count();
             if global.json {
                 println!(
                     "{}",

@@ -27,19 +27,12 @@ pub enum Body {
 pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for path in paths {
-        let meta =
-            std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         if meta.is_dir() {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
                 .map_err(|e| format!("cannot list {}: {e}", path.display()))?
                 .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && matches!(
-                            p.extension().and_then(|e| e.to_str()),
-                            Some("json" | "jsonl")
-                        )
-                })
+                .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("json" | "jsonl")))
                 .collect();
             entries.sort();
             files.extend(entries);
@@ -59,11 +52,7 @@ pub fn read(path: &Path) -> Result<Vec<Input>, String> {
 
 /// One JSON value (an event, or an array of events), else JSON lines where each line stands alone.
 pub fn split(file: &str, bytes: &[u8]) -> Vec<Input> {
-    let input = |index, body| Input {
-        file: file.to_owned(),
-        index,
-        body,
-    };
+    let input = |index, body| Input { file: file.to_owned(), index, body };
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Array(items)) => items
             .into_iter()
@@ -103,19 +92,13 @@ mod tests {
     use super::*;
 
     fn kinds(inputs: &[Input]) -> Vec<(Option<usize>, bool)> {
-        inputs
-            .iter()
-            .map(|i| (i.index, matches!(i.body, Body::Json(..))))
-            .collect()
+        inputs.iter().map(|i| (i.index, matches!(i.body, Body::Json(..)))).collect()
     }
 
     #[test]
     fn splits_every_supported_layout() {
         assert_eq!(kinds(&split("f", br#"{"a":1}"#)), [(None, true)]);
-        assert_eq!(
-            kinds(&split("f", br#"[{"a":1},{"b":2}]"#)),
-            [(Some(1), true), (Some(2), true)]
-        );
+        assert_eq!(kinds(&split("f", br#"[{"a":1},{"b":2}]"#)), [(Some(1), true), (Some(2), true)]);
         assert_eq!(
             kinds(&split("f", b"{\"a\":1}\n\n{oops\n{\"b\":2}\n")),
             [(Some(1), true), (Some(3), false), (Some(4), true)]

@@ -32,13 +32,7 @@ struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct Global {
     /// Folder of the embedded ledger.
-    #[arg(
-        long,
-        global = true,
-        value_name = "DIR",
-        env = "WARDEN_LEDGER",
-        default_value = ".warden"
-    )]
+    #[arg(long, global = true, value_name = "DIR", env = "WARDEN_LEDGER", default_value = ".warden")]
     pub ledger: PathBuf,
     /// Policy file (TOML); the built-in policy when omitted.
     #[arg(long, global = true, value_name = "FILE", env = "WARDEN_POLICY")]
@@ -126,24 +120,16 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Replay { paths } => commands::replay(&global, &paths).await,
-            Command::Ledger {
-                command: LedgerCommand::Show { model },
-            } => commands::ledger_show(&global, model.as_deref()).await,
-            Command::Ledger {
-                command: LedgerCommand::Verify,
-            } => commands::ledger_verify(&global).await,
-            Command::Inventory {
-                command: InventoryCommand::Import { file },
-            } => commands::inventory_import(&global, &file).await,
-            Command::Inventory {
-                command: InventoryCommand::Show,
-            } => commands::inventory_show(&global).await,
-            Command::Policy {
-                command: PolicyCommand::Check { file },
-            } => commands::policy_check(&global, &file),
-            Command::Policy {
-                command: PolicyCommand::Default,
-            } => commands::policy_default(),
+            Command::Ledger { command: LedgerCommand::Show { model } } => {
+                commands::ledger_show(&global, model.as_deref()).await
+            }
+            Command::Ledger { command: LedgerCommand::Verify } => commands::ledger_verify(&global).await,
+            Command::Inventory { command: InventoryCommand::Import { file } } => {
+                commands::inventory_import(&global, &file).await
+            }
+            Command::Inventory { command: InventoryCommand::Show } => commands::inventory_show(&global).await,
+            Command::Policy { command: PolicyCommand::Check { file } } => commands::policy_check(&global, &file),
+            Command::Policy { command: PolicyCommand::Default } => commands::policy_default(),
         }
     });
     match result {

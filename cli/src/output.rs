@@ -34,58 +34,35 @@ fn mode_label(mode: Mode) -> &'static str {
 
 impl Summary {
     pub fn add(&mut self, report: &Report) {
-        *self
-            .statuses
-            .entry(status_label(report.status))
-            .or_default() += 1;
+        *self.statuses.entry(status_label(report.status)).or_default() += 1;
         // Duplicates repeat what was already counted: only new decisions count as alerts and actions.
         if report.status == Status::Applied {
             if let Some(alert) = report.alert {
                 *self.alerts.entry(alert).or_default() += 1;
             }
             for action in &report.actions {
-                *self
-                    .actions
-                    .entry((action.kind, mode_label(action.mode)))
-                    .or_default() += 1;
+                *self.actions.entry((action.kind, mode_label(action.mode))).or_default() += 1;
             }
         }
     }
 
     pub fn count(&self, status: Status) -> usize {
-        self.statuses
-            .get(status_label(status))
-            .copied()
-            .unwrap_or(0)
+        self.statuses.get(status_label(status)).copied().unwrap_or(0)
     }
 }
 
 pub fn timeline_header(out: &mut impl Write) -> io::Result<()> {
-    writeln!(
-        out,
-        "{:<24}  {:<14}  {:<9}  {:<8}  WHAT HAPPENED  ->  DECISION",
-        "TIME", "SOURCE", "STATUS", "ALERT"
-    )
+    writeln!(out, "{:<24}  {:<14}  {:<9}  {:<8}  WHAT HAPPENED  ->  DECISION", "TIME", "SOURCE", "STATUS", "ALERT")
 }
 
-pub fn timeline_row(
-    out: &mut impl Write,
-    file: &str,
-    index: Option<usize>,
-    report: &Report,
-) -> io::Result<()> {
-    let time = report
-        .occurred_at
-        .map(|t| t.to_string())
-        .unwrap_or_else(|| "-".into());
+pub fn timeline_row(out: &mut impl Write, file: &str, index: Option<usize>, report: &Report) -> io::Result<()> {
+    let time = report.occurred_at.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
     let source = report.source.as_deref().unwrap_or("-");
     let alert = report.alert.map_or("-", Band::as_str);
     let status = status_label(report.status);
     match report.status {
         Status::Rejected => {
-            let place = index
-                .map(|i| format!("{file}#{i}"))
-                .unwrap_or_else(|| file.to_owned());
+            let place = index.map(|i| format!("{file}#{i}")).unwrap_or_else(|| file.to_owned());
             writeln!(
                 out,
                 "{time:<24}  {source:<14}  {status:<9}  {alert:<8}  {place}: {}",
@@ -104,12 +81,7 @@ pub fn timeline_row(
                     None => "recorded".to_owned(),
                 }
             } else {
-                report
-                    .actions
-                    .iter()
-                    .map(|a| a.describe())
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                report.actions.iter().map(|a| a.describe()).collect::<Vec<_>>().join("; ")
             };
             writeln!(
                 out,
@@ -117,16 +89,8 @@ pub fn timeline_row(
                 report.summary
             )?;
             for skipped in &report.skipped {
-                let target = skipped
-                    .target
-                    .as_deref()
-                    .map(|t| format!(" on {t}"))
-                    .unwrap_or_default();
-                writeln!(
-                    out,
-                    "{:<64}  (no {}{target}: {})",
-                    "", skipped.kind, skipped.reason
-                )?;
+                let target = skipped.target.as_deref().map(|t| format!(" on {t}")).unwrap_or_default();
+                writeln!(out, "{:<64}  (no {}{target}: {})", "", skipped.kind, skipped.reason)?;
             }
             Ok(())
         }
@@ -134,50 +98,21 @@ pub fn timeline_row(
 }
 
 pub fn summary(out: &mut impl Write, summary: &Summary) -> io::Result<()> {
-    let (applied, duplicates, rejected) = (
-        summary.count(Status::Applied),
-        summary.count(Status::Duplicate),
-        summary.count(Status::Rejected),
-    );
+    let (applied, duplicates, rejected) =
+        (summary.count(Status::Applied), summary.count(Status::Duplicate), summary.count(Status::Rejected));
     writeln!(out)?;
     writeln!(
         out,
         "{} inputs: {applied} applied, {duplicates} duplicates, {rejected} rejected",
         applied + duplicates + rejected
     )?;
-    let alerts: Vec<String> = Band::ALL
-        .iter()
-        .rev()
-        .filter_map(|band| summary.alerts.get(band).map(|n| format!("{n} {band}")))
-        .collect();
-    writeln!(
-        out,
-        "alerts: {}",
-        if alerts.is_empty() {
-            "none".to_owned()
-        } else {
-            alerts.join(", ")
-        }
-    )?;
-    let actions: Vec<String> = summary
-        .actions
-        .iter()
-        .map(|((kind, mode), n)| format!("{n} {kind} ({mode})"))
-        .collect();
-    writeln!(
-        out,
-        "actions planned: {}",
-        if actions.is_empty() {
-            "none".to_owned()
-        } else {
-            actions.join(", ")
-        }
-    )?;
+    let alerts: Vec<String> =
+        Band::ALL.iter().rev().filter_map(|band| summary.alerts.get(band).map(|n| format!("{n} {band}"))).collect();
+    writeln!(out, "alerts: {}", if alerts.is_empty() { "none".to_owned() } else { alerts.join(", ") })?;
+    let actions: Vec<String> = summary.actions.iter().map(|((kind, mode), n)| format!("{n} {kind} ({mode})")).collect();
+    writeln!(out, "actions planned: {}", if actions.is_empty() { "none".to_owned() } else { actions.join(", ") })?;
     if rejected > 0 {
-        writeln!(
-            out,
-            "some inputs were rejected: see the lines marked 'rejected' (run with --json for details)"
-        )?;
+        writeln!(out, "some inputs were rejected: see the lines marked 'rejected' (run with --json for details)")?;
     }
     Ok(())
 }
@@ -185,63 +120,24 @@ pub fn summary(out: &mut impl Write, summary: &Summary) -> io::Result<()> {
 pub fn entry_row(out: &mut impl Write, entry: &Entry) -> io::Result<()> {
     let e = &entry.entry;
     let what = match &e.body {
-        EntryBody::Signal {
-            summary,
-            severity,
-            via,
-            ..
-        } => {
-            let via = via
-                .as_ref()
-                .map(|v| format!(" (via {v})"))
-                .unwrap_or_default();
+        EntryBody::Signal { summary, severity, via, .. } => {
+            let via = via.as_ref().map(|v| format!(" (via {v})")).unwrap_or_default();
             format!("signal   {summary}, {} severity{via}", severity.band())
         }
         EntryBody::Decision { rule, alert, .. } => {
-            format!(
-                "decision rule {rule}, alert {}: {}",
-                alert.map_or("none", Band::as_str),
-                e.reason
-            )
+            format!("decision rule {rule}, alert {}: {}", alert.map_or("none", Band::as_str), e.reason)
         }
-        EntryBody::Action {
-            action,
-            target,
-            mode,
-            config,
-            status,
-        } => {
-            let config = config
-                .as_deref()
-                .map(|c| format!(" (config {c})"))
-                .unwrap_or_default();
+        EntryBody::Action { action, target, mode, config, status } => {
+            let config = config.as_deref().map(|c| format!(" (config {c})")).unwrap_or_default();
             format!("action   {action} {target}{config}, {mode}, {status:?}")
         }
         EntryBody::Inventory { summary } => format!("inventory {summary}"),
-        EntryBody::Rejected {
-            code,
-            error,
-            body_sha256,
-            ..
-        } => format!(
-            "rejected {code}: {error} (body sha256:{})",
-            &body_sha256[..12.min(body_sha256.len())]
-        ),
+        EntryBody::Rejected { code, error, body_sha256, .. } => {
+            format!("rejected {code}: {error} (body sha256:{})", &body_sha256[..12.min(body_sha256.len())])
+        }
     };
-    let version = e
-        .model_version
-        .as_deref()
-        .map(|v| format!(" v{v}"))
-        .unwrap_or_default();
-    writeln!(
-        out,
-        "{}#{:<4} {}  {}{version}  {}  {what}",
-        e.chain,
-        entry.seq,
-        e.occurred_at,
-        e.actor,
-        &entry.hash[..12]
-    )
+    let version = e.model_version.as_deref().map(|v| format!(" v{v}")).unwrap_or_default();
+    writeln!(out, "{}#{:<4} {}  {}{version}  {}  {what}", e.chain, entry.seq, e.occurred_at, e.actor, &entry.hash[..12])
 }
 
 pub fn model_block(out: &mut impl Write, model: &Model) -> io::Result<()> {
@@ -251,11 +147,7 @@ pub fn model_block(out: &mut impl Write, model: &Model) -> io::Result<()> {
         model.id,
         model.risk.map_or("UNCLASSIFIED", |r| r.as_str()),
         model.owner.as_deref().unwrap_or("NONE"),
-        model
-            .purpose
-            .as_deref()
-            .map(|p| format!("  ({p})"))
-            .unwrap_or_default()
+        model.purpose.as_deref().map(|p| format!("  ({p})")).unwrap_or_default()
     )?;
     for endpoint in &model.endpoints {
         writeln!(
@@ -270,38 +162,15 @@ pub fn model_block(out: &mut impl Write, model: &Model) -> io::Result<()> {
     if let Some(group) = &model.model_package_group {
         let latest = model
             .latest_package()
-            .map(|p| {
-                format!(
-                    ", latest {} {}",
-                    p.version.map_or("?".into(), |v| v.to_string()),
-                    p.approval
-                )
-            })
+            .map(|p| format!(", latest {} {}", p.version.map_or("?".into(), |v| v.to_string()), p.approval))
             .unwrap_or_default();
-        writeln!(
-            out,
-            "  model package group {group}: {} versions{latest}",
-            model.package_versions.len()
-        )?;
+        writeln!(out, "  model package group {group}: {} versions{latest}", model.package_versions.len())?;
     }
     if !model.data_buckets.is_empty() {
-        writeln!(
-            out,
-            "  data buckets: {}",
-            model
-                .data_buckets
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )?;
+        writeln!(out, "  data buckets: {}", model.data_buckets.iter().cloned().collect::<Vec<_>>().join(", "))?;
     }
     if !model.roles.is_empty() {
-        writeln!(
-            out,
-            "  roles: {}",
-            model.roles.iter().cloned().collect::<Vec<_>>().join(", ")
-        )?;
+        writeln!(out, "  roles: {}", model.roles.iter().cloned().collect::<Vec<_>>().join(", "))?;
     }
     Ok(())
 }

@@ -9,10 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 fn warden(ledger: &Path, args: &[&str]) -> Output {
@@ -36,10 +33,7 @@ fn stderr(output: &Output) -> String {
 }
 
 fn json_lines(output: &Output) -> Vec<Value> {
-    stdout(output)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
+    stdout(output).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
 }
 
 fn tempdir() -> tempfile::TempDir {
@@ -49,29 +43,16 @@ fn tempdir() -> tempfile::TempDir {
 #[test]
 fn replay_of_the_bundled_story_succeeds_and_is_idempotent() {
     let dir = tempdir();
-    let first = warden(
-        dir.path(),
-        &["replay", "events", "--inventory", "events/inventory.toml"],
-    );
+    let first = warden(dir.path(), &["replay", "events", "--inventory", "events/inventory.toml"]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let text = stdout(&first);
-    assert!(
-        text.contains("will roll back endpoint credit-scoring-prod to credit-cfg-v1"),
-        "{text}"
-    );
-    assert!(
-        text.contains("will cut off traffic to endpoint fraud-detector-prod"),
-        "{text}"
-    );
+    assert!(text.contains("will roll back endpoint credit-scoring-prod to credit-cfg-v1"), "{text}");
+    assert!(text.contains("will cut off traffic to endpoint fraud-detector-prod"), "{text}");
     assert!(text.contains("0 duplicates, 0 rejected"), "{text}");
     let second = warden(dir.path(), &["replay", "events", "--json"]);
     assert_eq!(second.status.code(), Some(0));
     let lines = json_lines(&second);
-    assert!(
-        !lines.is_empty() && lines.iter().all(|l| l["status"] == "duplicate"),
-        "{}",
-        stdout(&second)
-    );
+    assert!(!lines.is_empty() && lines.iter().all(|l| l["status"] == "duplicate"), "{}", stdout(&second));
     let verified = warden(dir.path(), &["ledger", "verify"]);
     assert_eq!(verified.status.code(), Some(0), "{}", stdout(&verified));
 }
@@ -94,17 +75,7 @@ fn json_output_follows_the_contract() {
     let lines = json_lines(&output);
     assert_eq!(lines.len(), 2);
     for line in &lines {
-        for field in [
-            "file",
-            "event_id",
-            "source",
-            "detail_type",
-            "status",
-            "models",
-            "alert",
-            "actions",
-            "error",
-        ] {
+        for field in ["file", "event_id", "source", "detail_type", "status", "models", "alert", "actions", "error"] {
             assert!(line.get(field).is_some(), "missing {field}: {line}");
         }
     }
@@ -119,13 +90,7 @@ fn json_output_follows_the_contract() {
     let rejected = &lines[1];
     assert_eq!(rejected["status"], "rejected");
     assert_eq!(rejected["source"], "aws.guardduty");
-    assert!(
-        rejected["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("detail.severity"),
-        "{rejected}"
-    );
+    assert!(rejected["error"].as_str().unwrap_or_default().contains("detail.severity"), "{rejected}");
 }
 
 #[test]
@@ -133,24 +98,15 @@ fn every_input_is_processed_even_after_a_rejection() {
     let dir = tempdir();
     let events = dir.path().join("mixed.jsonl");
     let good =
-        std::fs::read_to_string(root().join("events/guardduty-finding-low-severity-info.json"))
-            .unwrap_or_default();
+        std::fs::read_to_string(root().join("events/guardduty-finding-low-severity-info.json")).unwrap_or_default();
     let compact: Value = serde_json::from_str(&good).unwrap_or_default();
-    std::fs::write(
-        &events,
-        format!("{compact}\n{{broken\n{}\n", serde_json::json!([1])),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&events, format!("{compact}\n{{broken\n{}\n", serde_json::json!([1])))
+        .unwrap_or_else(|e| panic!("{e}"));
     let ledger = dir.path().join("ledger");
-    let output = warden(
-        &ledger,
-        &["replay", "--json", events.to_str().unwrap_or_default()],
-    );
+    let output = warden(&ledger, &["replay", "--json", events.to_str().unwrap_or_default()]);
     assert_eq!(output.status.code(), Some(1));
-    let statuses: Vec<String> = json_lines(&output)
-        .iter()
-        .map(|l| l["status"].as_str().unwrap_or_default().to_owned())
-        .collect();
+    let statuses: Vec<String> =
+        json_lines(&output).iter().map(|l| l["status"].as_str().unwrap_or_default().to_owned()).collect();
     assert_eq!(statuses, ["applied", "rejected", "rejected"]);
 }
 
@@ -158,78 +114,36 @@ fn every_input_is_processed_even_after_a_rejection() {
 fn configuration_errors_exit_2_and_change_nothing() {
     let dir = tempdir();
     let bad_policy = dir.path().join("policy.toml");
-    std::fs::write(&bad_policy, "version = 1\n[[rule]]\nname = \"x\"\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&bad_policy, "version = 1\n[[rule]]\nname = \"x\"\n").unwrap_or_else(|e| panic!("{e}"));
     let ledger = dir.path().join("ledger");
-    let output = warden(
-        &ledger,
-        &[
-            "replay",
-            "events",
-            "--policy",
-            bad_policy.to_str().unwrap_or_default(),
-        ],
-    );
+    let output = warden(&ledger, &["replay", "events", "--policy", bad_policy.to_str().unwrap_or_default()]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("policy.toml"),
-        "{}",
-        stderr(&output)
-    );
-    assert!(
-        !ledger.exists(),
-        "a bad policy must not create or touch the ledger"
-    );
+    assert!(stderr(&output).contains("policy.toml"), "{}", stderr(&output));
+    assert!(!ledger.exists(), "a bad policy must not create or touch the ledger");
     let missing = warden(&ledger, &["replay", "no-such-folder"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("no-such-folder"));
     let usage = warden(&ledger, &["replay"]);
     assert_eq!(usage.status.code(), Some(2), "clap usage errors exit 2");
     let bad_inventory = dir.path().join("inventory.toml");
-    std::fs::write(
-        &bad_inventory,
-        "[[model]]\nid = \"a\"\nrisk = \"extreme\"\n",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let output = warden(
-        &ledger,
-        &[
-            "inventory",
-            "import",
-            bad_inventory.to_str().unwrap_or_default(),
-        ],
-    );
+    std::fs::write(&bad_inventory, "[[model]]\nid = \"a\"\nrisk = \"extreme\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let output = warden(&ledger, &["inventory", "import", bad_inventory.to_str().unwrap_or_default()]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("unknown variant"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("unknown variant"), "{}", stderr(&output));
 }
 
 #[test]
 fn policy_check_names_the_problem() {
     let dir = tempdir();
-    let ok = warden(
-        dir.path(),
-        &["policy", "check", "shared/src/default-policy.toml"],
-    );
+    let ok = warden(dir.path(), &["policy", "check", "shared/src/default-policy.toml"]);
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
     assert!(stdout(&ok).contains("valid"));
     let bad = dir.path().join("p.toml");
-    let text =
-        std::fs::read_to_string(root().join("shared/src/default-policy.toml")).unwrap_or_default();
+    let text = std::fs::read_to_string(root().join("shared/src/default-policy.toml")).unwrap_or_default();
     std::fs::write(&bad, text.replace("mode = \"enforce\"", "")).unwrap_or_else(|e| panic!("{e}"));
-    let output = warden(
-        dir.path(),
-        &["policy", "check", bad.to_str().unwrap_or_default()],
-    );
+    let output = warden(dir.path(), &["policy", "check", bad.to_str().unwrap_or_default()]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("has actions but no mode"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("has actions but no mode"), "{}", stderr(&output));
     let default = warden(dir.path(), &["policy", "default"]);
     assert_eq!(stdout(&default), text);
 }
@@ -237,27 +151,16 @@ fn policy_check_names_the_problem() {
 #[test]
 fn inventory_import_and_show() {
     let dir = tempdir();
-    let import = warden(
-        dir.path(),
-        &["inventory", "import", "events/inventory.toml"],
-    );
+    let import = warden(dir.path(), &["inventory", "import", "events/inventory.toml"]);
     assert_eq!(import.status.code(), Some(0), "{}", stderr(&import));
     assert!(stdout(&import).contains("6 changed"), "{}", stdout(&import));
-    let again = warden(
-        dir.path(),
-        &["inventory", "import", "events/inventory.toml"],
-    );
+    let again = warden(dir.path(), &["inventory", "import", "events/inventory.toml"]);
     assert!(stdout(&again).contains("unchanged"), "{}", stdout(&again));
     let show = warden(dir.path(), &["inventory", "show"]);
     let text = stdout(&show);
+    assert!(text.contains("recsys-experimental  risk UNCLASSIFIED  owner NONE"), "{text}");
     assert!(
-        text.contains("recsys-experimental  risk UNCLASSIFIED  owner NONE"),
-        "{text}"
-    );
-    assert!(
-        text.contains(
-            "endpoint credit-scoring-prod: current credit-cfg-v2, last known-good credit-cfg-v1"
-        ),
+        text.contains("endpoint credit-scoring-prod: current credit-cfg-v2, last known-good credit-cfg-v1"),
         "{text}"
     );
     let json = warden(dir.path(), &["inventory", "show", "--json"]);
@@ -267,21 +170,13 @@ fn inventory_import_and_show() {
 #[test]
 fn ledger_show_filters_by_model() {
     let dir = tempdir();
-    warden(
-        dir.path(),
-        &["replay", "events", "--inventory", "events/inventory.toml"],
-    );
-    let output = warden(
-        dir.path(),
-        &["ledger", "show", "--model", "aml-screening", "--json"],
-    );
+    warden(dir.path(), &["replay", "events", "--inventory", "events/inventory.toml"]);
+    let output = warden(dir.path(), &["ledger", "show", "--model", "aml-screening", "--json"]);
     let entries = json_lines(&output);
     assert!(!entries.is_empty());
     assert!(entries.iter().all(|e| e["chain"] == "aml-screening"));
     assert!(
-        entries
-            .iter()
-            .any(|e| e["body"]["kind"] == "action" && e["body"]["action"] == "cutoff"),
+        entries.iter().any(|e| e["body"]["kind"] == "action" && e["body"]["action"] == "cutoff"),
         "{}",
         stdout(&output)
     );
@@ -290,23 +185,16 @@ fn ledger_show_filters_by_model() {
 #[test]
 fn verify_names_an_entry_edited_in_the_file() {
     let dir = tempdir();
-    warden(
-        dir.path(),
-        &["replay", "events", "--inventory", "events/inventory.toml"],
-    );
+    warden(dir.path(), &["replay", "events", "--inventory", "events/inventory.toml"]);
     {
         use redb::ReadableDatabase;
         use warden_core::ledger::embedded::{LEDGER_FILE, tables::ENTRIES};
-        let db =
-            redb::Database::open(dir.path().join(LEDGER_FILE)).unwrap_or_else(|e| panic!("{e}"));
+        let db = redb::Database::open(dir.path().join(LEDGER_FILE)).unwrap_or_else(|e| panic!("{e}"));
         let key = ("fraud-detector", 3_u64);
         let original = {
             let read = db.begin_read().unwrap_or_else(|e| panic!("{e}"));
             let table = read.open_table(ENTRIES).unwrap_or_else(|e| panic!("{e}"));
-            let bytes = table
-                .get(key)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .map(|v| v.value().to_vec());
+            let bytes = table.get(key).unwrap_or_else(|e| panic!("{e}")).map(|v| v.value().to_vec());
             bytes.unwrap_or_else(|| panic!("entry fraud-detector#3 missing"))
         };
         let mut entry: Value = serde_json::from_slice(&original).unwrap_or_default();
@@ -315,19 +203,13 @@ fn verify_names_an_entry_edited_in_the_file() {
         let write = db.begin_write().unwrap_or_else(|e| panic!("{e}"));
         {
             let mut table = write.open_table(ENTRIES).unwrap_or_else(|e| panic!("{e}"));
-            table
-                .insert(key, edited.as_slice())
-                .unwrap_or_else(|e| panic!("{e}"));
+            table.insert(key, edited.as_slice()).unwrap_or_else(|e| panic!("{e}"));
         }
         write.commit().unwrap_or_else(|e| panic!("{e}"));
     }
     let output = warden(dir.path(), &["ledger", "verify"]);
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
-    assert!(
-        stdout(&output).contains("chain fraud-detector: entry 3 was edited"),
-        "{}",
-        stdout(&output)
-    );
+    assert!(stdout(&output).contains("chain fraud-detector: entry 3 was edited"), "{}", stdout(&output));
 }
 
 #[test]
@@ -339,14 +221,8 @@ fn options_work_after_the_subcommand_and_help_everywhere() {
         &["inventory", "import", "--help"],
         &["policy", "check", "--help"],
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_warden"))
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let output = Command::new(env!("CARGO_BIN_EXE_warden")).args(args).output().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(output.status.code(), Some(0), "{args:?}");
-        assert!(
-            stdout(&output).contains("--ledger"),
-            "{args:?}: global options listed"
-        );
+        assert!(stdout(&output).contains("--ledger"), "{args:?}: global options listed");
     }
 }

@@ -69,7 +69,8 @@ fn decide_per_source(c: &mut Criterion) {
 
 /// `count` distinct GuardDuty findings (distinct ids) over the sample inventory's roles and buckets.
 fn generated_batch(count: usize) -> Vec<Vec<u8>> {
-    let template: Value = serde_json::from_slice(&fixture("guardduty-finding-s3-bucket-medium-risk-alert.json")).unwrap();
+    let template: Value =
+        serde_json::from_slice(&fixture("guardduty-finding-s3-bucket-medium-risk-alert.json")).unwrap();
     let buckets = ["customer-analytics-data", "fraud-training-data", "credit-training-data", "marketing-exports"];
     (0..count)
         .map(|n| {
@@ -97,7 +98,9 @@ fn replay_throughput(c: &mut Criterion) {
                 let dir = tempfile::tempdir().unwrap();
                 let ledger = EmbeddedLedger::open(dir.path()).unwrap();
                 let engine = Engine::new(ledger, Policy::builtin().unwrap(), Actor::Automation("bench".into()));
-                runtime.block_on(engine.import_inventory(&inventory_file(), "bench", Timestamp(chrono::Utc::now()))).unwrap();
+                runtime
+                    .block_on(engine.import_inventory(&inventory_file(), "bench", Timestamp(chrono::Utc::now())))
+                    .unwrap();
                 (dir, engine)
             },
             |(dir, engine)| {

@@ -12,8 +12,8 @@ use serde_json::Value;
 use crate::event::{self, DecodeError, Event};
 use crate::inventory::{Affected, Inventory, Model};
 use crate::ledger::{
-    ActionStatus, Actor, Commit, CommitOutcome, EntryBody, FactQuery, FindingMark, Ledger,
-    LedgerError, NewEntry, Outcome, UNATTRIBUTED_CHAIN,
+    ActionStatus, Actor, Commit, CommitOutcome, EntryBody, FactQuery, FindingMark, Ledger, LedgerError, NewEntry,
+    Outcome, UNATTRIBUTED_CHAIN,
 };
 use crate::policy::{Decision, DecisionContext, PlannedAction, Policy, SkippedAction};
 use crate::signal::{Band, Resource, Signal, SignalClass, package_group_of};
@@ -61,24 +61,14 @@ pub fn prepare(event: Event, mut inventory: Inventory) -> Prepared {
     let signal = Signal::from_event(&event);
     let changed = inventory.observe(&event);
     let affected = inventory.affected(&signal.resources);
-    Prepared {
-        event,
-        signal,
-        inventory,
-        changed,
-        affected,
-    }
+    Prepared { event, signal, inventory, changed, affected }
 }
 
 impl Prepared {
     /// The ledger facts the decision needs.
     pub fn fact_query(&self) -> FactQuery {
         let mut targets = BTreeSet::new();
-        for model in self
-            .affected
-            .iter()
-            .filter_map(|a| self.inventory.get(&a.model_id))
-        {
+        for model in self.affected.iter().filter_map(|a| self.inventory.get(&a.model_id)) {
             targets.extend(model.endpoints.iter().map(|e| e.name.clone()));
             targets.extend(model.package_versions.iter().map(|p| p.arn.clone()));
             targets.extend(model.model_package_group.clone());
@@ -98,31 +88,14 @@ pub fn plan(
     actor: &Actor,
     recorded_at: Timestamp,
 ) -> (Commit, Report) {
-    let Prepared {
-        event,
-        signal,
-        mut inventory,
-        mut changed,
-        affected,
-    } = prepared;
+    let Prepared { event, signal, mut inventory, mut changed, affected } = prepared;
     let decisions: Vec<(Option<&Affected>, Decision)> = if affected.is_empty() {
         vec![(None, policy.decide(&signal, None, context))]
     } else {
-        affected
-            .iter()
-            .map(|a| {
-                (
-                    Some(a),
-                    policy.decide(&signal, inventory.get(&a.model_id), context),
-                )
-            })
-            .collect()
+        affected.iter().map(|a| (Some(a), policy.decide(&signal, inventory.get(&a.model_id), context))).collect()
     };
 
-    let mut commit = Commit {
-        idempotency_key: signal.idempotency_key.clone(),
-        ..Commit::default()
-    };
+    let mut commit = Commit { idempotency_key: signal.idempotency_key.clone(), ..Commit::default() };
     for (link, decision) in &decisions {
         let model = link.and_then(|a| inventory.get(&a.model_id));
         let chain = link.map_or(UNATTRIBUTED_CHAIN, |a| a.model_id.as_str());
@@ -171,20 +144,14 @@ pub fn plan(
                     status: ActionStatus::Planned,
                 },
             ));
-            commit
-                .action_marks
-                .push((action.target.clone(), signal.occurred_at));
+            commit.action_marks.push((action.target.clone(), signal.occurred_at));
         }
     }
 
     // After acting against an endpoint's config, it is no longer a rollback target.
     for (link, decision) in &decisions {
         let Some(link) = link else { continue };
-        for action in decision
-            .actions
-            .iter()
-            .filter(|a| a.kind != crate::policy::ActionKind::Gate)
-        {
+        for action in decision.actions.iter().filter(|a| a.kind != crate::policy::ActionKind::Gate) {
             if inventory.mark_current_suspect(&link.model_id, &action.target) {
                 changed.insert(link.model_id.clone());
             }
@@ -197,23 +164,13 @@ pub fn plan(
             });
         }
     }
-    commit.models = changed
-        .iter()
-        .filter_map(|id| inventory.get(id).cloned())
-        .collect();
+    commit.models = changed.iter().filter_map(|id| inventory.get(id).cloned()).collect();
 
-    let actions: Vec<PlannedAction> = decisions
-        .iter()
-        .flat_map(|(_, d)| d.actions.iter().cloned())
-        .collect();
+    let actions: Vec<PlannedAction> = decisions.iter().flat_map(|(_, d)| d.actions.iter().cloned()).collect();
     let alert = decisions.iter().filter_map(|(_, d)| d.alert).max();
     let models: Vec<String> = affected.iter().map(|a| a.model_id.clone()).collect();
-    commit.outcome = Outcome {
-        models: models.clone(),
-        alert,
-        actions: actions.clone(),
-        summary: signal.summary.clone(),
-    };
+    commit.outcome =
+        Outcome { models: models.clone(), alert, actions: actions.clone(), summary: signal.summary.clone() };
     let report = Report {
         event_id: Some(event.id),
         source: Some(event.source),
@@ -224,10 +181,7 @@ pub fn plan(
         models,
         alert,
         actions,
-        skipped: decisions
-            .iter()
-            .flat_map(|(_, d)| d.skipped.iter().cloned())
-            .collect(),
+        skipped: decisions.iter().flat_map(|(_, d)| d.skipped.iter().cloned()).collect(),
         rules: decisions.iter().map(|(_, d)| d.rule.clone()).collect(),
         error: None,
     };
@@ -242,11 +196,7 @@ fn model_version(signal: &Signal, model: &Model) -> Option<String> {
         }
         _ => None,
     });
-    named.or_else(|| {
-        model
-            .latest_package()
-            .and_then(|p| p.version.map(|v| v.to_string()))
-    })
+    named.or_else(|| model.latest_package().and_then(|p| p.version.map(|v| v.to_string())))
 }
 
 /// Describes a rejected input: recorded on the unattributed chain, keyed by the digest of its body.
@@ -259,12 +209,7 @@ pub fn plan_rejection(
 ) -> (Commit, Report) {
     let digest = crate::ledger::content_digest(body);
     let key = format!("rejected#{digest}");
-    let text = |field: &str| {
-        envelope
-            .get(field)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
+    let text = |field: &str| envelope.get(field).and_then(Value::as_str).map(str::to_owned);
     let summary = format!("rejected input: {error}");
     let entry = NewEntry {
         chain: UNATTRIBUTED_CHAIN.to_owned(),
@@ -286,10 +231,7 @@ pub fn plan_rejection(
     };
     let commit = Commit {
         idempotency_key: key,
-        outcome: Outcome {
-            summary: summary.clone(),
-            ..Outcome::default()
-        },
+        outcome: Outcome { summary: summary.clone(), ..Outcome::default() },
         entries: vec![entry],
         ..Commit::default()
     };
@@ -320,11 +262,7 @@ pub struct Engine<L> {
 
 impl<L: Ledger> Engine<L> {
     pub fn new(ledger: L, policy: Policy, actor: Actor) -> Self {
-        Self {
-            ledger,
-            policy,
-            actor,
-        }
+        Self { ledger, policy, actor }
     }
 
     pub fn ledger(&self) -> &L {
@@ -336,32 +274,15 @@ impl<L: Ledger> Engine<L> {
     }
 
     /// Ingests raw bytes: one JSON event.
-    pub async fn ingest_bytes(
-        &self,
-        body: &[u8],
-        recorded_at: Timestamp,
-    ) -> Result<Report, LedgerError> {
+    pub async fn ingest_bytes(&self, body: &[u8], recorded_at: Timestamp) -> Result<Report, LedgerError> {
         match serde_json::from_slice::<Value>(body) {
             Ok(value) => self.ingest_value(value, body, recorded_at).await,
-            Err(e) => {
-                self.reject(
-                    &DecodeError::NotJson(e.to_string()),
-                    body,
-                    &Value::Null,
-                    recorded_at,
-                )
-                .await
-            }
+            Err(e) => self.reject(&DecodeError::NotJson(e.to_string()), body, &Value::Null, recorded_at).await,
         }
     }
 
     /// Ingests a parsed event; `body` is its original bytes (only digested, for rejections).
-    pub async fn ingest_value(
-        &self,
-        value: Value,
-        body: &[u8],
-        recorded_at: Timestamp,
-    ) -> Result<Report, LedgerError> {
+    pub async fn ingest_value(&self, value: Value, body: &[u8], recorded_at: Timestamp) -> Result<Report, LedgerError> {
         let envelope = envelope_fields(&value);
         let event = match event::decode_value(value) {
             Ok(event) => event,
@@ -425,9 +346,7 @@ impl<L: Ledger> Engine<L> {
                 model_version: None,
                 actor: self.actor.clone(),
                 reason: format!("inventory file sha256:{file_digest}"),
-                body: EntryBody::Inventory {
-                    summary: describe_model(inventory.get(id)),
-                },
+                body: EntryBody::Inventory { summary: describe_model(inventory.get(id)) },
             })
             .collect();
         let commit = Commit {
@@ -438,27 +357,17 @@ impl<L: Ledger> Engine<L> {
                 ..Outcome::default()
             },
             entries,
-            models: changed
-                .iter()
-                .filter_map(|id| inventory.get(id).cloned())
-                .collect(),
+            models: changed.iter().filter_map(|id| inventory.get(id).cloned()).collect(),
             ..Commit::default()
         };
         if changed.is_empty() {
-            return Ok(ImportResult {
-                changed: Vec::new(),
-                models: inventory.len(),
-            });
+            return Ok(ImportResult { changed: Vec::new(), models: inventory.len() });
         }
         match self.ledger.commit(commit).await? {
-            CommitOutcome::Committed { .. } => Ok(ImportResult {
-                changed: changed.into_iter().collect(),
-                models: inventory.len(),
-            }),
-            CommitOutcome::Duplicate { .. } => Ok(ImportResult {
-                changed: Vec::new(),
-                models: inventory.len(),
-            }),
+            CommitOutcome::Committed { .. } => {
+                Ok(ImportResult { changed: changed.into_iter().collect(), models: inventory.len() })
+            }
+            CommitOutcome::Duplicate { .. } => Ok(ImportResult { changed: Vec::new(), models: inventory.len() }),
         }
     }
 }
@@ -475,21 +384,9 @@ fn describe_model(model: Option<&Model>) -> String {
         "risk {}, owner {}, endpoints [{}], data buckets [{}], roles [{}]",
         m.risk.map_or("unclassified", |r| r.as_str()),
         m.owner.as_deref().unwrap_or("none"),
-        m.endpoints
-            .iter()
-            .map(|e| e.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        m.data_buckets
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(", "),
-        m.roles
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(", "),
+        m.endpoints.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "),
+        m.data_buckets.iter().map(String::as_str).collect::<Vec<_>>().join(", "),
+        m.roles.iter().map(String::as_str).collect::<Vec<_>>().join(", "),
     )
 }
 

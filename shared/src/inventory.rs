@@ -72,11 +72,7 @@ pub struct EndpointRecord {
 
 impl EndpointRecord {
     pub fn new(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            current_config: None,
-            history: Vec::new(),
-        }
+        Self { name: name.into(), current_config: None, history: Vec::new() }
     }
 
     /// The most recent config, other than the current one, that ran InService and was never suspect.
@@ -94,11 +90,7 @@ impl EndpointRecord {
             return false;
         }
         // Keep one history entry per config, in deployment order; a redeploy moves it to the end.
-        let previous = self
-            .history
-            .iter()
-            .position(|d| d.config == config)
-            .map(|i| self.history.remove(i));
+        let previous = self.history.iter().position(|d| d.config == config).map(|i| self.history.remove(i));
         self.history.push(ConfigDeployment {
             config: config.to_owned(),
             in_service_at: at,
@@ -117,19 +109,14 @@ impl EndpointRecord {
             }
             Some(_) => false,
             None => {
-                self.history.push(ConfigDeployment {
-                    config: config.to_owned(),
-                    in_service_at: None,
-                    suspect: true,
-                });
+                self.history.push(ConfigDeployment { config: config.to_owned(), in_service_at: None, suspect: true });
                 true
             }
         }
     }
 
     fn ran(&self, config: &str) -> bool {
-        self.current_config.as_deref() == Some(config)
-            || self.history.iter().any(|d| d.config == config)
+        self.current_config.as_deref() == Some(config) || self.history.iter().any(|d| d.config == config)
     }
 }
 
@@ -193,16 +180,12 @@ impl Model {
 
     /// The newest registered package version (by version number, then by update time).
     pub fn latest_package(&self) -> Option<&PackageVersion> {
-        self.package_versions
-            .iter()
-            .max_by_key(|p| (p.version, p.updated_at))
+        self.package_versions.iter().max_by_key(|p| (p.version, p.updated_at))
     }
 
     fn uses_role(&self, role: &str) -> bool {
         let wanted = arn_name(role);
-        self.roles
-            .iter()
-            .any(|r| r == role || arn_name(r) == wanted)
+        self.roles.iter().any(|r| r == role || arn_name(r) == wanted)
     }
 
     fn package_group(&self) -> &str {
@@ -242,9 +225,7 @@ pub struct Inventory {
 
 impl Inventory {
     pub fn from_models(models: impl IntoIterator<Item = Model>) -> Self {
-        Self {
-            models: models.into_iter().map(|m| (m.id.clone(), m)).collect(),
-        }
+        Self { models: models.into_iter().map(|m| (m.id.clone(), m)).collect() }
     }
 
     pub fn get(&self, id: &str) -> Option<&Model> {
@@ -275,10 +256,7 @@ impl Inventory {
                 resources
                     .iter()
                     .find(|r| model.owns(r))
-                    .map(|via| Affected {
-                        model_id: model.id.clone(),
-                        via: via.clone(),
-                    })
+                    .map(|via| Affected { model_id: model.id.clone(), via: via.clone() })
             })
             .collect()
     }
@@ -288,18 +266,12 @@ impl Inventory {
     pub fn import(&mut self, file: &InventoryFile) -> BTreeSet<String> {
         let mut changed = BTreeSet::new();
         for spec in &file.model {
-            let model = self
-                .models
-                .entry(spec.id.clone())
-                .or_insert_with(|| Model::new(&spec.id));
+            let model = self.models.entry(spec.id.clone()).or_insert_with(|| Model::new(&spec.id));
             let before = model.clone();
             model.purpose = spec.purpose.clone().or(model.purpose.take());
             model.risk = spec.risk.or(model.risk);
             model.owner = spec.owner.clone().or(model.owner.take());
-            model.model_package_group = spec
-                .model_package_group
-                .clone()
-                .or(model.model_package_group.take());
+            model.model_package_group = spec.model_package_group.clone().or(model.model_package_group.take());
             for endpoint in &spec.endpoints {
                 let record = model.endpoint_mut(endpoint);
                 for config in spec.endpoint_configs.get(endpoint).into_iter().flatten() {
@@ -321,9 +293,7 @@ impl Inventory {
         let mut changed = BTreeSet::new();
         match &event.detail {
             Detail::EndpointStateChange(d) | Detail::EndpointDeploymentStateChange(d) => {
-                let owner = self
-                    .apply_tags(&d.tags, &mut changed)
-                    .or_else(|| self.endpoint_owner(&d.endpoint_name));
+                let owner = self.apply_tags(&d.tags, &mut changed).or_else(|| self.endpoint_owner(&d.endpoint_name));
                 let Some(model_id) = owner else {
                     return changed;
                 };
@@ -336,8 +306,7 @@ impl Inventory {
                     // A deployment event's EndpointConfigName is the old config; only an endpoint event
                     // that is InService says which config is serving.
                     EndpointStatus::InService if d.pending_deployment_summary.is_none() => {
-                        endpoint
-                            .deployed(&d.endpoint_config_name, d.last_modified_time.or(event.time));
+                        endpoint.deployed(&d.endpoint_config_name, d.last_modified_time.or(event.time));
                     }
                     EndpointStatus::Failed | EndpointStatus::UpdateRollbackFailed => {
                         endpoint.mark_suspect(&d.endpoint_config_name);
@@ -357,28 +326,17 @@ impl Inventory {
                     .or_else(|| self.models.get(group))
                     .map(|m| m.id.clone())
                     .unwrap_or_else(|| group.clone());
-                let model = self
-                    .models
-                    .entry(model_id.clone())
-                    .or_insert_with(|| Model::new(&model_id));
+                let model = self.models.entry(model_id.clone()).or_insert_with(|| Model::new(&model_id));
                 let before = model.clone();
-                model
-                    .model_package_group
-                    .get_or_insert_with(|| group.clone());
+                model.model_package_group.get_or_insert_with(|| group.clone());
                 let version = PackageVersion {
                     arn: d.model_package_arn.clone(),
                     version: d.model_package_version,
                     approval: d.model_approval_status,
                     updated_at: d.last_modified_time.or(d.creation_time),
                 };
-                match model
-                    .package_versions
-                    .iter_mut()
-                    .find(|p| p.arn == version.arn)
-                {
-                    Some(existing) if existing.updated_at <= version.updated_at => {
-                        *existing = version
-                    }
+                match model.package_versions.iter_mut().find(|p| p.arn == version.arn) {
+                    Some(existing) if existing.updated_at <= version.updated_at => *existing = version,
                     Some(_) => {} // an older event arriving late does not roll the status back
                     None => model.package_versions.push(version),
                 }
@@ -399,13 +357,7 @@ impl Inventory {
                     .input_data_config
                     .iter()
                     .filter_map(|c| c.data_source.as_ref()?.s3_data_source.as_ref())
-                    .filter_map(|s| {
-                        s.s3_uri
-                            .strip_prefix("s3://")?
-                            .split('/')
-                            .next()
-                            .map(str::to_owned)
-                    })
+                    .filter_map(|s| s.s3_uri.strip_prefix("s3://")?.split('/').next().map(str::to_owned))
                     .filter(|b| !b.is_empty());
                 model.data_buckets.extend(buckets);
                 if *model != before {
@@ -432,26 +384,16 @@ impl Inventory {
     }
 
     fn endpoint_owner(&self, endpoint: &str) -> Option<String> {
-        self.models
-            .values()
-            .find(|m| m.endpoint(endpoint).is_some())
-            .map(|m| m.id.clone())
+        self.models.values().find(|m| m.endpoint(endpoint).is_some()).map(|m| m.id.clone())
     }
 
     /// Applies `warden:*` tags; returns the model the resource is tagged with.
-    fn apply_tags(
-        &mut self,
-        tags: &BTreeMap<String, String>,
-        changed: &mut BTreeSet<String>,
-    ) -> Option<String> {
+    fn apply_tags(&mut self, tags: &BTreeMap<String, String>, changed: &mut BTreeSet<String>) -> Option<String> {
         let model_id = tags.get(TAG_MODEL)?.trim();
         if !is_valid_model_id(model_id) {
             return None;
         }
-        let model = self
-            .models
-            .entry(model_id.to_owned())
-            .or_insert_with(|| Model::new(model_id));
+        let model = self.models.entry(model_id.to_owned()).or_insert_with(|| Model::new(model_id));
         let before = model.clone();
         if let Some(risk) = tags.get(TAG_RISK).and_then(|r| RiskTier::parse(r)) {
             model.risk = Some(risk);
@@ -533,10 +475,7 @@ impl InventoryFile {
             }
             for endpoint in &spec.endpoints {
                 if endpoint.trim().is_empty() {
-                    return Err(invalid(format!(
-                        "model {:?} lists an empty endpoint name",
-                        spec.id
-                    )));
+                    return Err(invalid(format!("model {:?} lists an empty endpoint name", spec.id)));
                 }
                 if let Some(other) = endpoint_owner.insert(endpoint, &spec.id) {
                     return Err(invalid(format!(
@@ -553,17 +492,12 @@ impl InventoryFile {
                     )));
                 }
                 if configs.iter().any(|c| c.trim().is_empty()) {
-                    return Err(invalid(format!(
-                        "endpoint_configs of {endpoint:?} lists an empty config name"
-                    )));
+                    return Err(invalid(format!("endpoint_configs of {endpoint:?} lists an empty config name")));
                 }
             }
             for bucket in &spec.data_buckets {
                 if bucket.trim().is_empty() || bucket.starts_with("s3://") || bucket.contains('/') {
-                    return Err(invalid(format!(
-                        "data bucket {bucket:?} of {:?} must be a bare bucket name",
-                        spec.id
-                    )));
+                    return Err(invalid(format!("data bucket {bucket:?} of {:?} must be a bare bucket name", spec.id)));
                 }
             }
             if spec.roles.iter().any(|r| r.trim().is_empty()) {
@@ -599,38 +533,17 @@ mod tests {
         let cases = [
             ("[[model]]\nid = \"\"", "non-empty"),
             ("[[model]]\nid = \"_unattributed\"", "reserved"),
-            (
-                "[[model]]\nid = \"a\"\n[[model]]\nid = \"a\"",
-                "duplicate model id",
-            ),
-            (
-                "[[model]]\nid = \"a\"\nrisk = \"extreme\"",
-                "unknown variant",
-            ),
-            (
-                "[[model]]\nid = \"a\"\nendpoints=[\"e\"]\n[[model]]\nid = \"b\"\nendpoints=[\"e\"]",
-                "listed by both",
-            ),
-            (
-                "[[model]]\nid = \"a\"\ndata_buckets=[\"s3://b/x\"]",
-                "bare bucket name",
-            ),
+            ("[[model]]\nid = \"a\"\n[[model]]\nid = \"a\"", "duplicate model id"),
+            ("[[model]]\nid = \"a\"\nrisk = \"extreme\"", "unknown variant"),
+            ("[[model]]\nid = \"a\"\nendpoints=[\"e\"]\n[[model]]\nid = \"b\"\nendpoints=[\"e\"]", "listed by both"),
+            ("[[model]]\nid = \"a\"\ndata_buckets=[\"s3://b/x\"]", "bare bucket name"),
             ("[[model]]\nid = \"a\"\ncolour = \"red\"", "unknown field"),
-            (
-                "[[model]]\nid = \"a\"\n[model.endpoint_configs]\nep = [\"v1\"]",
-                "not in endpoints",
-            ),
+            ("[[model]]\nid = \"a\"\n[model.endpoint_configs]\nep = [\"v1\"]", "not in endpoints"),
             ("[[model]\nid = \"a\"", "invalid inventory TOML"),
         ];
         for (text, expected) in cases {
-            let err = InventoryFile::parse(text)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            assert!(
-                err.contains(expected),
-                "{text:?}: got {err:?}, expected {expected:?}"
-            );
+            let err = InventoryFile::parse(text).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains(expected), "{text:?}: got {err:?}, expected {expected:?}");
         }
     }
 }

@@ -191,22 +191,13 @@ impl Policy {
     fn validate(&self) -> Result<(), PolicyError> {
         let invalid = |m: String| Err(PolicyError::Invalid(m));
         if self.version != 1 {
-            return invalid(format!(
-                "version {} is not supported (expected 1)",
-                self.version
-            ));
+            return invalid(format!("version {} is not supported (expected 1)", self.version));
         }
         let t = &self.drift_thresholds;
-        for (tier, value) in [
-            ("high", t.high),
-            ("medium", t.medium),
-            ("low", t.low),
-            ("unclassified", t.unclassified),
-        ] {
+        for (tier, value) in [("high", t.high), ("medium", t.medium), ("low", t.low), ("unclassified", t.unclassified)]
+        {
             if !value.is_finite() || value <= 0.0 {
-                return invalid(format!(
-                    "drift_thresholds.{tier} must be a positive number, not {value}"
-                ));
+                return invalid(format!("drift_thresholds.{tier} must be a positive number, not {value}"));
             }
         }
         let mut names = BTreeSet::new();
@@ -219,17 +210,13 @@ impl Policy {
                 return invalid(format!("{at}: duplicate rule name"));
             }
             if !rule.actions.is_empty() && rule.mode.is_none() {
-                return invalid(format!(
-                    "{at}: has actions but no mode (set mode = \"enforce\" or \"shadow\")"
-                ));
+                return invalid(format!("{at}: has actions but no mode (set mode = \"enforce\" or \"shadow\")"));
             }
             if rule.actions.is_empty() && rule.mode.is_some() {
                 return invalid(format!("{at}: sets a mode but has no actions"));
             }
             if rule.risk.contains(&RiskMatch::None) && !rule.actions.is_empty() {
-                return invalid(format!(
-                    "{at}: actions need a model, but risk includes \"none\""
-                ));
+                return invalid(format!("{at}: actions need a model, but risk includes \"none\""));
             }
             match rule.rollback_fallback {
                 Some(_) if !rule.actions.contains(&ActionKind::Rollback) => {
@@ -237,9 +224,7 @@ impl Policy {
                 }
                 Some(ActionKind::Cutoff) | None => {}
                 Some(other) => {
-                    return invalid(format!(
-                        "{at}: rollback_fallback must be \"cutoff\", not {other:?}"
-                    ));
+                    return invalid(format!("{at}: rollback_fallback must be \"cutoff\", not {other:?}"));
                 }
             }
             let unique: BTreeSet<_> = rule.actions.iter().collect();
@@ -335,12 +320,7 @@ pub struct Decision {
 
 impl Policy {
     /// Decides what to do about `signal` for `model` (`None`: it affects no known model). Pure.
-    pub fn decide(
-        &self,
-        signal: &Signal,
-        model: Option<&Model>,
-        context: &DecisionContext,
-    ) -> Decision {
+    pub fn decide(&self, signal: &Signal, model: Option<&Model>, context: &DecisionContext) -> Decision {
         let mut reasons = Vec::new();
         let severity = self.effective_severity(signal, model, &mut reasons);
         let risk = RiskMatch::of(model);
@@ -373,19 +353,10 @@ impl Policy {
             risk_label(risk)
         ));
         if !rule.when.is_empty() {
-            let held: Vec<_> = rule
-                .when
-                .iter()
-                .filter(|c| facts.contains(c))
-                .map(|c| condition_label(*c))
-                .collect();
+            let held: Vec<_> = rule.when.iter().filter(|c| facts.contains(c)).map(|c| condition_label(*c)).collect();
             reasons.push(format!("because {}", held.join(", ")));
         }
-        let mode = if self.kill_switch {
-            Mode::Shadow
-        } else {
-            rule.mode.unwrap_or(Mode::Shadow)
-        };
+        let mode = if self.kill_switch { Mode::Shadow } else { rule.mode.unwrap_or(Mode::Shadow) };
         if self.kill_switch && !rule.actions.is_empty() {
             reasons.push("kill switch on: actions are shadow only".into());
         }
@@ -393,16 +364,7 @@ impl Policy {
         let mut skipped = Vec::new();
         if let Some(model) = model {
             for kind in &rule.actions {
-                self.plan(
-                    *kind,
-                    rule,
-                    mode,
-                    signal,
-                    model,
-                    context,
-                    &mut actions,
-                    &mut skipped,
-                );
+                self.plan(*kind, rule, mode, signal, model, context, &mut actions, &mut skipped);
             }
         }
         Decision {
@@ -418,12 +380,7 @@ impl Policy {
 
     /// Drift measurements have no severity of their own: they breach (high) or not (info) against the
     /// threshold for the model's risk tier.
-    fn effective_severity(
-        &self,
-        signal: &Signal,
-        model: Option<&Model>,
-        reasons: &mut Vec<String>,
-    ) -> Severity {
+    fn effective_severity(&self, signal: &Signal, model: Option<&Model>, reasons: &mut Vec<String>) -> Severity {
         let Some(drift) = &signal.drift else {
             return signal.severity;
         };
@@ -437,11 +394,7 @@ impl Policy {
             if breached { "at or over" } else { "under" },
             risk.map_or("unclassified", RiskTier::as_str)
         ));
-        if breached {
-            Severity::HIGH
-        } else {
-            Severity::INFO
-        }
+        if breached { Severity::HIGH } else { Severity::INFO }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -459,12 +412,7 @@ impl Policy {
         let mut candidates = Vec::new();
         match kind {
             ActionKind::Gate => match gate_target(signal, model) {
-                Some(target) => candidates.push(PlannedAction {
-                    kind,
-                    target,
-                    mode,
-                    config: None,
-                }),
+                Some(target) => candidates.push(PlannedAction { kind, target, mode, config: None }),
                 None => skipped.push(SkippedAction {
                     kind,
                     target: None,
@@ -497,9 +445,7 @@ impl Policy {
                             skipped.push(SkippedAction {
                                 kind,
                                 target: Some(endpoint.to_owned()),
-                                reason: format!(
-                                    "no last known-good config; falling back to {fallback}"
-                                ),
+                                reason: format!("no last known-good config; falling back to {fallback}"),
                             });
                             candidates.push(PlannedAction {
                                 kind: fallback,
@@ -513,12 +459,9 @@ impl Policy {
                             target: Some(endpoint.to_owned()),
                             reason: "no last known-good config to roll back to".into(),
                         }),
-                        _ => candidates.push(PlannedAction {
-                            kind,
-                            target: endpoint.to_owned(),
-                            mode,
-                            config: current,
-                        }),
+                        _ => {
+                            candidates.push(PlannedAction { kind, target: endpoint.to_owned(), mode, config: current })
+                        }
                     }
                 }
             }
@@ -537,10 +480,7 @@ impl Policy {
                         self.cooldown_minutes
                     ),
                 });
-            } else if !actions
-                .iter()
-                .any(|a: &PlannedAction| a.target == action.target && a.kind == action.kind)
-            {
+            } else if !actions.iter().any(|a: &PlannedAction| a.target == action.target && a.kind == action.kind) {
                 actions.push(action);
             }
         }
@@ -581,15 +521,8 @@ fn risk_label(risk: RiskMatch) -> &'static str {
 
 /// The endpoints an endpoint action targets: those the signal names that belong to the model, else all of them.
 fn target_endpoints<'a>(signal: &'a Signal, model: &'a Model) -> Vec<&'a str> {
-    let named: Vec<&str> = signal
-        .endpoints()
-        .filter(|e| model.endpoint(e).is_some())
-        .collect();
-    if named.is_empty() {
-        model.endpoints.iter().map(|e| e.name.as_str()).collect()
-    } else {
-        named
-    }
+    let named: Vec<&str> = signal.endpoints().filter(|e| model.endpoint(e).is_some()).collect();
+    if named.is_empty() { model.endpoints.iter().map(|e| e.name.as_str()).collect() } else { named }
 }
 
 /// The package a gate holds: the one the signal names, else the model's newest version, else its group.
@@ -623,46 +556,24 @@ mod tests {
                 "[[rule]]\nname=\"a\"\nclass=[\"drift\"]\n[[rule]]\nname=\"a\"\nclass=[\"threat\"]",
                 "duplicate rule name",
             ),
-            (
-                "[[rule]]\nname=\"a\"\n[[rule]]\nname=\"b\"\nclass=[\"threat\"]",
-                "can never match",
-            ),
-            (
-                "[[rule]]\nname=\"a\"\nclass=[\"earthquake\"]",
-                "unknown variant",
-            ),
+            ("[[rule]]\nname=\"a\"\n[[rule]]\nname=\"b\"\nclass=[\"threat\"]", "can never match"),
+            ("[[rule]]\nname=\"a\"\nclass=[\"earthquake\"]", "unknown variant"),
             ("[[rule]]\nname=\"a\"\nalert=\"urgent\"", "unknown variant"),
-            (
-                "[[rule]]\nname=\"a\"\nrisk=[\"none\"]\nactions=[\"gate\"]\nmode=\"enforce\"",
-                "need a model",
-            ),
+            ("[[rule]]\nname=\"a\"\nrisk=[\"none\"]\nactions=[\"gate\"]\nmode=\"enforce\"", "need a model"),
             (
                 "[[rule]]\nname=\"a\"\nactions=[\"gate\"]\nmode=\"enforce\"\nrollback_fallback=\"cutoff\"",
                 "without a rollback",
             ),
-            (
-                "[[rule]]\nname=\"a\"\nseverity=[\"high\"]\nmode=\"enforce\"",
-                "no actions",
-            ),
+            ("[[rule]]\nname=\"a\"\nseverity=[\"high\"]\nmode=\"enforce\"", "no actions"),
             ("[[rule]]\nname=\"a\"\nfrobnicate=true", "unknown field"),
         ];
         for (rules, expected) in cases {
-            let err = Policy::parse(&format!("{base}{rules}"))
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            assert!(
-                err.contains(expected),
-                "{rules:?}: got {err:?}, expected {expected:?}"
-            );
+            let err = Policy::parse(&format!("{base}{rules}")).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains(expected), "{rules:?}: got {err:?}, expected {expected:?}");
         }
-        let err = Policy::parse(&base.replace("version = 1", "version = 2"))
-            .err()
-            .map(|e| e.to_string());
+        let err = Policy::parse(&base.replace("version = 1", "version = 2")).err().map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("version 2"));
-        let err = Policy::parse(&base.replace("high=0.1", "high=-1.0"))
-            .err()
-            .map(|e| e.to_string());
+        let err = Policy::parse(&base.replace("high=0.1", "high=-1.0")).err().map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("drift_thresholds.high"));
     }
 }

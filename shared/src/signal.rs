@@ -99,13 +99,7 @@ pub enum Band {
 }
 
 impl Band {
-    pub const ALL: [Self; 5] = [
-        Self::Info,
-        Self::Low,
-        Self::Medium,
-        Self::High,
-        Self::Critical,
-    ];
+    pub const ALL: [Self; 5] = [Self::Info, Self::Low, Self::Medium, Self::High, Self::Critical];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -130,9 +124,7 @@ impl FromStr for Band {
         Self::ALL
             .into_iter()
             .find(|b| b.as_str() == text)
-            .ok_or_else(|| {
-                format!("unknown level {text:?} (expected info, low, medium, high or critical)")
-            })
+            .ok_or_else(|| format!("unknown level {text:?} (expected info, low, medium, high or critical)"))
     }
 }
 
@@ -151,11 +143,7 @@ impl Severity {
 
     /// Clamps to 0-10; a non-number becomes medium rather than disappearing.
     pub fn new(score: f64) -> Self {
-        if score.is_nan() {
-            Self::MEDIUM
-        } else {
-            Self(score.clamp(0.0, 10.0))
-        }
+        if score.is_nan() { Self::MEDIUM } else { Self(score.clamp(0.0, 10.0)) }
     }
 
     pub fn score(self) -> f64 {
@@ -283,10 +271,7 @@ impl Signal {
     /// Normalises a decoded event. Total: every supported event gives a signal.
     pub fn from_event(event: &Event) -> Self {
         let parts = describe(event);
-        let occurred_at = parts
-            .occurred_at
-            .or(event.time)
-            .unwrap_or(Timestamp(chrono::DateTime::UNIX_EPOCH));
+        let occurred_at = parts.occurred_at.or(event.time).unwrap_or(Timestamp(chrono::DateTime::UNIX_EPOCH));
         Self {
             source: event.source.clone(),
             detail_type: event.detail_type.clone(),
@@ -360,24 +345,17 @@ pub fn arn_name(arn: &str) -> &str {
 }
 
 fn tagged_model(tags: &std::collections::BTreeMap<String, String>) -> Option<Resource> {
-    tags.get(crate::inventory::TAG_MODEL)
-        .map(|m| Resource::Model(m.clone()))
+    tags.get(crate::inventory::TAG_MODEL).map(|m| Resource::Model(m.clone()))
 }
 
 fn describe(event: &Event) -> Parts {
     match &event.detail {
         Detail::ModelPackageStateChange(d) => {
-            let version = d
-                .model_package_version
-                .map(|v| format!(" version {v}"))
-                .unwrap_or_default();
+            let version = d.model_package_version.map(|v| format!(" version {v}")).unwrap_or_default();
             let mut p = Parts::new(
                 SignalClass::ModelApproval,
                 d.model_approval_status.to_string(),
-                format!(
-                    "model package {}{version} is {}",
-                    d.model_package_group_name, d.model_approval_status
-                ),
+                format!("model package {}{version} is {}", d.model_package_group_name, d.model_approval_status),
                 Severity::NOTICE,
                 format!(
                     "{}#{}#{}",
@@ -412,19 +390,12 @@ fn describe(event: &Event) -> Parts {
                         d.endpoint_name, pending.endpoint_config_name, d.endpoint_config_name
                     ),
                 ),
-                (EndpointStatus::InService, None) => (
-                    Severity::INFO,
-                    format!(
-                        "endpoint {} is InService on {}",
-                        d.endpoint_name, d.endpoint_config_name
-                    ),
-                ),
+                (EndpointStatus::InService, None) => {
+                    (Severity::INFO, format!("endpoint {} is InService on {}", d.endpoint_name, d.endpoint_config_name))
+                }
                 (status, None) => (
                     Severity::NOTICE,
-                    format!(
-                        "endpoint {} is {status} on {}",
-                        d.endpoint_name, d.endpoint_config_name
-                    ),
+                    format!("endpoint {} is {status} on {}", d.endpoint_name, d.endpoint_config_name),
                 ),
             };
             let pending = d.pending_deployment_summary.as_ref();
@@ -447,21 +418,13 @@ fn describe(event: &Event) -> Parts {
                     d.endpoint_status,
                     d.endpoint_config_name,
                     opt_time(d.last_modified_time),
-                    pending
-                        .map(|p| p.endpoint_config_name.as_str())
-                        .unwrap_or_default()
-                        .to_owned()
-                        + &progress,
+                    pending.map(|p| p.endpoint_config_name.as_str()).unwrap_or_default().to_owned() + &progress,
                 ),
             );
-            p.resources
-                .push(Resource::Endpoint(d.endpoint_name.clone()));
-            p.resources
-                .push(Resource::EndpointConfig(d.endpoint_config_name.clone()));
+            p.resources.push(Resource::Endpoint(d.endpoint_name.clone()));
+            p.resources.push(Resource::EndpointConfig(d.endpoint_config_name.clone()));
             if let Some(pending) = pending {
-                p.resources.push(Resource::EndpointConfig(
-                    pending.endpoint_config_name.clone(),
-                ));
+                p.resources.push(Resource::EndpointConfig(pending.endpoint_config_name.clone()));
             }
             p.resources.extend(tagged_model(&d.tags));
             p.occurred_at = d.last_modified_time;
@@ -472,29 +435,18 @@ fn describe(event: &Event) -> Parts {
             let mut p = Parts::new(
                 SignalClass::Training,
                 d.training_job_status.clone(),
-                format!(
-                    "training job {} is {}",
-                    d.training_job_name, d.training_job_status
-                ),
-                if failed {
-                    Severity::LOW_HIGH
-                } else {
-                    Severity::INFO
-                },
+                format!("training job {} is {}", d.training_job_name, d.training_job_status),
+                if failed { Severity::LOW_HIGH } else { Severity::INFO },
                 format!(
                     "{}#{}#{}#{}",
-                    d.training_job_arn
-                        .as_deref()
-                        .unwrap_or(&d.training_job_name),
+                    d.training_job_arn.as_deref().unwrap_or(&d.training_job_name),
                     d.training_job_status,
                     d.secondary_status.as_deref().unwrap_or_default(),
                     opt_time(d.last_modified_time)
                 ),
             );
-            p.resources
-                .push(Resource::TrainingJob(d.training_job_name.clone()));
-            p.resources
-                .extend(d.role_arn.iter().map(|r| Resource::IamRole(r.clone())));
+            p.resources.push(Resource::TrainingJob(d.training_job_name.clone()));
+            p.resources.extend(d.role_arn.iter().map(|r| Resource::IamRole(r.clone())));
             p.resources.extend(
                 d.input_data_config
                     .iter()
@@ -514,37 +466,22 @@ fn describe(event: &Event) -> Parts {
             } else {
                 (d.processing_job_status.clone(), Severity::INFO)
             };
-            let watched = d
-                .monitored_endpoint()
-                .map(|e| format!(" (monitoring endpoint {e})"))
-                .unwrap_or_default();
+            let watched = d.monitored_endpoint().map(|e| format!(" (monitoring endpoint {e})")).unwrap_or_default();
             let mut p = Parts::new(
                 SignalClass::Monitoring,
                 kind.clone(),
-                format!(
-                    "processing job {} is {kind}{watched}",
-                    d.processing_job_name
-                ),
+                format!("processing job {} is {kind}{watched}", d.processing_job_name),
                 severity,
                 format!(
                     "{}#{}",
-                    d.processing_job_arn
-                        .as_deref()
-                        .unwrap_or(&d.processing_job_name),
+                    d.processing_job_arn.as_deref().unwrap_or(&d.processing_job_name),
                     d.processing_job_status
                 ),
             );
+            p.resources.push(Resource::ProcessingJob(d.processing_job_name.clone()));
+            p.resources.extend(d.monitored_endpoint().map(|e| Resource::Endpoint(e.to_owned())));
             p.resources
-                .push(Resource::ProcessingJob(d.processing_job_name.clone()));
-            p.resources.extend(
-                d.monitored_endpoint()
-                    .map(|e| Resource::Endpoint(e.to_owned())),
-            );
-            p.resources.extend(
-                d.monitoring_schedule_arn
-                    .iter()
-                    .map(|a| Resource::MonitoringSchedule(arn_name(a).to_owned())),
-            );
+                .extend(d.monitoring_schedule_arn.iter().map(|a| Resource::MonitoringSchedule(arn_name(a).to_owned())));
             p.occurred_at = d.last_modified_time;
             p
         }
@@ -558,19 +495,10 @@ fn describe(event: &Event) -> Parts {
                     arn_name_of_pipeline(&d.pipeline_arn),
                     d.current_pipeline_execution_status
                 ),
-                if failed {
-                    Severity::LOW_HIGH
-                } else {
-                    Severity::INFO
-                },
-                format!(
-                    "{}#{}",
-                    d.pipeline_execution_arn, d.current_pipeline_execution_status
-                ),
+                if failed { Severity::LOW_HIGH } else { Severity::INFO },
+                format!("{}#{}", d.pipeline_execution_arn, d.current_pipeline_execution_status),
             );
-            p.resources.push(Resource::Pipeline(
-                arn_name_of_pipeline(&d.pipeline_arn).to_owned(),
-            ));
+            p.resources.push(Resource::Pipeline(arn_name_of_pipeline(&d.pipeline_arn).to_owned()));
             p.occurred_at = d.execution_end_time.or(d.execution_start_time);
             p
         }
@@ -578,10 +506,7 @@ fn describe(event: &Event) -> Parts {
             let mut p = Parts::new(
                 SignalClass::ModelCard,
                 d.model_card_status.clone(),
-                format!(
-                    "model card {} is {}",
-                    d.model_card_name, d.model_card_status
-                ),
+                format!("model card {} is {}", d.model_card_name, d.model_card_status),
                 Severity::INFO,
                 format!(
                     "{}#{}#{}#{}",
@@ -591,8 +516,7 @@ fn describe(event: &Event) -> Parts {
                     opt_time(d.last_modified_time)
                 ),
             );
-            p.resources
-                .push(Resource::ModelCard(d.model_card_name.clone()));
+            p.resources.push(Resource::ModelCard(d.model_card_name.clone()));
             p.occurred_at = d.last_modified_time;
             p
         }
@@ -606,10 +530,7 @@ fn describe(event: &Event) -> Parts {
             let mut p = Parts::new(
                 SignalClass::Compliance,
                 compliance.to_string(),
-                format!(
-                    "{} {} is {compliance} with rule {}",
-                    d.resource_type, d.resource_id, d.config_rule_name
-                ),
+                format!("{} {} is {compliance} with rule {}", d.resource_type, d.resource_id, d.config_rule_name),
                 severity,
                 format!(
                     "{}#{}#{}#{}",
@@ -619,12 +540,8 @@ fn describe(event: &Event) -> Parts {
                     opt_time(d.new_evaluation_result.result_recorded_time)
                 ),
             );
-            p.resources
-                .push(config_resource(&d.resource_type, &d.resource_id));
-            p.occurred_at = d
-                .new_evaluation_result
-                .result_recorded_time
-                .or(d.notification_creation_time);
+            p.resources.push(config_resource(&d.resource_type, &d.resource_id));
+            p.occurred_at = d.new_evaluation_result.result_recorded_time.or(d.notification_creation_time);
             p
         }
         Detail::ConfigItemChange(d) => {
@@ -635,36 +552,21 @@ fn describe(event: &Event) -> Parts {
                         i.resource_type.as_str(),
                         i.resource_id.as_str(),
                         i.configuration_item_status.as_deref().unwrap_or("OK"),
-                        i.configuration_state_id
-                            .as_ref()
-                            .map(ToString::to_string)
-                            .unwrap_or_default(),
+                        i.configuration_state_id.as_ref().map(ToString::to_string).unwrap_or_default(),
                         i.configuration_item_capture_time,
                     )
                 })
                 .unwrap_or(("", "", "", String::new(), None));
             let deleted = status.starts_with("ResourceDeleted");
-            let oversized = if d.is_oversized() {
-                " (oversized: full item in S3)"
-            } else {
-                ""
-            };
+            let oversized = if d.is_oversized() { " (oversized: full item in S3)" } else { "" };
             let mut p = Parts::new(
                 SignalClass::ConfigChange,
                 status.to_owned(),
                 format!("{resource_type} {resource_id} configuration changed: {status}{oversized}"),
-                if deleted {
-                    Severity::LOW
-                } else {
-                    Severity::NOTICE
-                },
-                format!(
-                    "{resource_type}#{resource_id}#{state_id}#{}",
-                    opt_time(captured)
-                ),
+                if deleted { Severity::LOW } else { Severity::NOTICE },
+                format!("{resource_type}#{resource_id}#{state_id}#{}", opt_time(captured)),
             );
-            p.resources
-                .push(config_resource(resource_type, resource_id));
+            p.resources.push(config_resource(resource_type, resource_id));
             p.occurred_at = captured.or(d.notification_creation_time);
             p
         }
@@ -673,30 +575,21 @@ fn describe(event: &Event) -> Parts {
                 MacieCategory::Classification => SignalClass::SensitiveData,
                 MacieCategory::Policy => SignalClass::DataPolicy,
             };
-            let severity = if d.archived {
-                Severity::INFO
-            } else {
-                Severity::from_macie(d.severity.score)
-            };
+            let severity = if d.archived { Severity::INFO } else { Severity::from_macie(d.severity.score) };
             let mut p = Parts::new(
                 class,
                 d.finding_type.clone(),
                 format!(
                     "Macie {} ({}) on bucket {}{}",
                     d.finding_type,
-                    d.severity
-                        .description
-                        .as_deref()
-                        .unwrap_or("severity unknown"),
+                    d.severity.description.as_deref().unwrap_or("severity unknown"),
                     d.resources_affected.s3_bucket.name,
                     occurrence_note(d.count)
                 ),
                 severity,
                 format!("{}#{}#{}", d.id, d.count, opt_time(d.updated_at)),
             );
-            p.resources.push(Resource::S3Bucket(
-                d.resources_affected.s3_bucket.name.clone(),
-            ));
+            p.resources.push(Resource::S3Bucket(d.resources_affected.s3_bucket.name.clone()));
             p.resources.extend(
                 d.resources_affected
                     .s3_bucket
@@ -706,11 +599,7 @@ fn describe(event: &Event) -> Parts {
                     .map(Resource::KmsKey),
             );
             p.occurred_at = d.updated_at.or(d.created_at);
-            p.finding = Some(FindingRef {
-                id: d.id.clone(),
-                count: d.count,
-                archived: d.archived,
-            });
+            p.finding = Some(FindingRef { id: d.id.clone(), count: d.count, archived: d.archived });
             p
         }
         Detail::GuardDutyFinding(d) => guardduty_parts(d),
@@ -721,40 +610,23 @@ fn describe(event: &Event) -> Parts {
                 "NO_THREATS_FOUND" => Severity::INFO,
                 _ => Severity::LOW,
             };
-            let threats: Vec<&str> = d
-                .scan_result_details
-                .threats
-                .iter()
-                .map(|t| t.name.as_str())
-                .collect();
-            let threat_note = if threats.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", threats.join(", "))
-            };
+            let threats: Vec<&str> = d.scan_result_details.threats.iter().map(|t| t.name.as_str()).collect();
+            let threat_note = if threats.is_empty() { String::new() } else { format!(": {}", threats.join(", ")) };
             let object = &d.s3_object_details;
             let mut p = Parts::new(
                 SignalClass::Malware,
                 status.to_owned(),
-                format!(
-                    "malware scan of an object in bucket {} is {status}{threat_note}",
-                    object.bucket_name
-                ),
+                format!("malware scan of an object in bucket {} is {status}{threat_note}", object.bucket_name),
                 severity,
                 format!(
                     "{}#{}#{}#{}",
                     object.bucket_name,
                     digest(&object.object_key),
-                    object
-                        .version_id
-                        .as_deref()
-                        .or(object.e_tag.as_deref())
-                        .unwrap_or_default(),
+                    object.version_id.as_deref().or(object.e_tag.as_deref()).unwrap_or_default(),
                     status
                 ),
             );
-            p.resources
-                .push(Resource::S3Bucket(object.bucket_name.clone()));
+            p.resources.push(Resource::S3Bucket(object.bucket_name.clone()));
             p
         }
         Detail::AlarmStateChange(d) => {
@@ -768,14 +640,8 @@ fn describe(event: &Event) -> Parts {
                 AlarmStateValue::Ok => "OK",
                 AlarmStateValue::InsufficientData => "INSUFFICIENT_DATA",
             };
-            let metric = d
-                .metric_name()
-                .map(|m| format!(" on {m}"))
-                .unwrap_or_default();
-            let endpoint = d
-                .endpoint()
-                .map(|e| format!(" for endpoint {e}"))
-                .unwrap_or_default();
+            let metric = d.metric_name().map(|m| format!(" on {m}")).unwrap_or_default();
+            let endpoint = d.endpoint().map(|e| format!(" for endpoint {e}")).unwrap_or_default();
             let mut p = Parts::new(
                 SignalClass::Drift,
                 state,
@@ -783,8 +649,7 @@ fn describe(event: &Event) -> Parts {
                 severity,
                 format!("{}#{}#{}", d.alarm_name, state, d.state.timestamp.millis()),
             );
-            p.resources
-                .extend(d.endpoint().map(|e| Resource::Endpoint(e.to_owned())));
+            p.resources.extend(d.endpoint().map(|e| Resource::Endpoint(e.to_owned())));
             p.occurred_at = Some(d.state.timestamp);
             p
         }
@@ -792,52 +657,29 @@ fn describe(event: &Event) -> Parts {
             let mut p = Parts::new(
                 SignalClass::Drift,
                 "MEASURED",
-                format!(
-                    "{} measured {} = {} on endpoint {}",
-                    d.monitor, d.metric, d.value, d.endpoint_name
-                ),
+                format!("{} measured {} = {} on endpoint {}", d.monitor, d.metric, d.value, d.endpoint_name),
                 // Decided per model: the policy compares `value` with the tier's threshold.
                 Severity::INFO,
-                format!(
-                    "{}#{}#{}#{}",
-                    d.endpoint_name,
-                    d.monitor,
-                    d.metric,
-                    d.observed_at.millis()
-                ),
+                format!("{}#{}#{}#{}", d.endpoint_name, d.monitor, d.metric, d.observed_at.millis()),
             );
-            p.resources
-                .push(Resource::Endpoint(d.endpoint_name.clone()));
-            p.resources
-                .extend(d.model_id.iter().map(|m| Resource::Model(m.clone())));
+            p.resources.push(Resource::Endpoint(d.endpoint_name.clone()));
+            p.resources.extend(d.model_id.iter().map(|m| Resource::Model(m.clone())));
             p.occurred_at = Some(d.observed_at);
-            p.drift = Some(DriftMeasure {
-                kind: d.kind,
-                metric: d.metric.clone(),
-                value: d.value,
-            });
+            p.drift = Some(DriftMeasure { kind: d.kind, metric: d.metric.clone(), value: d.value });
             p
         }
     }
 }
 
 fn occurrence_note(count: u64) -> String {
-    if count > 1 {
-        format!(", occurrence {count}")
-    } else {
-        String::new()
-    }
+    if count > 1 { format!(", occurrence {count}") } else { String::new() }
 }
 
 fn guardduty_parts(d: &GuardDutyFinding) -> Parts {
     let resource = &d.resource;
     let mut resources = Vec::new();
     if let Some(key) = &resource.access_key_details {
-        resources.extend(
-            key.access_key_id
-                .iter()
-                .map(|k| Resource::AccessKey(k.clone())),
-        );
+        resources.extend(key.access_key_id.iter().map(|k| Resource::AccessKey(k.clone())));
         if key.user_type.as_deref() == Some("AssumedRole") {
             resources.extend(key.user_name.iter().map(|r| Resource::IamRole(r.clone())));
         }
@@ -859,12 +701,7 @@ fn guardduty_parts(d: &GuardDutyFinding) -> Parts {
         });
     }
     if let Some(instance) = &resource.instance_details {
-        resources.extend(
-            instance
-                .instance_id
-                .iter()
-                .map(|i| Resource::Other(format!("Instance:{i}"))),
-        );
+        resources.extend(instance.instance_id.iter().map(|i| Resource::Other(format!("Instance:{i}"))));
     }
     if let Some(lambda) = &resource.lambda_details {
         resources.extend(lambda.role.iter().map(|r| Resource::IamRole(r.clone())));
@@ -875,47 +712,26 @@ fn guardduty_parts(d: &GuardDutyFinding) -> Parts {
         }
     }
     let archived = d.archived();
-    let subject = resources
-        .first()
-        .map(ToString::to_string)
-        .unwrap_or_else(|| resource.resource_type.clone());
+    let subject = resources.first().map(ToString::to_string).unwrap_or_else(|| resource.resource_type.clone());
     let mut p = Parts::new(
         SignalClass::Threat,
         d.finding_type.clone(),
-        format!(
-            "GuardDuty {} (severity {}) on {subject}{}",
-            d.finding_type,
-            d.severity,
-            occurrence_note(d.count())
-        ),
-        if archived {
-            Severity::INFO
-        } else {
-            Severity::new(d.severity)
-        },
+        format!("GuardDuty {} (severity {}) on {subject}{}", d.finding_type, d.severity, occurrence_note(d.count())),
+        if archived { Severity::INFO } else { Severity::new(d.severity) },
         format!("{}#{}#{}", d.id, d.count(), opt_time(d.updated_at)),
     );
     p.resources = resources;
     p.occurred_at = d.updated_at.or(d.created_at);
-    p.finding = Some(FindingRef {
-        id: d.id.clone(),
-        count: d.count(),
-        archived,
-    });
+    p.finding = Some(FindingRef { id: d.id.clone(), count: d.count(), archived });
     p
 }
 
 fn s3_bucket_of(uri: &str) -> Option<&str> {
-    uri.strip_prefix("s3://")?
-        .split('/')
-        .next()
-        .filter(|b| !b.is_empty())
+    uri.strip_prefix("s3://")?.split('/').next().filter(|b| !b.is_empty())
 }
 
 fn arn_name_of_pipeline(arn: &str) -> &str {
-    arn.split_once(":pipeline/")
-        .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
-        .unwrap_or(arn)
+    arn.split_once(":pipeline/").map(|(_, rest)| rest.split('/').next().unwrap_or(rest)).unwrap_or(arn)
 }
 
 /// Maps a Config resource type and id onto Warden's resources.
@@ -935,8 +751,7 @@ fn config_resource(resource_type: &str, resource_id: &str) -> Resource {
 
 /// The model package group named in a model package ARN (`.../model-package/<group>/<version>`).
 pub fn package_group_of(arn: &str) -> Option<&str> {
-    arn.split_once(":model-package/")
-        .and_then(|(_, rest)| rest.split('/').next())
+    arn.split_once(":model-package/").and_then(|(_, rest)| rest.split('/').next())
 }
 
 #[cfg(test)]
@@ -972,14 +787,8 @@ mod tests {
 
     #[test]
     fn arn_helpers() {
-        assert_eq!(
-            arn_name("arn:aws:iam::1:role/path/fraud-exec"),
-            "fraud-exec"
-        );
-        assert_eq!(
-            package_group_of("arn:aws:sagemaker:us-east-1:1:model-package/fraud/12"),
-            Some("fraud")
-        );
+        assert_eq!(arn_name("arn:aws:iam::1:role/path/fraud-exec"), "fraud-exec");
+        assert_eq!(package_group_of("arn:aws:sagemaker:us-east-1:1:model-package/fraud/12"), Some("fraud"));
         assert_eq!(s3_bucket_of("s3://data/a/b"), Some("data"));
         assert_eq!(s3_bucket_of("https://x"), None);
     }

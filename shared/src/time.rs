@@ -27,8 +27,7 @@ impl Timestamp {
             return Some(Self(parsed.with_timezone(&Utc)));
         }
         // CloudWatch: "2024-06-05T14:20:40.125+0000"
-        if let Ok(parsed) = DateTime::<FixedOffset>::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z")
-        {
+        if let Ok(parsed) = DateTime::<FixedOffset>::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z") {
             return Some(Self(parsed.with_timezone(&Utc)));
         }
         text.parse::<f64>().ok().and_then(Self::from_epoch)
@@ -39,11 +38,7 @@ impl Timestamp {
         if !value.is_finite() || value < 0.0 {
             return None;
         }
-        let millis = if value < SECONDS_MILLIS_BOUNDARY {
-            value * 1000.0
-        } else {
-            value
-        };
+        let millis = if value < SECONDS_MILLIS_BOUNDARY { value * 1000.0 } else { value };
         // Truncation is intended: sub-millisecond precision is noise in these events.
         #[allow(clippy::cast_possible_truncation)]
         Utc.timestamp_millis_opt(millis as i64).single().map(Self)
@@ -105,8 +100,7 @@ impl Visitor<'_> for TimestampVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<Timestamp, E> {
-        Timestamp::from_epoch(value)
-            .ok_or_else(|| E::custom(format!("invalid epoch timestamp {value}")))
+        Timestamp::from_epoch(value).ok_or_else(|| E::custom(format!("invalid epoch timestamp {value}")))
     }
 }
 

@@ -13,38 +13,15 @@ use warden_tests::{events_dir, json_files, read, reference_events_dir};
 #[test]
 fn every_project_fixture_decodes_into_a_signal() {
     let files = json_files(&events_dir());
-    assert!(
-        files.len() >= 40,
-        "expected the bundled fixtures, found {}",
-        files.len()
-    );
+    assert!(files.len() >= 40, "expected the bundled fixtures, found {}", files.len());
     for file in files {
-        let event =
-            event::decode_slice(&read(&file)).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let event = event::decode_slice(&read(&file)).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let signal = Signal::from_event(&event);
-        assert!(
-            !signal.idempotency_key.is_empty() && !signal.summary.is_empty(),
-            "{}",
-            file.display()
-        );
-        let name = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let prefix = event
-            .source
-            .trim_start_matches("aws.")
-            .trim_start_matches("warden.")
-            .to_owned();
-        let expected_prefix = if prefix == "monitor" {
-            "warden".to_owned()
-        } else {
-            prefix
-        };
-        assert!(
-            name.starts_with(&format!("{expected_prefix}-")),
-            "{name} must be named <source>-<scenario>.json"
-        );
+        assert!(!signal.idempotency_key.is_empty() && !signal.summary.is_empty(), "{}", file.display());
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let prefix = event.source.trim_start_matches("aws.").trim_start_matches("warden.").to_owned();
+        let expected_prefix = if prefix == "monitor" { "warden".to_owned() } else { prefix };
+        assert!(name.starts_with(&format!("{expected_prefix}-")), "{name} must be named <source>-<scenario>.json");
     }
 }
 
@@ -75,11 +52,7 @@ fn reference_examples_decode_or_fail_as_documented() {
         return;
     };
     for file in json_files(&dir) {
-        let name = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
         let result = event::decode_slice(&read(&file));
         match name.as_str() {
             // The doc sample's envelope time is epoch ms: decoded leniently.
@@ -94,12 +67,8 @@ fn reference_examples_decode_or_fail_as_documented() {
                 );
             }
             // Types Warden does not consume must be named, not guessed at.
-            "config-rules-reevaluation-status.json"
-            | "securityhub-findings-imported-guardduty-asff.json" => {
-                assert!(
-                    matches!(result, Err(DecodeError::Unsupported { .. })),
-                    "{name}: {result:?}"
-                );
+            "config-rules-reevaluation-status.json" | "securityhub-findings-imported-guardduty-asff.json" => {
+                assert!(matches!(result, Err(DecodeError::Unsupported { .. })), "{name}: {result:?}");
             }
             _ => {
                 result.unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -112,95 +81,39 @@ fn reference_examples_decode_or_fail_as_documented() {
 fn malformed_inputs_are_rejected_with_the_path_at_fault() {
     let cases: &[(&str, &str, &str)] = &[
         ("not-json.json", "not-json", "line 2"),
-        (
-            "not-an-object.json",
-            "not-an-event",
-            "expected a JSON object",
-        ),
+        ("not-an-object.json", "not-an-event", "expected a JSON object"),
         ("missing-detail-type.json", "not-an-event", "detail-type"),
-        (
-            "unsupported-detail-type.json",
-            "unsupported",
-            "Config Rules Re-evaluation Status",
-        ),
-        (
-            "guardduty-severity-not-a-number.json",
-            "malformed",
-            "detail.severity",
-        ),
-        (
-            "guardduty-missing-resource-type.json",
-            "malformed",
-            "detail.resource.resourceType",
-        ),
-        (
-            "macie-bucket-without-name.json",
-            "malformed",
-            "detail.resourcesAffected.s3Bucket.name",
-        ),
-        (
-            "cloudwatch-alarm-unknown-state.json",
-            "malformed",
-            "detail.state.value",
-        ),
-        (
-            "sagemaker-endpoint-bad-timestamp.json",
-            "malformed",
-            "detail.LastModifiedTime",
-        ),
-        (
-            "detail-not-an-object.json",
-            "malformed",
-            "detail: expected an object, found an array",
-        ),
-        (
-            "sagemaker-duplicate-source-key.json",
-            "not-an-event",
-            "source",
-        ),
+        ("unsupported-detail-type.json", "unsupported", "Config Rules Re-evaluation Status"),
+        ("guardduty-severity-not-a-number.json", "malformed", "detail.severity"),
+        ("guardduty-missing-resource-type.json", "malformed", "detail.resource.resourceType"),
+        ("macie-bucket-without-name.json", "malformed", "detail.resourcesAffected.s3Bucket.name"),
+        ("cloudwatch-alarm-unknown-state.json", "malformed", "detail.state.value"),
+        ("sagemaker-endpoint-bad-timestamp.json", "malformed", "detail.LastModifiedTime"),
+        ("detail-not-an-object.json", "malformed", "detail: expected an object, found an array"),
+        ("sagemaker-duplicate-source-key.json", "not-an-event", "source"),
         ("warden-drift-unknown-field.json", "malformed", "score"),
     ];
     let dir = events_dir().join("invalid");
-    assert_eq!(
-        json_files(&dir).len(),
-        cases.len(),
-        "every invalid fixture needs a case here"
-    );
+    assert_eq!(json_files(&dir).len(), cases.len(), "every invalid fixture needs a case here");
     for (file, code, needle) in cases {
         let error = match event::decode_slice(&read(&dir.join(file))) {
             Ok(event) => panic!("{file} decoded: {event:?}"),
             Err(error) => error,
         };
         assert_eq!(error.code(), *code, "{file}: {error}");
-        assert!(
-            error.to_string().contains(needle),
-            "{file}: {error} should mention {needle:?}"
-        );
+        assert!(error.to_string().contains(needle), "{file}: {error} should mention {needle:?}");
     }
 }
 
 #[test]
 fn lenient_where_aws_is_inconsistent() {
-    let base: Value = serde_json::from_slice(&read(
-        &events_dir().join("sagemaker-endpoint-inservice-records-config.json"),
-    ))
-    .unwrap_or_default();
+    let base: Value =
+        serde_json::from_slice(&read(&events_dir().join("sagemaker-endpoint-inservice-records-config.json")))
+            .unwrap_or_default();
     for (time, status, modified) in [
-        (
-            Value::from("2026-11-02T12:00:00.123456789Z"),
-            "InService",
-            Value::from(1_793_620_800_000_u64),
-        ),
-        (
-            Value::from("2026-11-02T12:00:00+0000"),
-            "IN_SERVICE",
-            Value::from("1793620800000"),
-        ),
-        (
-            Value::from(1_793_620_800_000_u64),
-            "in_service",
-            Value::from("2026-11-02T12:00:00Z"),
-        ),
+        (Value::from("2026-11-02T12:00:00.123456789Z"), "InService", Value::from(1_793_620_800_000_u64)),
+        (Value::from("2026-11-02T12:00:00+0000"), "IN_SERVICE", Value::from("1793620800000")),
+        (Value::from(1_793_620_800_000_u64), "in_service", Value::from("2026-11-02T12:00:00Z")),
     ] {
         let mut event = base.clone();
         event["time"] = time;
@@ -208,22 +121,14 @@ fn lenient_where_aws_is_inconsistent() {
         event["detail"]["LastModifiedTime"] = modified;
         event["detail"]["Tags"] = Value::Null;
         let decoded = event::decode_value(event).unwrap_or_else(|e| panic!("{status}: {e}"));
-        let Detail::EndpointStateChange(detail) = decoded.detail else {
-            panic!("wrong detail")
-        };
+        let Detail::EndpointStateChange(detail) = decoded.detail else { panic!("wrong detail") };
         assert_eq!(detail.endpoint_status.to_string(), "InService");
-        assert_eq!(
-            detail.last_modified_time.map(|t| t.millis()),
-            Some(1_793_620_800_000)
-        );
+        assert_eq!(detail.last_modified_time.map(|t| t.millis()), Some(1_793_620_800_000));
     }
 }
 
 fn fixture_values() -> Vec<Value> {
-    json_files(&events_dir())
-        .iter()
-        .filter_map(|f| serde_json::from_slice(&read(f)).ok())
-        .collect()
+    json_files(&events_dir()).iter().filter_map(|f| serde_json::from_slice(&read(f)).ok()).collect()
 }
 
 /// Every path to a value inside `value`, as object keys and array indexes.

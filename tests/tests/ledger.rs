@@ -12,9 +12,7 @@ use warden_core::time::Timestamp;
 use warden_tests::{events_dir, json_files, read};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"))
+    tokio::runtime::Builder::new_current_thread().build().unwrap_or_else(|e| panic!("runtime: {e}"))
 }
 
 fn fresh() -> (tempfile::TempDir, EmbeddedLedger) {
@@ -45,10 +43,7 @@ async fn engine_with_inventory(ledger: EmbeddedLedger) -> Engine<EmbeddedLedger>
     let engine = Engine::new(ledger, policy, Actor::Automation("test".into()));
     let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap_or_default();
     let file = InventoryFile::parse(&text).unwrap_or_else(|e| panic!("{e}"));
-    engine
-        .import_inventory(&file, "sample", now())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    engine.import_inventory(&file, "sample", now()).await.unwrap_or_else(|e| panic!("{e}"));
     engine
 }
 
@@ -61,28 +56,13 @@ fn replaying_everything_twice_changes_nothing_and_reports_duplicates() {
         files.extend(json_files(&events_dir().join("invalid")));
         let mut first = Vec::new();
         for file in &files {
-            first.push(
-                engine
-                    .ingest_bytes(&read(file), now())
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}")),
-            );
+            first.push(engine.ingest_bytes(&read(file), now()).await.unwrap_or_else(|e| panic!("{e}")));
         }
         let snapshot = dump(engine.ledger()).await;
-        assert!(
-            first.iter().any(|r| r.status == Status::Rejected),
-            "invalid inputs are rejected"
-        );
+        assert!(first.iter().any(|r| r.status == Status::Rejected), "invalid inputs are rejected");
         for (file, report) in files.iter().zip(&first) {
-            let second = engine
-                .ingest_bytes(&read(file), now())
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            let expected = if report.status == Status::Rejected {
-                Status::Rejected
-            } else {
-                Status::Duplicate
-            };
+            let second = engine.ingest_bytes(&read(file), now()).await.unwrap_or_else(|e| panic!("{e}"));
+            let expected = if report.status == Status::Rejected { Status::Rejected } else { Status::Duplicate };
             assert_eq!(second.status, expected, "{}", file.display());
             assert_eq!(
                 (&second.models, second.alert, &second.actions),
@@ -91,14 +71,8 @@ fn replaying_everything_twice_changes_nothing_and_reports_duplicates() {
                 file.display()
             );
         }
-        assert_eq!(
-            dump(engine.ledger()).await,
-            snapshot,
-            "the second pass must not change the ledger"
-        );
-        let report = verify(engine.ledger())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(dump(engine.ledger()).await, snapshot, "the second pass must not change the ledger");
+        let report = verify(engine.ledger()).await.unwrap_or_else(|e| panic!("{e}"));
         assert!(report.ok(), "{report:?}");
         // A rejected input is recorded once, with a digest and never its body.
         let rejected: Vec<_> = engine
@@ -109,10 +83,7 @@ fn replaying_everything_twice_changes_nothing_and_reports_duplicates() {
             .into_iter()
             .filter(|e| matches!(e.entry.body, EntryBody::Rejected { .. }))
             .collect();
-        assert_eq!(
-            rejected.len(),
-            json_files(&events_dir().join("invalid")).len()
-        );
+        assert_eq!(rejected.len(), json_files(&events_dir().join("invalid")).len());
     });
 }
 
@@ -124,9 +95,7 @@ async fn dump(ledger: &EmbeddedLedger) -> String {
             out.push('\n');
         }
     }
-    out.push_str(
-        &serde_json::to_string(&ledger.inventory().await.unwrap_or_default()).unwrap_or_default(),
-    );
+    out.push_str(&serde_json::to_string(&ledger.inventory().await.unwrap_or_default()).unwrap_or_default());
     out
 }
 
@@ -135,58 +104,21 @@ fn a_repeated_finding_with_a_higher_count_is_applied_without_a_second_action() {
     runtime().block_on(async {
         let (_dir, ledger) = fresh();
         let engine = engine_with_inventory(ledger).await;
-        let first = engine
-            .ingest_bytes(
-                &read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json")),
-                now(),
-            )
-            .await;
+        let first =
+            engine.ingest_bytes(&read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json")), now()).await;
         let first = first.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            first.actions.iter().map(|a| a.kind).collect::<Vec<_>>(),
-            [ActionKind::Cutoff]
-        );
+        assert_eq!(first.actions.iter().map(|a| a.kind).collect::<Vec<_>>(), [ActionKind::Cutoff]);
         let repeat = engine
-            .ingest_bytes(
-                &read(&events_dir().join("guardduty-finding-role-high-risk-repeat-count2.json")),
-                now(),
-            )
+            .ingest_bytes(&read(&events_dir().join("guardduty-finding-role-high-risk-repeat-count2.json")), now())
             .await;
         let repeat = repeat.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            repeat.status,
-            Status::Applied,
-            "a higher count is a new occurrence"
-        );
-        assert!(
-            repeat.actions.is_empty(),
-            "no second action within the cooldown: {:?}",
-            repeat.actions
-        );
-        assert!(
-            repeat
-                .skipped
-                .iter()
-                .any(|s| s.reason.starts_with("cooldown"))
-        );
-        let entries = engine
-            .ledger()
-            .entries("fraud-detector")
-            .await
-            .unwrap_or_default();
-        let signals = entries
-            .iter()
-            .filter(|e| matches!(e.entry.body, EntryBody::Signal { .. }))
-            .count();
-        let actions = entries
-            .iter()
-            .filter(|e| matches!(e.entry.body, EntryBody::Action { .. }))
-            .count();
-        assert_eq!(
-            (signals, actions),
-            (2, 1),
-            "both occurrences recorded, one action"
-        );
+        assert_eq!(repeat.status, Status::Applied, "a higher count is a new occurrence");
+        assert!(repeat.actions.is_empty(), "no second action within the cooldown: {:?}", repeat.actions);
+        assert!(repeat.skipped.iter().any(|s| s.reason.starts_with("cooldown")));
+        let entries = engine.ledger().entries("fraud-detector").await.unwrap_or_default();
+        let signals = entries.iter().filter(|e| matches!(e.entry.body, EntryBody::Signal { .. })).count();
+        let actions = entries.iter().filter(|e| matches!(e.entry.body, EntryBody::Action { .. })).count();
+        assert_eq!((signals, actions), (2, 1), "both occurrences recorded, one action");
     });
 }
 
@@ -195,24 +127,11 @@ fn a_macie_finding_opens_a_fact_that_gates_a_later_approval() {
     runtime().block_on(async {
         let (_dir, ledger) = fresh();
         let engine = engine_with_inventory(ledger).await;
-        let approval = read(
-            &events_dir().join("sagemaker-model-package-approved-open-data-finding-gate.json"),
-        );
-        let macie =
-            read(&events_dir().join("macie-finding-sensitive-data-training-bucket-gate.json"));
-        engine
-            .ingest_bytes(&macie, now())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let gated = engine
-            .ingest_bytes(&approval, now())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            gated.actions.iter().map(|a| a.kind).collect::<Vec<_>>(),
-            [ActionKind::Gate],
-            "{gated:?}"
-        );
+        let approval = read(&events_dir().join("sagemaker-model-package-approved-open-data-finding-gate.json"));
+        let macie = read(&events_dir().join("macie-finding-sensitive-data-training-bucket-gate.json"));
+        engine.ingest_bytes(&macie, now()).await.unwrap_or_else(|e| panic!("{e}"));
+        let gated = engine.ingest_bytes(&approval, now()).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(gated.actions.iter().map(|a| a.kind).collect::<Vec<_>>(), [ActionKind::Gate], "{gated:?}");
     });
 }
 
@@ -227,54 +146,23 @@ fn inventory_is_kept_current_from_sagemaker_events() {
             "sagemaker-model-package-rejected.json",
             "cloudwatch-drift-alarm-high-risk-rollback.json",
         ] {
-            engine
-                .ingest_bytes(&read(&events_dir().join(fixture)), now())
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            engine.ingest_bytes(&read(&events_dir().join(fixture)), now()).await.unwrap_or_else(|e| panic!("{e}"));
         }
-        let inventory = engine
-            .ledger()
-            .inventory()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let doc = inventory
-            .get("doc-classifier")
-            .unwrap_or_else(|| panic!("tagged endpoint registers its model"));
+        let inventory = engine.ledger().inventory().await.unwrap_or_else(|e| panic!("{e}"));
+        let doc = inventory.get("doc-classifier").unwrap_or_else(|| panic!("tagged endpoint registers its model"));
+        assert_eq!((doc.risk.map(|r| r.as_str()), doc.owner.as_deref()), (Some("low"), Some("docs-ml-team")));
         assert_eq!(
-            (doc.risk.map(|r| r.as_str()), doc.owner.as_deref()),
-            (Some("low"), Some("docs-ml-team"))
-        );
-        assert_eq!(
-            doc.endpoint("doc-classifier-prod")
-                .and_then(|e| e.current_config.as_deref()),
+            doc.endpoint("doc-classifier-prod").and_then(|e| e.current_config.as_deref()),
             Some("doc-classifier-cfg-v1")
         );
-        let churn = inventory
-            .get("churn-predictor")
-            .unwrap_or_else(|| panic!("churn"));
-        assert!(
-            churn.data_buckets.contains("churn-feature-store"),
-            "training lineage: {:?}",
-            churn.data_buckets
-        );
-        assert!(
-            churn
-                .roles
-                .iter()
-                .any(|r| r.ends_with("role/churn-sagemaker-exec"))
-        );
+        let churn = inventory.get("churn-predictor").unwrap_or_else(|| panic!("churn"));
+        assert!(churn.data_buckets.contains("churn-feature-store"), "training lineage: {:?}", churn.data_buckets);
+        assert!(churn.roles.iter().any(|r| r.ends_with("role/churn-sagemaker-exec")));
         assert_eq!(churn.package_versions.len(), 1);
-        let credit = inventory
-            .get("credit-scoring")
-            .unwrap_or_else(|| panic!("credit"));
-        let endpoint = credit
-            .endpoint("credit-scoring-prod")
-            .unwrap_or_else(|| panic!("endpoint"));
+        let credit = inventory.get("credit-scoring").unwrap_or_else(|| panic!("credit"));
+        let endpoint = credit.endpoint("credit-scoring-prod").unwrap_or_else(|| panic!("endpoint"));
         assert!(
-            endpoint
-                .history
-                .iter()
-                .any(|d| d.config == "credit-cfg-v2" && d.suspect),
+            endpoint.history.iter().any(|d| d.config == "credit-cfg-v2" && d.suspect),
             "rolled-back config is suspect"
         );
     });

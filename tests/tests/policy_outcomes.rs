@@ -19,8 +19,7 @@ struct Case {
     actions: &'static [(ActionKind, &'static str, Option<&'static str>)],
 }
 
-const GATE_FRAUD_GROUP: (ActionKind, &str, Option<&str>) =
-    (ActionKind::Gate, "fraud-detector", None);
+const GATE_FRAUD_GROUP: (ActionKind, &str, Option<&str>) = (ActionKind::Gate, "fraud-detector", None);
 
 fn cases() -> Vec<Case> {
     use ActionKind::{Cutoff, Gate, Rollback};
@@ -47,12 +46,7 @@ fn cases() -> Vec<Case> {
             actions: &[],
         },
         // Severity < 4: recorded, at most info.
-        Case {
-            fixture: "guardduty-finding-low-severity-info.json",
-            models: &[],
-            alert: Some(Info),
-            actions: &[],
-        },
+        Case { fixture: "guardduty-finding-low-severity-info.json", models: &[], alert: Some(Info), actions: &[] },
         Case {
             fixture: "guardduty-malware-scan-no-threats.json",
             models: &["fraud-detector"],
@@ -133,21 +127,13 @@ fn cases() -> Vec<Case> {
             fixture: "sagemaker-model-package-approved-unowned-model-gate.json",
             models: &["recsys-experimental"],
             alert: Some(High),
-            actions: &[(
-                Gate,
-                "arn:aws:sagemaker:us-east-1:111122223333:model-package/recsys/2",
-                None,
-            )],
+            actions: &[(Gate, "arn:aws:sagemaker:us-east-1:111122223333:model-package/recsys/2", None)],
         },
         Case {
             fixture: "sagemaker-model-package-approved-unknown-group-gate.json",
             models: &["shadow-llm-finetune"],
             alert: Some(High),
-            actions: &[(
-                Gate,
-                "arn:aws:sagemaker:us-east-1:111122223333:model-package/shadow-llm-finetune/1",
-                None,
-            )],
+            actions: &[(Gate, "arn:aws:sagemaker:us-east-1:111122223333:model-package/shadow-llm-finetune/1", None)],
         },
         Case {
             fixture: "sagemaker-model-package-rejected.json",
@@ -249,38 +235,16 @@ fn cases() -> Vec<Case> {
             alert: Some(Medium),
             actions: &[],
         },
-        Case {
-            fixture: "sagemaker-pipeline-execution-failed.json",
-            models: &[],
-            alert: Some(Low),
-            actions: &[],
-        },
-        Case {
-            fixture: "sagemaker-model-card-approved.json",
-            models: &[],
-            alert: None,
-            actions: &[],
-        },
+        Case { fixture: "sagemaker-pipeline-execution-failed.json", models: &[], alert: Some(Low), actions: &[] },
+        Case { fixture: "sagemaker-model-card-approved.json", models: &[], alert: None, actions: &[] },
     ]
 }
 
-fn decide(
-    fixture: &str,
-    policy: &Policy,
-    context: &DecisionContext,
-) -> warden_core::engine::Report {
-    let event = event::decode_slice(&read(&events_dir().join(fixture)))
-        .unwrap_or_else(|e| panic!("{fixture}: {e}"));
+fn decide(fixture: &str, policy: &Policy, context: &DecisionContext) -> warden_core::engine::Report {
+    let event = event::decode_slice(&read(&events_dir().join(fixture))).unwrap_or_else(|e| panic!("{fixture}: {e}"));
     let prepared = prepare(event, sample_inventory());
     let now = Timestamp::parse("2026-11-03T00:00:00Z").unwrap_or_else(|| panic!("time"));
-    plan(
-        prepared,
-        policy,
-        context,
-        &Actor::Automation("test".into()),
-        now,
-    )
-    .1
+    plan(prepared, policy, context, &Actor::Automation("test".into()), now).1
 }
 
 #[test]
@@ -289,27 +253,17 @@ fn default_policy_outcomes() {
     let mut failures = Vec::new();
     for case in cases() {
         let report = decide(case.fixture, &policy, &DecisionContext::default());
-        let actions: Vec<(ActionKind, String, Option<String>)> = report
-            .actions
-            .iter()
-            .map(|a| (a.kind, a.target.clone(), a.config.clone()))
-            .collect();
-        let expected: Vec<(ActionKind, String, Option<String>)> = case
-            .actions
-            .iter()
-            .map(|(k, t, c)| (*k, (*t).to_owned(), c.map(str::to_owned)))
-            .collect();
+        let actions: Vec<(ActionKind, String, Option<String>)> =
+            report.actions.iter().map(|a| (a.kind, a.target.clone(), a.config.clone())).collect();
+        let expected: Vec<(ActionKind, String, Option<String>)> =
+            case.actions.iter().map(|(k, t, c)| (*k, (*t).to_owned(), c.map(str::to_owned))).collect();
         if report.models != case.models || report.alert != case.alert || actions != expected {
             failures.push(format!(
                 "{}: got models {:?} alert {:?} actions {actions:?}; expected {:?} {:?} {expected:?} (rules {:?})",
                 case.fixture, report.models, report.alert, case.models, case.alert, report.rules
             ));
         }
-        assert!(
-            report.actions.iter().all(|a| a.mode == Mode::Enforce),
-            "{}: default actions enforce",
-            case.fixture
-        );
+        assert!(report.actions.iter().all(|a| a.mode == Mode::Enforce), "{}: default actions enforce", case.fixture);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -319,41 +273,24 @@ fn an_open_data_finding_gates_an_approval_of_an_owned_classified_model() {
     let policy = Policy::builtin().unwrap_or_else(|e| panic!("{e}"));
     let fixture = "sagemaker-model-package-approved-open-data-finding-gate.json";
     let clean = decide(fixture, &policy, &DecisionContext::default());
-    assert!(
-        clean.actions.is_empty() && clean.alert.is_none(),
-        "no finding, no gate: {clean:?}"
-    );
+    assert!(clean.actions.is_empty() && clean.alert.is_none(), "no finding, no gate: {clean:?}");
     let mut context = DecisionContext::default();
     context.open_data_findings.insert("fraud-detector".into());
     let gated = decide(fixture, &policy, &context);
     assert_eq!(gated.alert, Some(Band::High));
     assert_eq!(gated.actions.len(), 1);
     assert_eq!(gated.actions[0].kind, ActionKind::Gate);
-    assert!(
-        gated.actions[0]
-            .target
-            .ends_with("model-package/fraud-detector/8"),
-        "{:?}",
-        gated.actions
-    );
+    assert!(gated.actions[0].target.ends_with("model-package/fraud-detector/8"), "{:?}", gated.actions);
 }
 
 #[test]
 fn kill_switch_turns_every_action_into_shadow() {
     let text = Policy::builtin_text().replace("kill_switch = false", "kill_switch = true");
     let policy = Policy::parse(&text).unwrap_or_else(|e| panic!("{e}"));
-    let report = decide(
-        "guardduty-finding-role-high-risk-cutoff.json",
-        &policy,
-        &DecisionContext::default(),
-    );
+    let report = decide("guardduty-finding-role-high-risk-cutoff.json", &policy, &DecisionContext::default());
     assert_eq!(report.actions.len(), 1);
     assert_eq!(report.actions[0].mode, Mode::Shadow);
-    assert!(
-        report.actions[0].describe().starts_with("would cut off"),
-        "{}",
-        report.actions[0].describe()
-    );
+    assert!(report.actions[0].describe().starts_with("would cut off"), "{}", report.actions[0].describe());
 }
 
 #[test]
@@ -364,20 +301,9 @@ fn shadow_rules_record_what_would_have_been_done() {
         1,
     );
     let policy = Policy::parse(&text).unwrap_or_else(|e| panic!("{e}"));
-    let report = decide(
-        "guardduty-finding-role-high-risk-cutoff.json",
-        &policy,
-        &DecisionContext::default(),
-    );
-    assert_eq!(
-        report.actions.iter().map(|a| a.mode).collect::<Vec<_>>(),
-        [Mode::Shadow]
-    );
-    let drift = decide(
-        "cloudwatch-drift-alarm-high-risk-rollback.json",
-        &policy,
-        &DecisionContext::default(),
-    );
+    let report = decide("guardduty-finding-role-high-risk-cutoff.json", &policy, &DecisionContext::default());
+    assert_eq!(report.actions.iter().map(|a| a.mode).collect::<Vec<_>>(), [Mode::Shadow]);
+    let drift = decide("cloudwatch-drift-alarm-high-risk-rollback.json", &policy, &DecisionContext::default());
     assert_eq!(
         drift.actions.iter().map(|a| a.mode).collect::<Vec<_>>(),
         [Mode::Enforce],
@@ -389,39 +315,13 @@ fn shadow_rules_record_what_would_have_been_done() {
 fn cooldown_suppresses_a_second_action_on_the_same_endpoint() {
     let policy = Policy::builtin().unwrap_or_else(|e| panic!("{e}"));
     let mut context = DecisionContext::default();
-    let ten_minutes_before =
-        Timestamp::parse("2026-11-02T08:50:00Z").unwrap_or_else(|| panic!("time"));
-    context
-        .last_actions
-        .insert("fraud-detector-prod".into(), ten_minutes_before);
-    let report = decide(
-        "guardduty-finding-role-high-risk-cutoff.json",
-        &policy,
-        &context,
-    );
+    let ten_minutes_before = Timestamp::parse("2026-11-02T08:50:00Z").unwrap_or_else(|| panic!("time"));
+    context.last_actions.insert("fraud-detector-prod".into(), ten_minutes_before);
+    let report = decide("guardduty-finding-role-high-risk-cutoff.json", &policy, &context);
     assert!(report.actions.is_empty(), "{:?}", report.actions);
     assert_eq!(report.alert, Some(Band::Critical), "still alerted");
-    assert!(
-        report
-            .skipped
-            .iter()
-            .any(|s| s.reason.starts_with("cooldown")),
-        "{:?}",
-        report.skipped
-    );
-    let two_hours_before =
-        Timestamp::parse("2026-11-02T07:00:00Z").unwrap_or_else(|| panic!("time"));
-    context
-        .last_actions
-        .insert("fraud-detector-prod".into(), two_hours_before);
-    assert_eq!(
-        decide(
-            "guardduty-finding-role-high-risk-cutoff.json",
-            &policy,
-            &context
-        )
-        .actions
-        .len(),
-        1
-    );
+    assert!(report.skipped.iter().any(|s| s.reason.starts_with("cooldown")), "{:?}", report.skipped);
+    let two_hours_before = Timestamp::parse("2026-11-02T07:00:00Z").unwrap_or_else(|| panic!("time"));
+    context.last_actions.insert("fraud-detector-prod".into(), two_hours_before);
+    assert_eq!(decide("guardduty-finding-role-high-risk-cutoff.json", &policy, &context).actions.len(), 1);
 }

@@ -71,8 +71,7 @@ impl AlarmStateChange {
 
     /// The endpoint the alarm watches: the metric's `Endpoint` dimension (Model Monitor, Clarify).
     pub fn endpoint(&self) -> Option<&str> {
-        self.metrics()
-            .find_map(|m| m.dimensions.get("Endpoint").map(String::as_str))
+        self.metrics().find_map(|m| m.dimensions.get("Endpoint").map(String::as_str))
     }
 
     /// The first metric's name, e.g. `feature_baseline_drift_amount`.

@@ -67,9 +67,7 @@ impl ConfigurationItemChange {
 
     /// The item, or for an oversized notification its summary.
     pub fn item(&self) -> Option<&ConfigurationItem> {
-        self.configuration_item
-            .as_ref()
-            .or(self.configuration_item_summary.as_ref())
+        self.configuration_item.as_ref().or(self.configuration_item_summary.as_ref())
     }
 }
 

@@ -28,10 +28,7 @@ impl GuardDutyFinding {
     }
 
     pub fn archived(&self) -> bool {
-        self.service
-            .as_ref()
-            .and_then(|s| s.archived)
-            .unwrap_or(false)
+        self.service.as_ref().and_then(|s| s.archived).unwrap_or(false)
     }
 }
 

@@ -23,25 +23,16 @@ pub const WARDEN_MONITOR_SOURCE: &str = "warden.monitor";
 pub const SUPPORTED: &[(&str, &str)] = &[
     ("aws.sagemaker", "SageMaker Model Package State Change"),
     ("aws.sagemaker", "SageMaker Endpoint State Change"),
-    (
-        "aws.sagemaker",
-        "SageMaker Endpoint Deployment State Change",
-    ),
+    ("aws.sagemaker", "SageMaker Endpoint Deployment State Change"),
     ("aws.sagemaker", "SageMaker Training Job State Change"),
     ("aws.sagemaker", "SageMaker Processing Job State Change"),
-    (
-        "aws.sagemaker",
-        "SageMaker Model Building Pipeline Execution Status Change",
-    ),
+    ("aws.sagemaker", "SageMaker Model Building Pipeline Execution Status Change"),
     ("aws.sagemaker", "SageMaker Model Card State Change"),
     ("aws.config", "Config Rules Compliance Change"),
     ("aws.config", "Config Configuration Item Change"),
     ("aws.macie", "Macie Finding"),
     ("aws.guardduty", "GuardDuty Finding"),
-    (
-        "aws.guardduty",
-        "GuardDuty Malware Protection Object Scan Result",
-    ),
+    ("aws.guardduty", "GuardDuty Malware Protection Object Scan Result"),
     ("aws.cloudwatch", "CloudWatch Alarm State Change"),
     (WARDEN_MONITOR_SOURCE, "Warden Drift Detected"),
 ];
@@ -89,16 +80,9 @@ pub enum DecodeError {
     #[error(
         "unsupported event: source {event_source:?} with detail-type {detail_type:?} (supported: see `warden --help` or the README)"
     )]
-    Unsupported {
-        event_source: String,
-        detail_type: String,
-    },
+    Unsupported { event_source: String, detail_type: String },
     #[error("malformed {detail_type:?} event: at {path}: {message}")]
-    Malformed {
-        detail_type: String,
-        path: String,
-        message: String,
-    },
+    Malformed { detail_type: String, path: String, message: String },
 }
 
 impl DecodeError {
@@ -126,28 +110,20 @@ where
 
 /// Decodes one event from JSON bytes.
 pub fn decode_slice(bytes: &[u8]) -> Result<Event, DecodeError> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::NotJson(e.to_string()))?;
     decode_value(value)
 }
 
 /// Decodes one event from a parsed JSON value.
 pub fn decode_value(mut value: Value) -> Result<Event, DecodeError> {
     if !value.is_object() {
-        return Err(DecodeError::Envelope {
-            path: ".".into(),
-            message: "expected a JSON object".into(),
-        });
+        return Err(DecodeError::Envelope { path: ".".into(), message: "expected a JSON object".into() });
     }
     normalise_envelope_time(&mut value);
-    let envelope: EventBridgeEvent<Value> =
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            let message = e.inner().to_string();
-            DecodeError::Envelope {
-                path: path_of(e.path(), "", &message),
-                message,
-            }
-        })?;
+    let envelope: EventBridgeEvent<Value> = serde_path_to_error::deserialize(value).map_err(|e| {
+        let message = e.inner().to_string();
+        DecodeError::Envelope { path: path_of(e.path(), "", &message), message }
+    })?;
     let source = envelope.source.clone();
     let detail_type = envelope.detail_type.clone();
     let detail = decode_detail(&source, &detail_type, envelope.detail)?;
@@ -202,9 +178,7 @@ fn decode_detail(source: &str, detail_type: &str, detail: Value) -> Result<Detai
             D::ConfigItemChange(change)
         }
         ("aws.macie", "Macie Finding") => D::MacieFinding(typed_detail(detail_type, detail)?),
-        ("aws.guardduty", "GuardDuty Finding") => {
-            D::GuardDutyFinding(typed_detail(detail_type, detail)?)
-        }
+        ("aws.guardduty", "GuardDuty Finding") => D::GuardDutyFinding(typed_detail(detail_type, detail)?),
         ("aws.guardduty", "GuardDuty Malware Protection Object Scan Result") => {
             D::MalwareScanResult(typed_detail(detail_type, detail)?)
         }
@@ -212,9 +186,7 @@ fn decode_detail(source: &str, detail_type: &str, detail: Value) -> Result<Detai
         ("aws.cloudwatch" | "aws.monitoring", "CloudWatch Alarm State Change") => {
             D::AlarmStateChange(typed_detail(detail_type, detail)?)
         }
-        (WARDEN_MONITOR_SOURCE, "Warden Drift Detected") => {
-            D::WardenDrift(typed_detail(detail_type, detail)?)
-        }
+        (WARDEN_MONITOR_SOURCE, "Warden Drift Detected") => D::WardenDrift(typed_detail(detail_type, detail)?),
         _ => {
             return Err(DecodeError::Unsupported {
                 event_source: source.to_owned(),
@@ -245,15 +217,8 @@ fn typed_detail<T: DeserializeOwned>(detail_type: &str, detail: Value) -> Result
 /// The JSON path at fault. For a missing field, serde reports the parent; name the field itself.
 fn path_of(path: &serde_path_to_error::Path, prefix: &str, message: &str) -> String {
     let mut inner = path.to_string();
-    if let Some(field) = message
-        .strip_prefix("missing field `")
-        .and_then(|m| m.split('`').next())
-    {
-        inner = if matches!(inner.as_str(), "." | "") {
-            field.to_owned()
-        } else {
-            format!("{inner}.{field}")
-        };
+    if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+        inner = if matches!(inner.as_str(), "." | "") { field.to_owned() } else { format!("{inner}.{field}") };
     }
     match (prefix.is_empty(), inner.as_str()) {
         (true, "." | "") => ".".to_owned(),

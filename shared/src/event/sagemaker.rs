@@ -25,11 +25,8 @@ pub enum EndpointStatus {
 
 impl EndpointStatus {
     pub fn parse(text: &str) -> Self {
-        let normalised: String = text
-            .chars()
-            .filter(|c| *c != '_' && *c != ' ')
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let normalised: String =
+            text.chars().filter(|c| *c != '_' && *c != ' ').collect::<String>().to_ascii_lowercase();
         match normalised.as_str() {
             "outofservice" => Self::OutOfService,
             "creating" => Self::Creating,
@@ -210,16 +207,12 @@ pub struct ProcessingJobStateChange {
 impl ProcessingJobStateChange {
     /// Model Monitor's analyzer writes `CompletedWithViolations: ...` into ExitMessage.
     pub fn found_violations(&self) -> bool {
-        self.exit_message
-            .as_deref()
-            .is_some_and(|m| m.starts_with("CompletedWithViolations"))
+        self.exit_message.as_deref().is_some_and(|m| m.starts_with("CompletedWithViolations"))
     }
 
     /// The endpoint a monitoring run watched, from the analyzer's environment.
     pub fn monitored_endpoint(&self) -> Option<&str> {
-        self.environment
-            .get("sagemaker_endpoint_name")
-            .map(String::as_str)
+        self.environment.get("sagemaker_endpoint_name").map(String::as_str)
     }
 }
 

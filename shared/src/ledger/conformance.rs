@@ -6,8 +6,8 @@
 use std::future::Future;
 
 use super::{
-    Actor, Commit, CommitOutcome, Entry, EntryBody, FactQuery, FindingMark, Ledger, LedgerError,
-    NewEntry, Outcome, Problem, UNATTRIBUTED_CHAIN, verify,
+    Actor, Commit, CommitOutcome, Entry, EntryBody, FactQuery, FindingMark, Ledger, LedgerError, NewEntry, Outcome,
+    Problem, UNATTRIBUTED_CHAIN, verify,
 };
 use crate::inventory::Model;
 use crate::signal::Band;
@@ -47,21 +47,13 @@ pub fn sample_entry(chain: &str, key: &str, n: u64) -> NewEntry {
         model_version: Some("3".into()),
         actor: Actor::Automation("conformance".into()),
         reason: format!("entry {n}"),
-        body: EntryBody::Decision {
-            rule: "r".into(),
-            alert: Some(Band::High),
-            reasons: vec![],
-            skipped: vec![],
-        },
+        body: EntryBody::Decision { rule: "r".into(), alert: Some(Band::High), reasons: vec![], skipped: vec![] },
     }
 }
 
 /// A commit of `count` entries on each of `chains` under `key`.
 pub fn sample_commit(key: &str, chains: &[&str], count: u64) -> Commit {
-    let entries = chains
-        .iter()
-        .flat_map(|c| (0..count).map(move |n| sample_entry(c, key, n)))
-        .collect();
+    let entries = chains.iter().flat_map(|c| (0..count).map(move |n| sample_entry(c, key, n))).collect();
     Commit {
         idempotency_key: key.to_owned(),
         outcome: Outcome {
@@ -85,29 +77,17 @@ async fn committed<L: Ledger>(ledger: &L, commit: Commit) -> Result<Vec<Entry>, 
 pub async fn appends_chain_entries<L: Ledger>(ledger: &L) -> Check {
     let first = committed(ledger, sample_commit("k1", &["model-a", "model-b"], 2)).await?;
     let second = committed(ledger, sample_commit("k2", &["model-a"], 1)).await?;
-    ensure(first.len() == 4 && second.len() == 1, || {
-        "wrong number of sealed entries".into()
-    })?;
+    ensure(first.len() == 4 && second.len() == 1, || "wrong number of sealed entries".into())?;
     let chain = ledger.entries("model-a").await.map_err(|e| e.to_string())?;
     let seqs: Vec<u64> = chain.iter().map(|e| e.seq).collect();
-    ensure(seqs == [1, 2, 3], || {
-        format!("model-a seqs {seqs:?}, expected [1, 2, 3]")
-    })?;
-    ensure(chain[2].prev_hash == chain[1].hash, || {
-        "entry 3 does not link to entry 2".into()
-    })?;
+    ensure(seqs == [1, 2, 3], || format!("model-a seqs {seqs:?}, expected [1, 2, 3]"))?;
+    ensure(chain[2].prev_hash == chain[1].hash, || "entry 3 does not link to entry 2".into())?;
     let head = ledger.head("model-a").await.map_err(|e| e.to_string())?;
-    ensure(head == Some(chain[2].head()), || {
-        format!("head {head:?} is not the last entry")
-    })?;
+    ensure(head == Some(chain[2].head()), || format!("head {head:?} is not the last entry"))?;
     let chains = ledger.chains().await.map_err(|e| e.to_string())?;
-    ensure(chains == ["model-a", "model-b"], || {
-        format!("chains {chains:?}")
-    })?;
+    ensure(chains == ["model-a", "model-b"], || format!("chains {chains:?}"))?;
     let report = verify(ledger).await.map_err(|e| e.to_string())?;
-    ensure(report.ok() && report.entries == 5, || {
-        format!("clean ledger does not verify: {report:?}")
-    })
+    ensure(report.ok() && report.entries == 5, || format!("clean ledger does not verify: {report:?}"))
 }
 
 /// A second commit with the same key writes nothing and returns the original outcome.
@@ -117,20 +97,14 @@ pub async fn duplicates_write_nothing<L: Ledger>(ledger: &L) -> Check {
     again.outcome.summary = "different".into();
     match ledger.commit(again).await.map_err(|e| e.to_string())? {
         CommitOutcome::Duplicate { original } => {
-            ensure(
-                original.summary.is_empty() && original.alert == Some(Band::High),
-                || format!("original outcome lost: {original:?}"),
-            )?;
+            ensure(original.summary.is_empty() && original.alert == Some(Band::High), || {
+                format!("original outcome lost: {original:?}")
+            })?;
         }
         CommitOutcome::Committed { .. } => return Err("a repeated key was committed again".into()),
     }
-    let entries = ledger
-        .entries(UNATTRIBUTED_CHAIN)
-        .await
-        .map_err(|e| e.to_string())?;
-    ensure(entries.len() == 2, || {
-        format!("{} entries after a duplicate, expected 2", entries.len())
-    })
+    let entries = ledger.entries(UNATTRIBUTED_CHAIN).await.map_err(|e| e.to_string())?;
+    ensure(entries.len() == 2, || format!("{} entries after a duplicate, expected 2", entries.len()))
 }
 
 /// Models, action marks and findings are written with the commit and read back.
@@ -139,33 +113,15 @@ pub async fn stores_inventory_and_facts<L: Ledger>(ledger: &L) -> Check {
     model.owner = Some("team".into());
     let mut commit = sample_commit("facts", &["fraud"], 1);
     commit.models = vec![model.clone(), Model::new("other")];
-    commit.action_marks = vec![
-        ("endpoint-x".into(), at(5_000)),
-        ("endpoint-x".into(), at(4_000)),
-    ];
+    commit.action_marks = vec![("endpoint-x".into(), at(5_000)), ("endpoint-x".into(), at(4_000))];
     commit.findings = vec![
-        FindingMark {
-            model_id: "fraud".into(),
-            finding_id: "f1".into(),
-            open: true,
-        },
-        FindingMark {
-            model_id: "other".into(),
-            finding_id: "f2".into(),
-            open: true,
-        },
-        FindingMark {
-            model_id: "other".into(),
-            finding_id: "f2".into(),
-            open: false,
-        },
+        FindingMark { model_id: "fraud".into(), finding_id: "f1".into(), open: true },
+        FindingMark { model_id: "other".into(), finding_id: "f2".into(), open: true },
+        FindingMark { model_id: "other".into(), finding_id: "f2".into(), open: false },
     ];
     committed(ledger, commit).await?;
     let inventory = ledger.inventory().await.map_err(|e| e.to_string())?;
-    ensure(
-        inventory.get("fraud") == Some(&model) && inventory.len() == 2,
-        || format!("inventory {inventory:?}"),
-    )?;
+    ensure(inventory.get("fraud") == Some(&model) && inventory.len() == 2, || format!("inventory {inventory:?}"))?;
     let query = FactQuery {
         models: vec!["fraud".into(), "other".into(), "fra".into()],
         targets: vec!["endpoint-x".into(), "none".into()],
@@ -174,15 +130,9 @@ pub async fn stores_inventory_and_facts<L: Ledger>(ledger: &L) -> Check {
     ensure(facts.open_data_findings.iter().eq(["fraud"].iter()), || {
         format!("open findings {:?}", facts.open_data_findings)
     })?;
-    ensure(
-        facts.last_actions.get("endpoint-x") == Some(&at(5_000)) && facts.last_actions.len() == 1,
-        || {
-            format!(
-                "last actions {:?} (the newest mark must win)",
-                facts.last_actions
-            )
-        },
-    )
+    ensure(facts.last_actions.get("endpoint-x") == Some(&at(5_000)) && facts.last_actions.len() == 1, || {
+        format!("last actions {:?} (the newest mark must win)", facts.last_actions)
+    })
 }
 
 /// An empty idempotency key is refused.
@@ -196,53 +146,26 @@ pub async fn refuses_empty_keys<L: Ledger>(ledger: &L) -> Check {
 /// `verify` names the first edited, deleted and swapped entry.
 pub async fn verify_catches_tampering<L: Ledger + Tamper>(ledger: &L) -> Check {
     for n in 0..5 {
-        committed(
-            ledger,
-            sample_commit(
-                &format!("t{n}"),
-                &["edited", "deleted", "swapped", "truncated"],
-                1,
-            ),
-        )
-        .await?;
+        committed(ledger, sample_commit(&format!("t{n}"), &["edited", "deleted", "swapped", "truncated"], 1)).await?;
     }
     let mut edited = ledger.entries("edited").await.map_err(|e| e.to_string())?[2].clone();
     edited.entry.reason = "nothing to see here".into();
-    ledger
-        .overwrite_entry("edited", 3, Some(&edited))
-        .await
-        .map_err(|e| e.to_string())?;
-    ledger
-        .overwrite_entry("deleted", 2, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    ledger.overwrite_entry("edited", 3, Some(&edited)).await.map_err(|e| e.to_string())?;
+    ledger.overwrite_entry("deleted", 2, None).await.map_err(|e| e.to_string())?;
     let swapped = ledger.entries("swapped").await.map_err(|e| e.to_string())?;
-    ledger
-        .overwrite_entry("swapped", 2, Some(&swapped[3]))
-        .await
-        .map_err(|e| e.to_string())?;
-    ledger
-        .overwrite_entry("swapped", 4, Some(&swapped[1]))
-        .await
-        .map_err(|e| e.to_string())?;
-    ledger
-        .overwrite_entry("truncated", 5, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    ledger.overwrite_entry("swapped", 2, Some(&swapped[3])).await.map_err(|e| e.to_string())?;
+    ledger.overwrite_entry("swapped", 4, Some(&swapped[1])).await.map_err(|e| e.to_string())?;
+    ledger.overwrite_entry("truncated", 5, None).await.map_err(|e| e.to_string())?;
 
     let report = verify(ledger).await.map_err(|e| e.to_string())?;
     let failure = |chain: &str| report.failures.iter().find(|f| f.chain == chain).cloned();
-    ensure(report.failures.len() == 4, || {
-        format!("expected 4 failing chains: {report:?}")
+    ensure(report.failures.len() == 4, || format!("expected 4 failing chains: {report:?}"))?;
+    ensure(matches!(failure("edited"), Some(f) if f.position == 3 && f.problem == Problem::Edited), || {
+        format!("edited: {:?}", failure("edited"))
     })?;
-    ensure(
-        matches!(failure("edited"), Some(f) if f.position == 3 && f.problem == Problem::Edited),
-        || format!("edited: {:?}", failure("edited")),
-    )?;
-    ensure(
-        matches!(failure("deleted"), Some(f) if f.problem == Problem::Missing { expected_seq: 2 }),
-        || format!("deleted: {:?}", failure("deleted")),
-    )?;
+    ensure(matches!(failure("deleted"), Some(f) if f.problem == Problem::Missing { expected_seq: 2 }), || {
+        format!("deleted: {:?}", failure("deleted"))
+    })?;
     ensure(
         matches!(failure("swapped"), Some(f) if f.position == 2 && matches!(f.problem, Problem::Reordered { stored_seq: 4 })),
         || format!("swapped: {:?}", failure("swapped")),

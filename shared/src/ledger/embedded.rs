@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 
-use super::{
-    Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, seal_all,
-};
+use super::{Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, seal_all};
 use crate::inventory::{Inventory, Model};
 use crate::policy::DecisionContext;
 use crate::time::Timestamp;
@@ -32,8 +30,7 @@ pub mod tables {
     /// endpoint or package -> epoch ms of the last action that targeted it.
     pub const ACTION_MARKS: TableDefinition<&str, i64> = TableDefinition::new("action_marks");
     /// (model id, finding id) -> () for open sensitive-data findings.
-    pub const OPEN_FINDINGS: TableDefinition<(&str, &str), ()> =
-        TableDefinition::new("open_findings");
+    pub const OPEN_FINDINGS: TableDefinition<(&str, &str), ()> = TableDefinition::new("open_findings");
 }
 
 use tables::{ACTION_MARKS, ENTRIES, HEADS, MARKERS, MODELS, OPEN_FINDINGS};
@@ -58,12 +55,8 @@ fn corrupt(what: &str, error: impl std::fmt::Display) -> LedgerError {
 impl EmbeddedLedger {
     /// Opens (or creates) the ledger in `dir`, creating the folder if needed.
     pub fn open(dir: &Path) -> Result<Self, LedgerError> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            storage(format!(
-                "cannot create ledger folder {}: {e}",
-                dir.display()
-            ))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| storage(format!("cannot create ledger folder {}: {e}", dir.display())))?;
         let path = dir.join(LEDGER_FILE);
         let db = Database::create(&path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => {
@@ -100,18 +93,12 @@ impl EmbeddedLedger {
         let txn = self.db.begin_write().map_err(storage)?;
         let sealed = {
             let mut markers = txn.open_table(MARKERS).map_err(storage)?;
-            if let Some(existing) = markers
-                .get(commit.idempotency_key.as_str())
-                .map_err(storage)?
-            {
-                let original: Outcome =
-                    serde_json::from_slice(existing.value()).map_err(|e| corrupt("marker", e))?;
+            if let Some(existing) = markers.get(commit.idempotency_key.as_str()).map_err(storage)? {
+                let original: Outcome = serde_json::from_slice(existing.value()).map_err(|e| corrupt("marker", e))?;
                 return Ok(CommitOutcome::Duplicate { original });
             }
             let outcome = serde_json::to_vec(&commit.outcome).map_err(storage)?;
-            markers
-                .insert(commit.idempotency_key.as_str(), outcome.as_slice())
-                .map_err(storage)?;
+            markers.insert(commit.idempotency_key.as_str(), outcome.as_slice()).map_err(storage)?;
 
             let mut heads_table = txn.open_table(HEADS).map_err(storage)?;
             let mut heads: BTreeMap<String, Option<Head>> = BTreeMap::new();
@@ -130,35 +117,24 @@ impl EmbeddedLedger {
             let mut entries = txn.open_table(ENTRIES).map_err(storage)?;
             for entry in &sealed {
                 let bytes = serde_json::to_vec(entry).map_err(storage)?;
-                entries
-                    .insert((entry.chain(), entry.seq), bytes.as_slice())
-                    .map_err(storage)?;
+                entries.insert((entry.chain(), entry.seq), bytes.as_slice()).map_err(storage)?;
             }
             for (chain, head) in &heads {
                 if let Some(head) = head {
                     let bytes = serde_json::to_vec(head).map_err(storage)?;
-                    heads_table
-                        .insert(chain.as_str(), bytes.as_slice())
-                        .map_err(storage)?;
+                    heads_table.insert(chain.as_str(), bytes.as_slice()).map_err(storage)?;
                 }
             }
             let mut models = txn.open_table(MODELS).map_err(storage)?;
             for model in &commit.models {
                 let bytes = serde_json::to_vec(model).map_err(storage)?;
-                models
-                    .insert(model.id.as_str(), bytes.as_slice())
-                    .map_err(storage)?;
+                models.insert(model.id.as_str(), bytes.as_slice()).map_err(storage)?;
             }
             let mut marks = txn.open_table(ACTION_MARKS).map_err(storage)?;
             for (target, at) in &commit.action_marks {
-                let newer = marks
-                    .get(target.as_str())
-                    .map_err(storage)?
-                    .is_none_or(|m| m.value() < at.millis());
+                let newer = marks.get(target.as_str()).map_err(storage)?.is_none_or(|m| m.value() < at.millis());
                 if newer {
-                    marks
-                        .insert(target.as_str(), at.millis())
-                        .map_err(storage)?;
+                    marks.insert(target.as_str(), at.millis()).map_err(storage)?;
                 }
             }
             let mut findings = txn.open_table(OPEN_FINDINGS).map_err(storage)?;
@@ -182,8 +158,8 @@ impl EmbeddedLedger {
         let mut models = Vec::new();
         for row in table.iter().map_err(storage)? {
             let (key, value) = row.map_err(storage)?;
-            let model: Model = serde_json::from_slice(value.value())
-                .map_err(|e| corrupt(&format!("model {}", key.value()), e))?;
+            let model: Model =
+                serde_json::from_slice(value.value()).map_err(|e| corrupt(&format!("model {}", key.value()), e))?;
             models.push(model);
         }
         Ok(Inventory::from_models(models))
@@ -205,8 +181,7 @@ impl EmbeddedLedger {
         }
         for target in &query.targets {
             if let Some(mark) = marks.get(target.as_str()).map_err(storage)? {
-                let at = Timestamp::from_millis(mark.value())
-                    .ok_or_else(|| corrupt("action mark", mark.value()))?;
+                let at = Timestamp::from_millis(mark.value()).ok_or_else(|| corrupt("action mark", mark.value()))?;
                 context.last_actions.insert(target.clone(), at);
             }
         }
@@ -232,14 +207,11 @@ impl EmbeddedLedger {
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(ENTRIES).map_err(storage)?;
         let mut entries = Vec::new();
-        for row in table
-            .range((chain, 0)..=(chain, u64::MAX))
-            .map_err(storage)?
-        {
+        for row in table.range((chain, 0)..=(chain, u64::MAX)).map_err(storage)? {
             let (key, value) = row.map_err(storage)?;
             let (chain, seq) = key.value();
-            let entry: Entry = serde_json::from_slice(value.value())
-                .map_err(|e| corrupt(&format!("entry {chain}/{seq}"), e))?;
+            let entry: Entry =
+                serde_json::from_slice(value.value()).map_err(|e| corrupt(&format!("entry {chain}/{seq}"), e))?;
             entries.push(entry);
         }
         Ok(entries)
@@ -285,21 +257,14 @@ impl Ledger for EmbeddedLedger {
 /// Direct edits of stored entries, to prove `verify` catches tampering.
 #[cfg(feature = "conformance")]
 impl super::conformance::Tamper for EmbeddedLedger {
-    async fn overwrite_entry(
-        &self,
-        chain: &str,
-        position: u64,
-        entry: Option<&Entry>,
-    ) -> Result<(), LedgerError> {
+    async fn overwrite_entry(&self, chain: &str, position: u64, entry: Option<&Entry>) -> Result<(), LedgerError> {
         let txn = self.db.begin_write().map_err(storage)?;
         {
             let mut table = txn.open_table(ENTRIES).map_err(storage)?;
             match entry {
                 Some(entry) => {
                     let bytes = serde_json::to_vec(entry).map_err(storage)?;
-                    table
-                        .insert((chain, position), bytes.as_slice())
-                        .map_err(storage)?;
+                    table.insert((chain, position), bytes.as_slice()).map_err(storage)?;
                 }
                 None => {
                     table.remove((chain, position)).map_err(storage)?;

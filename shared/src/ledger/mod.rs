@@ -62,29 +62,13 @@ pub enum EntryBody {
         via: Option<Resource>,
     },
     /// What the policy decided.
-    Decision {
-        rule: String,
-        alert: Option<Band>,
-        reasons: Vec<String>,
-        skipped: Vec<SkippedAction>,
-    },
+    Decision { rule: String, alert: Option<Band>, reasons: Vec<String>, skipped: Vec<SkippedAction> },
     /// An action planned (enforce) or that would have been taken (shadow).
-    Action {
-        action: ActionKind,
-        target: String,
-        mode: Mode,
-        config: Option<String>,
-        status: ActionStatus,
-    },
+    Action { action: ActionKind, target: String, mode: Mode, config: Option<String>, status: ActionStatus },
     /// The model's inventory record changed outside an event (an inventory import).
     Inventory { summary: String },
     /// An input that could not be decoded. Only a digest of the body is kept: it may hold sensitive data.
-    Rejected {
-        code: String,
-        error: String,
-        body_sha256: String,
-        body_bytes: usize,
-    },
+    Rejected { code: String, error: String, body_sha256: String, body_bytes: usize },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,16 +115,9 @@ struct Hashed<'a> {
 impl Entry {
     /// Chains `entry` after `prev` (`None`: the chain's first entry).
     pub fn seal(entry: NewEntry, prev: Option<&Head>) -> Result<Self, LedgerError> {
-        let (seq, prev_hash) = prev.map_or((1, GENESIS_HASH.to_owned()), |h| {
-            (h.seq + 1, h.hash.clone())
-        });
+        let (seq, prev_hash) = prev.map_or((1, GENESIS_HASH.to_owned()), |h| (h.seq + 1, h.hash.clone()));
         let hash = content_hash(seq, &prev_hash, &entry)?;
-        Ok(Self {
-            seq,
-            prev_hash,
-            entry,
-            hash,
-        })
+        Ok(Self { seq, prev_hash, entry, hash })
     }
 
     /// Recomputes the hash from the content.
@@ -149,10 +126,7 @@ impl Entry {
     }
 
     pub fn head(&self) -> Head {
-        Head {
-            seq: self.seq,
-            hash: self.hash.clone(),
-        }
+        Head { seq: self.seq, hash: self.hash.clone() }
     }
 
     pub fn chain(&self) -> &str {
@@ -161,12 +135,8 @@ impl Entry {
 }
 
 fn content_hash(seq: u64, prev_hash: &str, entry: &NewEntry) -> Result<String, LedgerError> {
-    let bytes = serde_json::to_vec(&Hashed {
-        seq,
-        prev_hash,
-        entry,
-    })
-    .map_err(|e| LedgerError::Corrupt(e.to_string()))?;
+    let bytes =
+        serde_json::to_vec(&Hashed { seq, prev_hash, entry }).map_err(|e| LedgerError::Corrupt(e.to_string()))?;
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
@@ -247,17 +217,11 @@ pub struct FactQuery {
 /// The ledger port. Futures are `Send` so adapters work in multi-threaded Lambda runtimes.
 pub trait Ledger {
     /// Commits atomically, or reports a duplicate idempotency key and writes nothing.
-    fn commit(
-        &self,
-        commit: Commit,
-    ) -> impl Future<Output = Result<CommitOutcome, LedgerError>> + Send;
+    fn commit(&self, commit: Commit) -> impl Future<Output = Result<CommitOutcome, LedgerError>> + Send;
     /// The whole model inventory.
     fn inventory(&self) -> impl Future<Output = Result<Inventory, LedgerError>> + Send;
     /// Open data findings of the models and last action times of the targets.
-    fn facts(
-        &self,
-        query: &FactQuery,
-    ) -> impl Future<Output = Result<DecisionContext, LedgerError>> + Send;
+    fn facts(&self, query: &FactQuery) -> impl Future<Output = Result<DecisionContext, LedgerError>> + Send;
     /// Every chain id, sorted.
     fn chains(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send;
     /// A chain's entries in storage order (by sequence number).
@@ -267,10 +231,7 @@ pub trait Ledger {
 }
 
 /// Assigns each new entry its place on its chain, given the chains' current heads. Shared by adapters.
-pub fn seal_all(
-    entries: Vec<NewEntry>,
-    heads: &mut BTreeMap<String, Option<Head>>,
-) -> Result<Vec<Entry>, LedgerError> {
+pub fn seal_all(entries: Vec<NewEntry>, heads: &mut BTreeMap<String, Option<Head>>) -> Result<Vec<Entry>, LedgerError> {
     entries
         .into_iter()
         .map(|entry| {
@@ -309,14 +270,10 @@ impl std::fmt::Display for VerifyFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (chain, at) = (&self.chain, self.position);
         match &self.problem {
-            Problem::Edited => write!(
-                f,
-                "chain {chain}: entry {at} was edited (its hash no longer matches)"
-            ),
-            Problem::Missing { expected_seq } => write!(
-                f,
-                "chain {chain}: entry {expected_seq} is missing (found at position {at})"
-            ),
+            Problem::Edited => write!(f, "chain {chain}: entry {at} was edited (its hash no longer matches)"),
+            Problem::Missing { expected_seq } => {
+                write!(f, "chain {chain}: entry {expected_seq} is missing (found at position {at})")
+            }
             Problem::Reordered { stored_seq } => {
                 write!(
                     f,
@@ -362,34 +319,20 @@ pub async fn verify<L: Ledger>(ledger: &L) -> Result<VerifyReport, LedgerError> 
 }
 
 /// Checks one chain; pure.
-pub fn verify_chain(
-    chain: &str,
-    entries: &[Entry],
-    head: Option<&Head>,
-) -> Result<Option<VerifyFailure>, LedgerError> {
+pub fn verify_chain(chain: &str, entries: &[Entry], head: Option<&Head>) -> Result<Option<VerifyFailure>, LedgerError> {
     let present: std::collections::BTreeSet<u64> = entries.iter().map(|e| e.seq).collect();
     let mut prev_hash = GENESIS_HASH.to_owned();
     for (index, entry) in entries.iter().enumerate() {
         let position = index as u64 + 1;
-        let fail = |problem| {
-            Ok(Some(VerifyFailure {
-                chain: chain.to_owned(),
-                position,
-                problem,
-            }))
-        };
+        let fail = |problem| Ok(Some(VerifyFailure { chain: chain.to_owned(), position, problem }));
         if entry.computed_hash()? != entry.hash {
             return fail(Problem::Edited);
         }
         if entry.seq != position && !present.contains(&position) {
-            return fail(Problem::Missing {
-                expected_seq: position,
-            });
+            return fail(Problem::Missing { expected_seq: position });
         }
         if entry.entry.chain != chain || entry.seq != position || entry.prev_hash != prev_hash {
-            return fail(Problem::Reordered {
-                stored_seq: entry.seq,
-            });
+            return fail(Problem::Reordered { stored_seq: entry.seq });
         }
         prev_hash.clone_from(&entry.hash);
     }
@@ -400,10 +343,7 @@ pub fn verify_chain(
         (h, l) => Ok(Some(VerifyFailure {
             chain: chain.to_owned(),
             position: entries.len() as u64,
-            problem: Problem::HeadMismatch {
-                head_seq: h.map_or(0, |h| h.seq),
-                last_seq: l.map_or(0, |l| l.seq),
-            },
+            problem: Problem::HeadMismatch { head_seq: h.map_or(0, |h| h.seq), last_seq: l.map_or(0, |l| l.seq) },
         })),
     }
 }
