@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every Warden test: formatting, lints, then the whole workspace's tests.
+# Runs every Warden test: formatting, lints, then the whole workspace's tests, and prints one total line.
 # Needs only the Rust toolchain; later stages (DynamoDB Local, moto) are installed and started from here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +11,10 @@ echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test"
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+
+# One closing line over every test binary: "N passed, N failed".
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "total: %d passed, %d failed\n", p, f }' "$log"
