@@ -51,8 +51,8 @@ impl From<serde_json::Error> for Failure {
 
 type CommandResult = Result<u8, Failure>;
 
-/// Show progress on stderr past this many inputs, when it is a terminal.
-const PROGRESS_THRESHOLD: usize = 500;
+/// On a terminal, show progress on stderr every this many inputs.
+const PROGRESS_EVERY: usize = 500;
 
 fn now() -> Timestamp {
     Timestamp(chrono::Utc::now())
@@ -112,41 +112,44 @@ struct ReplayLine<'a> {
 pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
     let files = inputs::files(paths).map_err(Failure::Message)?;
     let engine = engine(global).await?;
-    let mut inputs = Vec::new();
-    for file in &files {
-        inputs.extend(inputs::read(file).map_err(Failure::Message)?);
-    }
-    let progress = !global.json && inputs.len() > PROGRESS_THRESHOLD && std::io::stderr().is_terminal();
+    let progress = !global.json && std::io::stderr().is_terminal();
     let mut summary = Summary::default();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if !global.json {
         output::timeline_header(&mut out)?;
     }
-    let total = inputs.len();
-    for (done, input) in inputs.into_iter().enumerate() {
-        let recorded_at = now();
-        let report = match input.body {
-            Body::Json(value, raw) => engine.ingest_value(value, &raw, recorded_at).await,
-            Body::Invalid(raw) => engine.ingest_bytes(&raw, recorded_at).await,
-        }
-        .map_err(|e| {
-            Failure::Message(format!("{}: {e} (inputs before it were recorded; replaying again is safe)", input.file))
-        })?;
-        summary.add(&report);
-        let written = if global.json {
-            serde_json::to_writer(&mut out, &ReplayLine { file: &input.file, index: input.index, report: &report })
-                .map_err(Failure::from)
-                .and_then(|()| writeln!(out).map_err(Failure::from))
-        } else {
-            output::timeline_row(&mut out, &input.file, input.index, &report).map_err(Failure::from)
-        };
-        written?;
-        if progress && (done + 1) % PROGRESS_THRESHOLD == 0 {
-            eprint!("\rreplayed {}/{total}", done + 1);
+    let mut done = 0_usize;
+    // One file in memory at a time; JSON lines are parsed as they are replayed.
+    for path in &files {
+        let bytes = inputs::read(path).map_err(Failure::Message)?;
+        let name = path.display().to_string();
+        for input in inputs::split(&name, &bytes) {
+            let recorded_at = now();
+            let report = match input.body {
+                Body::Json(value, raw) => engine.ingest_value(value, &raw, recorded_at).await,
+                Body::Invalid(raw) => engine.ingest_bytes(&raw, recorded_at).await,
+            }
+            .map_err(|e| {
+                Failure::Message(format!("{name}: {e} (inputs before it were recorded; replaying again is safe)"))
+            })?;
+            summary.add(&report);
+            if global.json {
+                serde_json::to_writer(
+                    &mut out,
+                    &ReplayLine { file: &input.file, index: input.index, report: &report },
+                )?;
+                writeln!(out)?;
+            } else {
+                output::timeline_row(&mut out, &input.file, input.index, &report)?;
+            }
+            done += 1;
+            if progress && done % PROGRESS_EVERY == 0 {
+                eprint!("\rreplayed {done} inputs");
+            }
         }
     }
-    if progress {
+    if progress && done >= PROGRESS_EVERY {
         eprintln!();
     }
     if !global.json {

@@ -43,46 +43,39 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// Splits one file into inputs.
-pub fn read(path: &Path) -> Result<Vec<Input>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let file = path.display().to_string();
-    Ok(split(&file, &bytes))
+/// Reads one file's bytes.
+pub fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-/// One JSON value (an event, or an array of events), else JSON lines where each line stands alone.
-pub fn split(file: &str, bytes: &[u8]) -> Vec<Input> {
-    let input = |index, body| Input { file: file.to_owned(), index, body };
+/// One JSON value (an event, or an array of events), else JSON lines where each line stands alone. Lines are
+/// parsed one at a time as the caller asks, so a large JSON-lines file never sits in memory as parsed values.
+pub fn split<'a>(file: &'a str, bytes: &'a [u8]) -> Box<dyn Iterator<Item = Input> + 'a> {
+    let input = move |index, body| Input { file: file.to_owned(), index, body };
     match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Array(items)) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let raw = serde_json::to_vec(&item).unwrap_or_default();
-                input(Some(i + 1), Body::Json(item, raw))
-            })
-            .collect(),
-        Ok(value) => vec![input(None, Body::Json(value, bytes.to_vec()))],
+        Ok(Value::Array(items)) => Box::new(items.into_iter().enumerate().map(move |(i, item)| {
+            let raw = serde_json::to_vec(&item).unwrap_or_default();
+            input(Some(i + 1), Body::Json(item, raw))
+        })),
+        Ok(value) => Box::new(std::iter::once(input(None, Body::Json(value, bytes.to_vec())))),
         Err(_) => {
-            let lines: Vec<(usize, &[u8])> = bytes
-                .split(|b| *b == b'\n')
-                .enumerate()
-                .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
-                .collect();
-            if lines.is_empty() {
-                return vec![input(None, Body::Invalid(bytes.to_vec()))];
+            let is_blank = |line: &&[u8]| line.iter().all(u8::is_ascii_whitespace);
+            let lines = || bytes.split(|b| *b == b'\n').enumerate().filter(move |(_, line)| !is_blank(line));
+            match lines().nth(1) {
+                None if lines().next().is_none() => {
+                    Box::new(std::iter::once(input(None, Body::Invalid(bytes.to_vec()))))
+                }
+                only_one => {
+                    let several = only_one.is_some();
+                    Box::new(lines().map(move |(number, line)| {
+                        let body = match serde_json::from_slice::<Value>(line) {
+                            Ok(value) => Body::Json(value, line.to_vec()),
+                            Err(_) => Body::Invalid(line.to_vec()),
+                        };
+                        input(several.then_some(number + 1), body)
+                    }))
+                }
             }
-            let several = lines.len() > 1;
-            lines
-                .into_iter()
-                .map(|(number, line)| {
-                    let body = match serde_json::from_slice::<Value>(line) {
-                        Ok(value) => Body::Json(value, line.to_vec()),
-                        Err(_) => Body::Invalid(line.to_vec()),
-                    };
-                    input(several.then_some(number + 1), body)
-                })
-                .collect()
         }
     }
 }
@@ -91,19 +84,19 @@ pub fn split(file: &str, bytes: &[u8]) -> Vec<Input> {
 mod tests {
     use super::*;
 
-    fn kinds(inputs: &[Input]) -> Vec<(Option<usize>, bool)> {
-        inputs.iter().map(|i| (i.index, matches!(i.body, Body::Json(..)))).collect()
+    fn kinds(inputs: Box<dyn Iterator<Item = Input> + '_>) -> Vec<(Option<usize>, bool)> {
+        inputs.map(|i| (i.index, matches!(i.body, Body::Json(..)))).collect()
     }
 
     #[test]
     fn splits_every_supported_layout() {
-        assert_eq!(kinds(&split("f", br#"{"a":1}"#)), [(None, true)]);
-        assert_eq!(kinds(&split("f", br#"[{"a":1},{"b":2}]"#)), [(Some(1), true), (Some(2), true)]);
+        assert_eq!(kinds(split("f", br#"{"a":1}"#)), [(None, true)]);
+        assert_eq!(kinds(split("f", br#"[{"a":1},{"b":2}]"#)), [(Some(1), true), (Some(2), true)]);
         assert_eq!(
-            kinds(&split("f", b"{\"a\":1}\n\n{oops\n{\"b\":2}\n")),
+            kinds(split("f", b"{\"a\":1}\n\n{oops\n{\"b\":2}\n")),
             [(Some(1), true), (Some(3), false), (Some(4), true)]
         );
-        assert_eq!(kinds(&split("f", b"not json")), [(None, false)]);
-        assert_eq!(kinds(&split("f", b"  \n")), [(None, false)]);
+        assert_eq!(kinds(split("f", b"not json")), [(None, false)]);
+        assert_eq!(kinds(split("f", b"  \n")), [(None, false)]);
     }
 }
