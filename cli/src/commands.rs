@@ -144,7 +144,7 @@ pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
                 output::timeline_row(&mut out, &input.file, input.index, &report)?;
             }
             done += 1;
-            if progress && done % PROGRESS_EVERY == 0 {
+            if progress && done.is_multiple_of(PROGRESS_EVERY) {
                 eprint!("\rreplayed {done} inputs");
             }
         }

@@ -252,6 +252,9 @@ pub fn plan_rejection(
     (commit, report)
 }
 
+/// How often an event is re-planned after write conflicts before the conflict is returned (as retryable).
+pub const MAX_CONFLICT_RETRIES: u32 = 12;
+
 /// Runs the pipeline against a ledger.
 #[derive(Debug)]
 pub struct Engine<L> {
@@ -288,11 +291,22 @@ impl<L: Ledger> Engine<L> {
             Ok(event) => event,
             Err(error) => return self.reject(&error, body, &envelope, recorded_at).await,
         };
-        let inventory = self.ledger.inventory().await?;
-        let prepared = prepare(event, inventory);
-        let context = self.ledger.facts(&prepared.fact_query()).await?;
-        let (commit, report) = plan(prepared, &self.policy, &context, &self.actor, recorded_at);
-        self.commit(commit, report).await
+        // Decisions depend on what the ledger holds; if another writer changes it between our read and our
+        // commit, re-read and decide again rather than commit a stale plan.
+        let mut attempt = 0;
+        loop {
+            let inventory = self.ledger.inventory().await?;
+            let prepared = prepare(event.clone(), inventory);
+            let context = self.ledger.facts(&prepared.fact_query()).await?;
+            let (commit, report) = plan(prepared, &self.policy, &context, &self.actor, recorded_at);
+            match self.commit(commit, report).await {
+                Err(LedgerError::Conflict(_)) if attempt < MAX_CONFLICT_RETRIES => {
+                    attempt += 1;
+                    self.ledger.pause_before_retry(attempt).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn reject(
@@ -330,8 +344,30 @@ impl<L: Ledger> Engine<L> {
         file_digest: &str,
         recorded_at: Timestamp,
     ) -> Result<ImportResult, LedgerError> {
+        let mut attempt = 0;
+        loop {
+            match self.import_once(file, file_digest, recorded_at).await {
+                Err(LedgerError::Conflict(_)) if attempt < MAX_CONFLICT_RETRIES => {
+                    attempt += 1;
+                    self.ledger.pause_before_retry(attempt).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn import_once(
+        &self,
+        file: &crate::inventory::InventoryFile,
+        file_digest: &str,
+        recorded_at: Timestamp,
+    ) -> Result<ImportResult, LedgerError> {
         let mut inventory = self.ledger.inventory().await?;
         let changed = inventory.import(file);
+        let models = inventory.len();
+        if changed.is_empty() {
+            return Ok(ImportResult { changed: Vec::new(), models });
+        }
         let key = format!("inventory-import#{file_digest}");
         let entries = changed
             .iter()
@@ -360,14 +396,9 @@ impl<L: Ledger> Engine<L> {
             models: changed.iter().filter_map(|id| inventory.get(id).cloned()).collect(),
             ..Commit::default()
         };
-        if changed.is_empty() {
-            return Ok(ImportResult { changed: Vec::new(), models: inventory.len() });
-        }
         match self.ledger.commit(commit).await? {
-            CommitOutcome::Committed { .. } => {
-                Ok(ImportResult { changed: changed.into_iter().collect(), models: inventory.len() })
-            }
-            CommitOutcome::Duplicate { .. } => Ok(ImportResult { changed: Vec::new(), models: inventory.len() }),
+            CommitOutcome::Committed { .. } => Ok(ImportResult { changed: changed.into_iter().collect(), models }),
+            CommitOutcome::Duplicate { .. } => Ok(ImportResult { changed: Vec::new(), models }),
         }
     }
 }

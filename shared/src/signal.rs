@@ -706,10 +706,10 @@ fn guardduty_parts(d: &GuardDutyFinding) -> Parts {
     if let Some(lambda) = &resource.lambda_details {
         resources.extend(lambda.role.iter().map(|r| Resource::IamRole(r.clone())));
     }
-    if let ResourceKind::Other(kind) = resource.kind() {
-        if resources.is_empty() {
-            resources.push(Resource::Other(format!("{kind}:unmodelled")));
-        }
+    if let ResourceKind::Other(kind) = resource.kind()
+        && resources.is_empty()
+    {
+        resources.push(Resource::Other(format!("{kind}:unmodelled")));
     }
     let archived = d.archived();
     let subject = resources.first().map(ToString::to_string).unwrap_or_else(|| resource.resource_type.clone());

@@ -49,3 +49,34 @@ pub fn sample_inventory() -> Inventory {
     inventory.import(&file);
     inventory
 }
+
+/// The DynamoDB Local endpoint `scripts/test.sh` started. Tests that need it fail loudly without it: a
+/// skipped adapter test would pass without testing anything.
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("WARDEN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!("WARDEN_TEST_DYNAMODB_ENDPOINT is not set: run ./scripts/test.sh, which starts DynamoDB Local")
+    })
+}
+
+/// A DynamoDB client for `endpoint` with static test credentials and SDK retries off, so failures surface at once.
+pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "warden-tests"))
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// A ledger on a new, empty table of the test emulator.
+pub async fn fresh_dynamo_ledger(name: &str) -> warden_aws::dynamodb::DynamoLedger {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let table = format!("{name}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    let ledger = warden_aws::dynamodb::DynamoLedger::new(dynamodb_client(&dynamodb_endpoint()), table);
+    ledger.create_table().await.unwrap_or_else(|e| panic!("create table: {e}"));
+    ledger
+}

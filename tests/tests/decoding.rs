@@ -185,15 +185,15 @@ proptest! {
         let mut all = Vec::new();
         paths(&event, Vec::new(), &mut all);
         let path = field.get(&all).clone();
-        if let Some((last, parent)) = path.split_last() {
-            if let Some(parent) = at_mut(&mut event, parent) {
-                match (replacement(choice), last, parent) {
-                    (None, PathStep::Key(k), Value::Object(map)) => { map.remove(k); }
-                    (None, PathStep::Index(i), Value::Array(items)) => { items.remove(*i); }
-                    (Some(v), PathStep::Key(k), Value::Object(map)) => { map.insert(k.clone(), v); }
-                    (Some(v), PathStep::Index(i), Value::Array(items)) => { items[*i] = v; }
-                    _ => {}
-                }
+        if let Some((last, parent)) = path.split_last()
+            && let Some(parent) = at_mut(&mut event, parent)
+        {
+            match (replacement(choice), last, parent) {
+                (None, PathStep::Key(k), Value::Object(map)) => { map.remove(k); }
+                (None, PathStep::Index(i), Value::Array(items)) => { items.remove(*i); }
+                (Some(v), PathStep::Key(k), Value::Object(map)) => { map.insert(k.clone(), v); }
+                (Some(v), PathStep::Index(i), Value::Array(items)) => { items[*i] = v; }
+                _ => {}
             }
         }
         let bytes = serde_json::to_vec(&event).unwrap_or_default();

@@ -193,6 +193,9 @@ pub enum CommitOutcome {
 pub enum LedgerError {
     #[error("ledger unavailable (retryable): {0}")]
     Unavailable(String),
+    /// Another writer moved a chain head or a fact this commit was planned against: re-read and re-plan.
+    #[error("ledger write conflict (retryable): {0}")]
+    Conflict(String),
     #[error("ledger storage failed: {0}")]
     Storage(String),
     #[error("ledger data is corrupt: {0}")]
@@ -203,7 +206,7 @@ pub enum LedgerError {
 
 impl LedgerError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
+        matches!(self, Self::Unavailable(_) | Self::Conflict(_))
     }
 }
 
@@ -228,6 +231,12 @@ pub trait Ledger {
     fn entries(&self, chain: &str) -> impl Future<Output = Result<Vec<Entry>, LedgerError>> + Send;
     /// A chain's head as stored.
     fn head(&self, chain: &str) -> impl Future<Output = Result<Option<Head>, LedgerError>> + Send;
+    /// Waits before the engine re-plans after a [`LedgerError::Conflict`] (attempt 1, 2, ...). Adapters that can
+    /// conflict back off with jitter; a single-writer store never conflicts and need not wait.
+    fn pause_before_retry(&self, attempt: u32) -> impl Future<Output = ()> + Send {
+        let _ = attempt;
+        async {}
+    }
 }
 
 /// Assigns each new entry its place on its chain, given the chains' current heads. Shared by adapters.

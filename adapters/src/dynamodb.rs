@@ -1,0 +1,490 @@
+//! The DynamoDB ledger: the [`Ledger`] port on one table (see [`crate::schema`]).
+//!
+//! A commit is one `TransactWriteItems`: the idempotency marker (must not exist), each entry (must not exist),
+//! each chain head (must still be the head we chained to), the inventory records, the facts, and each cooldown
+//! mark (must still hold the value we read). A marker that exists is a duplicate; any other failed condition is
+//! a [`LedgerError::Conflict`], and the engine re-reads and re-plans after a jittered back-off.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use warden_core::inventory::{Inventory, Model};
+use warden_core::ledger::{
+    Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, content_digest, seal_all,
+};
+use warden_core::policy::DecisionContext;
+use warden_core::time::Timestamp;
+
+use crate::schema::{self, GSI1_PK, GSI1_SK, PK, SK};
+
+/// What must hold for a transactional put to apply.
+enum Condition {
+    Always,
+    /// The item must not exist yet.
+    New,
+    /// The item's attribute must still hold the value we read.
+    Equals(&'static str, AttributeValue),
+}
+
+/// DynamoDB takes at most 100 writes in one transaction.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+
+type Item = std::collections::HashMap<String, AttributeValue>;
+
+/// Error codes that mean "try again later".
+const RETRYABLE_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+    "TransactionConflictException",
+];
+
+#[derive(Debug, Clone)]
+pub struct DynamoLedger {
+    client: Client,
+    table: String,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn key(pk: String, sk: impl Into<String>) -> Item {
+    Item::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Result<&'a str, LedgerError> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value),
+        _ => Err(LedgerError::Corrupt(format!("item {:?} has no string attribute {name:?}", item.get(SK)))),
+    }
+}
+
+fn number(item: &Item, name: &str) -> Result<i64, LedgerError> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value.parse().map_err(|e| LedgerError::Corrupt(format!("{name}: {e}"))),
+        _ => Err(LedgerError::Corrupt(format!("item {:?} has no number attribute {name:?}", item.get(SK)))),
+    }
+}
+
+fn json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, LedgerError> {
+    serde_json::from_str(text(item, name)?).map_err(|e| LedgerError::Corrupt(format!("{name}: {e}")))
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, LedgerError> {
+    serde_json::to_string(value).map_err(|e| LedgerError::Invalid(e.to_string()))
+}
+
+/// Maps an SDK failure: throttling, server errors and lost connections are retryable; the rest are not.
+fn sdk_error<E, R>(operation: &str, table: &str, error: SdkError<E, R>) -> LedgerError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = DisplayErrorContext(&error).to_string();
+    match &error {
+        SdkError::ServiceError(service) => match service.err().code() {
+            Some(code) if RETRYABLE_CODES.contains(&code) => LedgerError::Unavailable(format!("{operation}: {detail}")),
+            Some("ResourceNotFoundException") => LedgerError::Storage(format!(
+                "{operation}: table {table:?} not found (create it with `warden ledger init --table {table}`)"
+            )),
+            Some("ValidationException") => LedgerError::Invalid(format!("{operation}: {detail}")),
+            _ => LedgerError::Storage(format!("{operation}: {detail}")),
+        },
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            LedgerError::Unavailable(format!("{operation}: {detail}"))
+        }
+        _ => LedgerError::Storage(format!("{operation}: {detail}")),
+    }
+}
+
+fn build_error(error: impl std::fmt::Display) -> LedgerError {
+    LedgerError::Invalid(format!("cannot build request: {error}"))
+}
+
+impl DynamoLedger {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// Region, credentials and endpoint (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`) from the environment.
+    pub async fn from_env(table: impl Into<String>) -> Self {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::new(Client::new(&config), table)
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates the table from [`schema::table_definition`] (for emulators and tests; production tables come from
+    /// the templates). Returns false when it already exists.
+    pub async fn create_table(&self) -> Result<bool, LedgerError> {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+            ProjectionType, ScalarAttributeType,
+        };
+        let element = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(build_error)
+        };
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build_error)
+        };
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(schema::GSI1)
+            .key_schema(element(GSI1_PK, KeyType::Hash)?)
+            .key_schema(element(GSI1_SK, KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(build_error)?;
+        let result = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(element(PK, KeyType::Hash)?)
+            .key_schema(element(SK, KeyType::Range)?)
+            .attribute_definitions(attribute(PK)?)
+            .attribute_definitions(attribute(SK)?)
+            .attribute_definitions(attribute(GSI1_PK)?)
+            .attribute_definitions(attribute(GSI1_SK)?)
+            .global_secondary_indexes(index)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().code() == Some("ResourceInUseException") => Ok(false),
+            Err(e) => Err(sdk_error("CreateTable", &self.table, e)),
+        }
+    }
+
+    async fn get(&self, key: Item) -> Result<Option<Item>, LedgerError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", &self.table, e))?;
+        Ok(output.item)
+    }
+
+    /// Every item of a partition (optionally with a sort-key prefix), strongly consistent, all pages.
+    async fn query(&self, pk: String, sk_prefix: Option<&str>, limit: Option<i32>) -> Result<Vec<Item>, LedgerError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .set_exclusive_start_key(start.take())
+                .set_limit(limit);
+            request = match sk_prefix {
+                Some(prefix) => request
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#sk", SK)
+                    .expression_attribute_values(":prefix", s(prefix)),
+                None => request.key_condition_expression("#pk = :pk"),
+            };
+            let output = request.send().await.map_err(|e| sdk_error("Query", &self.table, e))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(next) if limit.is_none() => start = Some(next),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    fn entry_item(entry: &Entry) -> Result<Item, LedgerError> {
+        let recorded = entry.entry.recorded_at.to_rfc3339();
+        let mut item = key(schema::chain_pk(entry.chain()), schema::entry_sk(entry.seq));
+        item.insert("entry".into(), s(to_json(entry)?));
+        item.insert("seq".into(), n(entry.seq));
+        item.insert("hash".into(), s(entry.hash.clone()));
+        item.insert(GSI1_PK.into(), s(schema::day_pk(&recorded)));
+        item.insert(GSI1_SK.into(), s(format!("{recorded}#{}#{:020}", entry.chain(), entry.seq)));
+        Ok(item)
+    }
+
+    fn put(&self, item: Item, condition: Condition) -> Result<TransactWriteItem, LedgerError> {
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = match condition {
+            Condition::Always => put,
+            Condition::New => {
+                put.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", PK)
+            }
+            Condition::Equals(attribute, value) => put
+                .condition_expression("#attr = :expected")
+                .expression_attribute_names("#attr", attribute)
+                .expression_attribute_values(":expected", value),
+        };
+        Ok(TransactWriteItem::builder().put(put.build().map_err(build_error)?).build())
+    }
+
+    fn commit_items(
+        &self,
+        commit: &Commit,
+        sealed: &[Entry],
+        heads: &BTreeMap<String, Option<Head>>,
+        marks: &BTreeMap<String, (Timestamp, Option<i64>)>,
+    ) -> Result<Vec<TransactWriteItem>, LedgerError> {
+        let mut items = Vec::new();
+        let mut marker = key(schema::marker_pk(&commit.idempotency_key), schema::MARKER_SK);
+        marker.insert("outcome".into(), s(to_json(&commit.outcome)?));
+        items.push(self.put(marker, Condition::New)?);
+        for entry in sealed {
+            items.push(self.put(Self::entry_item(entry)?, Condition::New)?);
+        }
+        let mut new_heads: BTreeMap<&str, Head> = BTreeMap::new();
+        for entry in sealed {
+            new_heads.insert(entry.chain(), entry.head());
+        }
+        for (chain, head) in new_heads {
+            let mut item = key(schema::HEADS_PK.to_owned(), schema::head_sk(chain));
+            item.insert("seq".into(), n(head.seq));
+            item.insert("hash".into(), s(head.hash));
+            // The head must still be the one we chained to: another writer may have moved it.
+            let condition = match heads.get(chain).and_then(Option::as_ref) {
+                None => Condition::New,
+                Some(previous) => Condition::Equals("hash", s(previous.hash.clone())),
+            };
+            items.push(self.put(item, condition)?);
+        }
+        for model in &commit.models {
+            let mut item = key(schema::INVENTORY_PK.to_owned(), schema::model_sk(&model.id));
+            item.insert("model".into(), s(to_json(model)?));
+            items.push(self.put(item, Condition::Always)?);
+        }
+        for (target, (at, previous)) in marks {
+            if previous.is_some_and(|p| p >= at.millis()) {
+                continue; // a newer mark is already there
+            }
+            let mut item = key(schema::target_pk(target), schema::LAST_ACTION_SK);
+            item.insert("at".into(), n(at.millis()));
+            let condition = match previous {
+                None => Condition::New,
+                Some(p) => Condition::Equals("at", n(p)),
+            };
+            items.push(self.put(item, condition)?);
+        }
+        let mut findings: BTreeMap<(&str, &str), bool> = BTreeMap::new();
+        for mark in &commit.findings {
+            findings.insert((mark.model_id.as_str(), mark.finding_id.as_str()), mark.open);
+        }
+        for ((model, finding), open) in findings {
+            let item_key = key(schema::findings_pk(model), schema::finding_sk(finding));
+            items.push(if open {
+                self.put(item_key, Condition::Always)?
+            } else {
+                let delete =
+                    Delete::builder().table_name(&self.table).set_key(Some(item_key)).build().map_err(build_error)?;
+                TransactWriteItem::builder().delete(delete).build()
+            });
+        }
+        if items.len() > MAX_TRANSACTION_ITEMS {
+            return Err(LedgerError::Invalid(format!(
+                "one event would write {} items; a DynamoDB transaction takes at most {MAX_TRANSACTION_ITEMS}",
+                items.len()
+            )));
+        }
+        Ok(items)
+    }
+
+    async fn read_head(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
+        let Some(item) = self.get(key(schema::HEADS_PK.to_owned(), schema::head_sk(chain))).await? else {
+            return Ok(None);
+        };
+        let seq = u64::try_from(number(&item, "seq")?).map_err(|e| LedgerError::Corrupt(format!("head seq: {e}")))?;
+        Ok(Some(Head { seq, hash: text(&item, "hash")?.to_owned() }))
+    }
+
+    async fn read_mark(&self, target: &str) -> Result<Option<i64>, LedgerError> {
+        match self.get(key(schema::target_pk(target), schema::LAST_ACTION_SK)).await? {
+            Some(item) => Ok(Some(number(&item, "at")?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn commit_once(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
+        if commit.idempotency_key.is_empty() {
+            return Err(LedgerError::Invalid("empty idempotency key".into()));
+        }
+        let mut heads: BTreeMap<String, Option<Head>> = BTreeMap::new();
+        for entry in &commit.entries {
+            if !heads.contains_key(&entry.chain) {
+                heads.insert(entry.chain.clone(), self.read_head(&entry.chain).await?);
+            }
+        }
+        let mut marks: BTreeMap<String, (Timestamp, Option<i64>)> = BTreeMap::new();
+        for (target, at) in &commit.action_marks {
+            match marks.get_mut(target) {
+                Some((newest, _)) => *newest = (*newest).max(*at),
+                None => {
+                    let previous = self.read_mark(target).await?;
+                    marks.insert(target.clone(), (*at, previous));
+                }
+            }
+        }
+        let read_heads = heads.clone();
+        let sealed = seal_all(commit.entries.clone(), &mut heads)?;
+        let items = self.commit_items(&commit, &sealed, &read_heads, &marks)?;
+        // The token makes an SDK-level resend of this exact request idempotent for ten minutes.
+        let token = content_digest(
+            format!("{}#{}", commit.idempotency_key, sealed.first().map_or("", |e| e.hash.as_str())).as_bytes(),
+        );
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(&token[..36])
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CommitOutcome::Committed { entries: sealed }),
+            Err(SdkError::ServiceError(service)) => match service.err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    let codes: Vec<&str> =
+                        cancelled.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
+                    if codes.first() == Some(&"ConditionalCheckFailed") {
+                        return self.duplicate(&commit.idempotency_key).await;
+                    }
+                    if codes.iter().any(|c| *c == "ConditionalCheckFailed" || *c == "TransactionConflict") {
+                        return Err(LedgerError::Conflict(format!(
+                            "TransactWriteItems cancelled: {}",
+                            codes.join(", ")
+                        )));
+                    }
+                    if codes.iter().any(|c| c.contains("Throughput") || c.contains("Throttl")) {
+                        return Err(LedgerError::Unavailable(format!(
+                            "TransactWriteItems cancelled: {}",
+                            codes.join(", ")
+                        )));
+                    }
+                    Err(LedgerError::Storage(format!("TransactWriteItems cancelled: {}", codes.join(", "))))
+                }
+                TransactWriteItemsError::IdempotentParameterMismatchException(_) => {
+                    Err(LedgerError::Conflict("a different request used this client token".into()))
+                }
+                _ => Err(sdk_error("TransactWriteItems", &self.table, SdkError::ServiceError(service))),
+            },
+            Err(other) => Err(sdk_error("TransactWriteItems", &self.table, other)),
+        }
+    }
+
+    async fn duplicate(&self, idempotency_key: &str) -> Result<CommitOutcome, LedgerError> {
+        let item = self.get(key(schema::marker_pk(idempotency_key), schema::MARKER_SK)).await?;
+        let item = item.ok_or_else(|| LedgerError::Conflict("idempotency marker vanished after a conflict".into()))?;
+        let original: Outcome = json(&item, "outcome")?;
+        Ok(CommitOutcome::Duplicate { original })
+    }
+}
+
+impl Ledger for DynamoLedger {
+    async fn commit(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
+        self.commit_once(commit).await
+    }
+
+    async fn inventory(&self) -> Result<Inventory, LedgerError> {
+        let items = self.query(schema::INVENTORY_PK.to_owned(), Some("MODEL#"), None).await?;
+        let models = items.iter().map(|item| json::<Model>(item, "model")).collect::<Result<Vec<_>, _>>()?;
+        Ok(Inventory::from_models(models))
+    }
+
+    async fn facts(&self, query: &FactQuery) -> Result<DecisionContext, LedgerError> {
+        let mut context = DecisionContext::default();
+        for model in &query.models {
+            if !self.query(schema::findings_pk(model), Some("FINDING#"), Some(1)).await?.is_empty() {
+                context.open_data_findings.insert(model.clone());
+            }
+        }
+        for target in &query.targets {
+            if let Some(millis) = self.read_mark(target).await? {
+                let at =
+                    Timestamp::from_millis(millis).ok_or_else(|| LedgerError::Corrupt(format!("mark {millis}")))?;
+                context.last_actions.insert(target.clone(), at);
+            }
+        }
+        Ok(context)
+    }
+
+    async fn chains(&self) -> Result<Vec<String>, LedgerError> {
+        let items = self.query(schema::HEADS_PK.to_owned(), Some("CHAIN#"), None).await?;
+        let mut chains = items
+            .iter()
+            .map(|item| text(item, SK).map(|sk| sk.trim_start_matches("CHAIN#").to_owned()))
+            .collect::<Result<Vec<_>, _>>()?;
+        chains.sort();
+        Ok(chains)
+    }
+
+    async fn entries(&self, chain: &str) -> Result<Vec<Entry>, LedgerError> {
+        let items = self.query(schema::chain_pk(chain), Some("ENTRY#"), None).await?;
+        items.iter().map(|item| json::<Entry>(item, "entry")).collect()
+    }
+
+    async fn head(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
+        self.read_head(chain).await
+    }
+
+    async fn pause_before_retry(&self, attempt: u32) {
+        // Full jitter over an exponential window: 10 ms, 20 ms, ... capped at 640 ms.
+        let window = 10_u64 << attempt.min(6);
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=window))).await;
+    }
+}
+
+/// Direct edits of stored entries, to prove `verify` catches tampering (tests only).
+#[cfg(feature = "conformance")]
+impl warden_core::ledger::conformance::Tamper for DynamoLedger {
+    async fn overwrite_entry(&self, chain: &str, position: u64, entry: Option<&Entry>) -> Result<(), LedgerError> {
+        let item_key = key(schema::chain_pk(chain), schema::entry_sk(position));
+        match entry {
+            Some(entry) => {
+                let mut item = Self::entry_item(entry)?;
+                item.extend(item_key);
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("PutItem", &self.table, e))?;
+            }
+            None => {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(item_key))
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("DeleteItem", &self.table, e))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,195 @@
+//! The DynamoDB ledger against Amazon DynamoDB Local (started by scripts/test.sh): the conformance suite,
+//! concurrent writers on one chain, duplicate and out-of-order delivery, an endpoint that goes away, and the
+//! same per-event results as the embedded ledger.
+
+// Tests fail loudly.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use warden_aws::dynamodb::DynamoLedger;
+use warden_core::engine::{Engine, Report, Status};
+use warden_core::inventory::InventoryFile;
+use warden_core::ledger::embedded::EmbeddedLedger;
+use warden_core::ledger::{Actor, EntryBody, Ledger, LedgerError, conformance, verify};
+use warden_core::policy::Policy;
+use warden_core::time::Timestamp;
+use warden_tests::{dynamodb_client, events_dir, fresh_dynamo_ledger, json_files, read};
+
+fn now() -> Timestamp {
+    Timestamp(chrono::Utc::now())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap()
+}
+
+async fn engine<L: Ledger>(ledger: L) -> Engine<L> {
+    let engine = Engine::new(ledger, Policy::builtin().unwrap(), Actor::Automation("test".into()));
+    let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap();
+    engine.import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", now()).await.unwrap();
+    engine
+}
+
+#[test]
+fn dynamodb_ledger_passes_the_conformance_suite() {
+    let failures = runtime().block_on(conformance::run(|| fresh_dynamo_ledger("conformance")));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A GuardDuty finding on fraud-detector's role, made distinct by `n`.
+fn finding(n: usize) -> Vec<u8> {
+    let mut event: Value =
+        serde_json::from_slice(&read(&events_dir().join("guardduty-finding-low-severity-info.json"))).unwrap();
+    event["id"] = Value::from(format!("concurrent-{n}"));
+    event["detail"]["id"] = Value::from(format!("{n:032x}"));
+    event["detail"]["resource"] = serde_json::json!({
+        "resourceType": "AccessKey",
+        "accessKeyDetails": {"accessKeyId": "ASIAEXAMPLE", "userName": "fraud-sagemaker-exec", "userType": "AssumedRole"}
+    });
+    serde_json::to_vec(&event).unwrap()
+}
+
+#[test]
+fn concurrent_writers_on_one_chain_lose_and_double_nothing() {
+    const WRITERS: usize = 8;
+    const EVENTS: usize = 50;
+    runtime().block_on(async {
+        let engine = Arc::new(engine(fresh_dynamo_ledger("concurrent").await).await);
+        let before = engine.ledger().entries("fraud-detector").await.unwrap().len();
+        let mut tasks = Vec::new();
+        for writer in 0..WRITERS {
+            let engine = Arc::clone(&engine);
+            tasks.push(tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                for i in 0..EVENTS {
+                    // Each writer also re-delivers one event another writer owns: duplicates under contention.
+                    let n = writer * EVENTS + i;
+                    let report = engine.ingest_bytes(&finding(n), now()).await.unwrap();
+                    statuses.push((n, report.status));
+                    if i == 0 {
+                        let other = ((writer + 1) % WRITERS) * EVENTS;
+                        let again = engine.ingest_bytes(&finding(other), now()).await.unwrap();
+                        statuses.push((other, again.status));
+                    }
+                }
+                statuses
+            }));
+        }
+        // Every distinct event is applied exactly once, by whichever of its deliveries came first.
+        let mut applied = std::collections::BTreeMap::<usize, usize>::new();
+        for task in tasks {
+            for (n, status) in task.await.unwrap() {
+                match status {
+                    Status::Applied => *applied.entry(n).or_default() += 1,
+                    Status::Duplicate => {
+                        applied.entry(n).or_default();
+                    }
+                    Status::Rejected => panic!("event {n} rejected"),
+                }
+            }
+        }
+        assert_eq!(applied.len(), WRITERS * EVENTS);
+        assert!(applied.values().all(|count| *count == 1), "applied counts: {applied:?}");
+        let entries = engine.ledger().entries("fraud-detector").await.unwrap();
+        let signals = entries.iter().filter(|e| matches!(e.entry.body, EntryBody::Signal { .. })).count();
+        let mut keys: Vec<&str> = entries
+            .iter()
+            .filter(|e| matches!(e.entry.body, EntryBody::Signal { .. }))
+            .map(|e| e.entry.idempotency_key.as_str())
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let total = WRITERS * EVENTS;
+        assert_eq!(signals, total, "one signal entry per distinct event");
+        assert_eq!(keys.len(), total, "no event recorded twice");
+        assert_eq!(entries.len(), before + 2 * total, "a signal and a decision per event");
+        let report = verify(engine.ledger()).await.unwrap();
+        assert!(report.ok(), "{report:?}");
+    });
+}
+
+#[test]
+fn out_of_order_and_duplicate_delivery_keep_the_newest_config_history() {
+    runtime().block_on(async {
+        let engine = engine(fresh_dynamo_ledger("order").await).await;
+        let failed = read(&events_dir().join("sagemaker-endpoint-failed-alert.json"));
+        let rejected = read(&events_dir().join("sagemaker-model-package-rejected.json"));
+        let pending = read(&events_dir().join("sagemaker-model-package-pending-manual-approval.json"));
+        // Version 8 (newer) before version 7, twice each.
+        for body in [&pending, &rejected, &pending, &failed, &rejected, &failed] {
+            engine.ingest_bytes(body, now()).await.unwrap();
+        }
+        let inventory = engine.ledger().inventory().await.unwrap();
+        let churn = inventory.get("churn-predictor").unwrap();
+        let versions: Vec<_> = churn.package_versions.iter().map(|p| (p.version, p.approval.to_string())).collect();
+        assert_eq!(versions.len(), 2, "{versions:?}");
+        assert!(versions.contains(&(Some(8), "PendingManualApproval".into())));
+        let signals = engine
+            .ledger()
+            .entries("churn-predictor")
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e.entry.body, EntryBody::Signal { .. }))
+            .count();
+        assert_eq!(signals, 3, "three distinct events, each once");
+        assert!(verify(engine.ledger()).await.unwrap().ok());
+    });
+}
+
+#[test]
+fn an_endpoint_that_goes_away_gives_a_retryable_error_and_a_consistent_ledger() {
+    runtime().block_on(async {
+        let ledger = fresh_dynamo_ledger("outage").await;
+        let table = ledger.table().to_owned();
+        let engine = engine(ledger).await;
+        engine
+            .ingest_bytes(&read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json")), now())
+            .await
+            .unwrap();
+        // The same table, through an endpoint nobody listens on.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = dead.local_addr().unwrap();
+        drop(dead);
+        let gone = Engine::new(
+            DynamoLedger::new(dynamodb_client(&format!("http://{address}")), table),
+            Policy::builtin().unwrap(),
+            Actor::Automation("test".into()),
+        );
+        let body = read(&events_dir().join("cloudwatch-drift-alarm-high-risk-rollback.json"));
+        match gone.ingest_bytes(&body, now()).await {
+            Err(error @ LedgerError::Unavailable(_)) => assert!(error.is_retryable()),
+            other => panic!("expected a retryable error, got {other:?}"),
+        }
+        // Back again: the retry applies once and the ledger verifies.
+        let report = engine.ingest_bytes(&body, now()).await.unwrap();
+        assert_eq!(report.status, Status::Applied);
+        assert!(verify(engine.ledger()).await.unwrap().ok());
+    });
+}
+
+fn comparable(report: &Report) -> (Status, Vec<String>, Option<warden_core::signal::Band>, String) {
+    (report.status, report.models.clone(), report.alert, serde_json::to_string(&report.actions).unwrap())
+}
+
+#[test]
+fn replay_gives_the_same_results_on_dynamodb_and_embedded() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let embedded = engine(EmbeddedLedger::open(dir.path()).unwrap()).await;
+        let dynamo = engine(fresh_dynamo_ledger("parity").await).await;
+        let mut files = json_files(&events_dir());
+        files.extend(json_files(&events_dir().join("invalid")));
+        files.extend(json_files(&events_dir()));
+        for file in &files {
+            let body = read(file);
+            let (a, b) =
+                (embedded.ingest_bytes(&body, now()).await.unwrap(), dynamo.ingest_bytes(&body, now()).await.unwrap());
+            assert_eq!(comparable(&a), comparable(&b), "{}", file.display());
+        }
+        assert_eq!(embedded.ledger().inventory().await.unwrap(), dynamo.ledger().inventory().await.unwrap());
+        assert!(verify(dynamo.ledger()).await.unwrap().ok());
+    });
+}
