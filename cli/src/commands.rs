@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use warden_aws::dynamodb::DynamoLedger;
 use warden_core::engine::{Engine, Report, Status};
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::embedded::EmbeddedLedger;
@@ -11,6 +12,7 @@ use warden_core::ledger::{Actor, Ledger, content_digest, verify};
 use warden_core::policy::Policy;
 use warden_core::time::Timestamp;
 
+use crate::backend::AnyLedger;
 use crate::inputs::{self, Body};
 use crate::output::{self, Summary};
 use crate::{EXIT_REJECTED, Global};
@@ -65,8 +67,18 @@ fn actor(global: &Global) -> Actor {
     }
 }
 
-fn open_ledger(global: &Global) -> Result<EmbeddedLedger, String> {
-    EmbeddedLedger::open(&global.ledger).map_err(|e| e.to_string())
+fn describe_ledger(global: &Global) -> String {
+    match &global.table {
+        Some(table) => format!("DynamoDB table {table}"),
+        None => format!("embedded, in {}", global.ledger.display()),
+    }
+}
+
+async fn open_ledger(global: &Global) -> Result<AnyLedger, Failure> {
+    Ok(match &global.table {
+        Some(table) => AnyLedger::Dynamo(DynamoLedger::from_env(table).await),
+        None => AnyLedger::Embedded(EmbeddedLedger::open(&global.ledger)?),
+    })
 }
 
 fn load_policy(global: &Global) -> Result<Policy, String> {
@@ -88,11 +100,11 @@ fn read_inventory(path: &Path) -> Result<(InventoryFile, String), String> {
     Ok((file, content_digest(&bytes)))
 }
 
-async fn engine(global: &Global) -> Result<Engine<EmbeddedLedger>, Failure> {
+async fn engine(global: &Global) -> Result<Engine<AnyLedger>, Failure> {
     // Validate every input before touching the ledger: a bad file changes nothing.
     let policy = load_policy(global)?;
     let inventory = global.inventory.as_deref().map(read_inventory).transpose()?;
-    let engine = Engine::new(open_ledger(global)?, policy, actor(global));
+    let engine = Engine::new(open_ledger(global).await?, policy, actor(global));
     if let Some((file, digest)) = inventory {
         engine.import_inventory(&file, &digest, now()).await?;
     }
@@ -187,7 +199,7 @@ pub async fn ledger_show(global: &Global, model: Option<&str>) -> CommandResult 
     if shown == 0 && !global.json {
         match model {
             Some(id) => eprintln!("no entries for model {id:?}"),
-            None => eprintln!("the ledger in {} is empty", global.ledger.display()),
+            None => eprintln!("the ledger ({}) is empty", describe_ledger(global)),
         }
     }
     Ok(0)
@@ -207,6 +219,24 @@ pub async fn ledger_verify(global: &Global) -> CommandResult {
         }
     }
     Ok(if report.ok() { 0 } else { EXIT_REJECTED })
+}
+
+pub async fn ledger_init(global: &Global) -> CommandResult {
+    let Some(table) = &global.table else {
+        return Err(Failure::Message("`ledger init` creates a DynamoDB table: name it with --table NAME".into()));
+    };
+    let ledger = DynamoLedger::from_env(table).await;
+    if ledger.create_table().await? {
+        println!("created ledger table {table}");
+    } else {
+        println!("ledger table {table} already exists");
+    }
+    Ok(0)
+}
+
+pub fn ledger_schema() -> CommandResult {
+    println!("{}", serde_json::to_string_pretty(&warden_aws::schema::table_definition())?);
+    Ok(0)
 }
 
 pub async fn inventory_import(global: &Global, file: &Path) -> CommandResult {

@@ -1,6 +1,7 @@
 //! `warden`: replay governance events locally, inspect and verify the ledger, manage the inventory, check
 //! policies. Wiring only: the decisions live in `warden-core`.
 
+mod backend;
 mod commands;
 mod inputs;
 mod output;
@@ -34,6 +35,10 @@ pub struct Global {
     /// Folder of the embedded ledger.
     #[arg(long, global = true, value_name = "DIR", env = "WARDEN_LEDGER", default_value = ".warden")]
     pub ledger: PathBuf,
+    /// Use the DynamoDB ledger in this table instead (region, credentials and endpoint from the standard AWS
+    /// environment, including AWS_ENDPOINT_URL).
+    #[arg(long, global = true, value_name = "NAME", env = "WARDEN_TABLE")]
+    pub table: Option<String>,
     /// Policy file (TOML); the built-in policy when omitted.
     #[arg(long, global = true, value_name = "FILE", env = "WARDEN_POLICY")]
     pub policy: Option<PathBuf>,
@@ -83,6 +88,10 @@ enum LedgerCommand {
     },
     /// Walk every chain and name the first entry that does not verify.
     Verify,
+    /// Create the DynamoDB ledger table (for emulators and tests; deploy real tables with SAM or CDK).
+    Init,
+    /// Print the ledger table's key schema and index as JSON (the templates are checked against it).
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,7 +118,7 @@ enum PolicyCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("warden: cannot start: {e}");
@@ -124,6 +133,8 @@ fn main() -> ExitCode {
                 commands::ledger_show(&global, model.as_deref()).await
             }
             Command::Ledger { command: LedgerCommand::Verify } => commands::ledger_verify(&global).await,
+            Command::Ledger { command: LedgerCommand::Init } => commands::ledger_init(&global).await,
+            Command::Ledger { command: LedgerCommand::Schema } => commands::ledger_schema(),
             Command::Inventory { command: InventoryCommand::Import { file } } => {
                 commands::inventory_import(&global, &file).await
             }

@@ -1,0 +1,53 @@
+//! Which ledger the CLI talks to: the embedded one (default) or DynamoDB (`--table`). One enum delegating to
+//! either adapter, because the port's async methods make it a generic, not an object.
+
+use warden_aws::dynamodb::DynamoLedger;
+use warden_core::inventory::Inventory;
+use warden_core::ledger::embedded::EmbeddedLedger;
+use warden_core::ledger::{Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError};
+use warden_core::policy::DecisionContext;
+
+#[derive(Debug)]
+pub enum AnyLedger {
+    Embedded(EmbeddedLedger),
+    Dynamo(DynamoLedger),
+}
+
+macro_rules! delegate {
+    ($self:ident, $ledger:ident => $call:expr) => {
+        match $self {
+            AnyLedger::Embedded($ledger) => $call.await,
+            AnyLedger::Dynamo($ledger) => $call.await,
+        }
+    };
+}
+
+impl Ledger for AnyLedger {
+    async fn commit(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
+        delegate!(self, l => l.commit(commit))
+    }
+
+    async fn inventory(&self) -> Result<Inventory, LedgerError> {
+        delegate!(self, l => l.inventory())
+    }
+
+    async fn facts(&self, query: &FactQuery) -> Result<DecisionContext, LedgerError> {
+        delegate!(self, l => l.facts(query))
+    }
+
+    async fn chains(&self) -> Result<Vec<String>, LedgerError> {
+        delegate!(self, l => l.chains())
+    }
+
+    async fn entries(&self, chain: &str) -> Result<Vec<Entry>, LedgerError> {
+        delegate!(self, l => l.entries(chain))
+    }
+
+    async fn head(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
+        delegate!(self, l => l.head(chain))
+    }
+
+    async fn pause_before_retry(&self, attempt: u32) {
+        delegate!(self, l => l.pause_before_retry(attempt))
+    }
+}
