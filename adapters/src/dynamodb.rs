@@ -82,8 +82,20 @@ fn json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, Le
     serde_json::from_str(text(item, name)?).map_err(|e| LedgerError::Corrupt(format!("{name}: {e}")))
 }
 
+/// DynamoDB's item limit is 400 KB; keys and small attributes need the rest.
+pub const MAX_JSON_ATTRIBUTE_BYTES: usize = 380 * 1024;
+
+/// Serialises an attribute, refusing one DynamoDB would reject, with a message that says what grew too big.
 fn to_json(value: &impl serde::Serialize) -> Result<String, LedgerError> {
-    serde_json::to_string(value).map_err(|e| LedgerError::Invalid(e.to_string()))
+    let text = serde_json::to_string(value).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+    if text.len() > MAX_JSON_ATTRIBUTE_BYTES {
+        let head: String = text.chars().take(120).collect();
+        return Err(LedgerError::Invalid(format!(
+            "a ledger item of {} bytes exceeds DynamoDB's 400 KB item limit: {head}...",
+            text.len()
+        )));
+    }
+    Ok(text)
 }
 
 /// Maps an SDK failure: throttling, server errors and lost connections are retryable; the rest are not.

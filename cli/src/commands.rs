@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use warden_aws::dynamodb::DynamoLedger;
 use warden_core::engine::{Engine, Report, Status};
+use warden_core::evidence;
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::embedded::EmbeddedLedger;
 use warden_core::ledger::{Actor, Ledger, content_digest, verify};
@@ -15,7 +16,7 @@ use warden_core::time::Timestamp;
 use crate::backend::AnyLedger;
 use crate::inputs::{self, Body};
 use crate::output::{self, Summary};
-use crate::{EXIT_REJECTED, Global};
+use crate::{EXIT_REJECTED, ExportFormat, Global};
 
 /// Why a command stopped: a message for the user, or a reader that closed the pipe (not an error).
 #[derive(Debug)]
@@ -219,6 +220,57 @@ pub async fn ledger_verify(global: &Global) -> CommandResult {
         }
     }
     Ok(if report.ok() { 0 } else { EXIT_REJECTED })
+}
+
+pub async fn ledger_export(global: &Global, filter: evidence::Filter, format: ExportFormat) -> CommandResult {
+    let engine = engine(global).await?;
+    let ledger = engine.ledger();
+    let verification = verify(ledger).await?;
+    let mut chains = Vec::new();
+    for chain in ledger.chains().await? {
+        if filter.model.as_ref().is_none_or(|m| *m == chain) {
+            let entries = ledger.entries(&chain).await?;
+            chains.push((chain, entries));
+        }
+    }
+    if let Some(model) = &filter.model
+        && chains.is_empty()
+    {
+        return Err(Failure::Message(format!("no chain for model {model:?} in the ledger ({})", describe_ledger(global))));
+    }
+    let rows = evidence::rows(&chains, &verification, &filter);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match format {
+        ExportFormat::Json => {
+            let document = evidence::Export {
+                generated_at: now(),
+                ledger: describe_ledger(global),
+                model: filter.model.as_deref(),
+                since: filter.since,
+                verification: &verification,
+                verified: verification.ok(),
+                entries: &rows,
+            };
+            serde_json::to_writer_pretty(&mut out, &document)?;
+            writeln!(out)?;
+        }
+        ExportFormat::Csv => {
+            writeln!(out, "{}", evidence::CSV_COLUMNS.join(","))?;
+            for row in &rows {
+                writeln!(out, "{}", row.to_csv())?;
+            }
+        }
+    }
+    out.flush()?;
+    if !verification.ok() {
+        eprintln!("warning: the ledger did not verify; rows of failing chains have chain_verified = false:");
+        for failure in &verification.failures {
+            eprintln!("  {failure}");
+        }
+        return Ok(EXIT_REJECTED);
+    }
+    Ok(0)
 }
 
 pub async fn ledger_init(global: &Global) -> CommandResult {

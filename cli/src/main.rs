@@ -88,10 +88,33 @@ enum LedgerCommand {
     },
     /// Walk every chain and name the first entry that does not verify.
     Verify,
+    /// Export evidence for auditors: entries with actors, reasons, times, the duty each evidences, and whether
+    /// its chain verified.
+    Export {
+        /// Only this model's chain.
+        #[arg(long, value_name = "ID")]
+        model: Option<String>,
+        /// Only entries about events at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        since: Option<warden_core::time::Timestamp>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+    },
     /// Create the DynamoDB ledger table (for emulators and tests; deploy real tables with SAM or CDK).
     Init,
     /// Print the ledger table's key schema and index as JSON (the templates are checked against it).
     Schema,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Json,
+    Csv,
+}
+
+fn parse_time(text: &str) -> Result<warden_core::time::Timestamp, String> {
+    warden_core::time::Timestamp::parse(text).ok_or_else(|| format!("{text:?} is not an RFC 3339 time or epoch number"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +156,9 @@ fn main() -> ExitCode {
                 commands::ledger_show(&global, model.as_deref()).await
             }
             Command::Ledger { command: LedgerCommand::Verify } => commands::ledger_verify(&global).await,
+            Command::Ledger { command: LedgerCommand::Export { model, since, format } } => {
+                commands::ledger_export(&global, warden_core::evidence::Filter { model, since }, format).await
+            }
             Command::Ledger { command: LedgerCommand::Init } => commands::ledger_init(&global).await,
             Command::Ledger { command: LedgerCommand::Schema } => commands::ledger_schema(),
             Command::Inventory { command: InventoryCommand::Import { file } } => {

@@ -276,3 +276,59 @@ fn ledger_init_needs_a_table_and_schema_prints_the_keys() {
     assert_eq!(schema["KeySchema"][0]["AttributeName"], "pk");
     assert_eq!(schema["GlobalSecondaryIndexes"][0]["IndexName"], "gsi1");
 }
+
+#[test]
+fn evidence_export_filters_and_reports_verification() {
+    let dir = tempdir();
+    warden(dir.path(), &["replay", "events", "--inventory", "events/inventory.toml"]);
+    let json = warden(dir.path(), &["ledger", "export", "--model", "credit-scoring", "--since", "2026-11-02T09:59:00Z"]);
+    assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
+    let document: Value = serde_json::from_str(&stdout(&json)).unwrap_or_default();
+    assert_eq!(document["verified"], true);
+    let entries = document["entries"].as_array().cloned().unwrap_or_default();
+    assert!(!entries.is_empty());
+    for entry in &entries {
+        assert_eq!(entry["chain"], "credit-scoring");
+        assert!(entry["occurred_at"].as_str().unwrap_or_default() >= "2026-11-02T09:59:00", "{entry}");
+        assert!(entry["evidences"].as_str().unwrap_or_default().starts_with("EU AI Act"), "{entry}");
+    }
+    assert!(entries.iter().any(|e| e["record"] == "action" && e["action"] == "rollback" && e["target"] == "credit-scoring-prod"));
+
+    let csv = warden(dir.path(), &["ledger", "export", "--format", "csv"]);
+    let text = stdout(&csv);
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap_or_default().starts_with("chain,seq,occurred_at,recorded_at,record,model"));
+    let verified = warden(dir.path(), &["ledger", "verify", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&verified)).unwrap_or_default();
+    assert_eq!(lines.count() as u64, report["entries"].as_u64().unwrap_or_default(), "one CSV row per entry");
+
+    let bad = warden(dir.path(), &["ledger", "export", "--since", "last tuesday"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("last tuesday"), "{}", stderr(&bad));
+    let unknown = warden(dir.path(), &["ledger", "export", "--model", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn evidence_export_marks_chains_that_do_not_verify() {
+    let dir = tempdir();
+    warden(dir.path(), &["replay", "events", "--inventory", "events/inventory.toml"]);
+    {
+        use redb::ReadableDatabase;
+        use warden_core::ledger::embedded::{LEDGER_FILE, tables::ENTRIES};
+        let db = redb::Database::open(dir.path().join(LEDGER_FILE)).unwrap_or_else(|e| panic!("{e}"));
+        let write = db.begin_write().unwrap_or_else(|e| panic!("{e}"));
+        {
+            let mut table = write.open_table(ENTRIES).unwrap_or_else(|e| panic!("{e}"));
+            table.remove(("aml-screening", 2_u64)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        write.commit().unwrap_or_else(|e| panic!("{e}"));
+    }
+    let output = warden(dir.path(), &["ledger", "export"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("chain aml-screening: entry 2 is missing"), "{}", stderr(&output));
+    let document: Value = serde_json::from_str(&stdout(&output)).unwrap_or_default();
+    let entries = document["entries"].as_array().cloned().unwrap_or_default();
+    assert!(entries.iter().filter(|e| e["chain"] == "aml-screening").all(|e| e["chain_verified"] == false));
+    assert!(entries.iter().filter(|e| e["chain"] == "credit-scoring").all(|e| e["chain_verified"] == true));
+}

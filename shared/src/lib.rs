@@ -3,6 +3,7 @@
 //! (embedded redb here, DynamoDB elsewhere) do the I/O.
 
 pub mod engine;
+pub mod evidence;
 pub mod event;
 pub mod inventory;
 pub mod ledger;
