@@ -6,6 +6,7 @@
 //! a [`LedgerError::Conflict`], and the engine re-reads and re-plans after a jittered back-off.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -50,6 +51,39 @@ const RETRYABLE_CODES: &[&str] = &[
 pub struct DynamoLedger {
     client: Client,
     table: String,
+    stats: std::sync::Arc<WriteStats>,
+}
+
+/// What commits cost, counted since the ledger was created (for metrics and benchmarks).
+#[derive(Debug, Default)]
+pub struct WriteStats {
+    transactions: AtomicU64,
+    items: AtomicU64,
+    /// Write capacity units as DynamoDB reports them, in thousandths.
+    milli_wcu: AtomicU64,
+    conflicts: AtomicU64,
+}
+
+/// A snapshot of [`WriteStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct WriteCounts {
+    pub transactions: u64,
+    pub items: u64,
+    pub wcu: f64,
+    pub conflicts: u64,
+}
+
+impl WriteStats {
+    pub fn snapshot(&self) -> WriteCounts {
+        #[allow(clippy::cast_precision_loss)]
+        let wcu = self.milli_wcu.load(Ordering::Relaxed) as f64 / 1000.0;
+        WriteCounts {
+            transactions: self.transactions.load(Ordering::Relaxed),
+            items: self.items.load(Ordering::Relaxed),
+            wcu,
+            conflicts: self.conflicts.load(Ordering::Relaxed),
+        }
+    }
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -127,7 +161,12 @@ fn build_error(error: impl std::fmt::Display) -> LedgerError {
 
 impl DynamoLedger {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), stats: std::sync::Arc::default() }
+    }
+
+    /// What commits through this ledger (and its clones) have written so far.
+    pub fn write_counts(&self) -> WriteCounts {
+        self.stats.snapshot()
     }
 
     /// Region, credentials and endpoint (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`) from the environment.
@@ -365,19 +404,31 @@ impl DynamoLedger {
         let read_heads = heads.clone();
         let sealed = seal_all(commit.entries.clone(), &mut heads)?;
         let items = self.commit_items(&commit, &sealed, &read_heads, &marks)?;
-        // The token makes an SDK-level resend of this exact request idempotent for ten minutes.
-        let token = content_digest(
-            format!("{}#{}", commit.idempotency_key, sealed.first().map_or("", |e| e.hash.as_str())).as_bytes(),
-        );
+        let item_count = items.len() as u64;
+        // The token makes an SDK-level resend of this exact request idempotent for ten minutes. DynamoDB scopes
+        // tokens per account, so it must identify the request itself: table, event and every sealed entry.
+        let identity: Vec<&str> = [self.table.as_str(), commit.idempotency_key.as_str()]
+            .into_iter()
+            .chain(sealed.iter().map(|e| e.hash.as_str()))
+            .collect();
+        let token = content_digest(identity.join("#").as_bytes());
         let result = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
             .client_request_token(&token[..36])
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(CommitOutcome::Committed { entries: sealed }),
+            Ok(output) => {
+                let wcu: f64 = output.consumed_capacity().iter().filter_map(|c| c.capacity_units()).sum();
+                self.stats.transactions.fetch_add(1, Ordering::Relaxed);
+                self.stats.items.fetch_add(item_count, Ordering::Relaxed);
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                self.stats.milli_wcu.fetch_add((wcu * 1000.0).round() as u64, Ordering::Relaxed);
+                Ok(CommitOutcome::Committed { entries: sealed })
+            }
             Err(SdkError::ServiceError(service)) => match service.err() {
                 TransactWriteItemsError::TransactionCanceledException(cancelled) => {
                     let codes: Vec<&str> =
@@ -386,6 +437,7 @@ impl DynamoLedger {
                         return self.duplicate(&commit.idempotency_key).await;
                     }
                     if codes.iter().any(|c| *c == "ConditionalCheckFailed" || *c == "TransactionConflict") {
+                        self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
                         return Err(LedgerError::Conflict(format!(
                             "TransactWriteItems cancelled: {}",
                             codes.join(", ")

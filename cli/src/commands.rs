@@ -236,7 +236,10 @@ pub async fn ledger_export(global: &Global, filter: evidence::Filter, format: Ex
     if let Some(model) = &filter.model
         && chains.is_empty()
     {
-        return Err(Failure::Message(format!("no chain for model {model:?} in the ledger ({})", describe_ledger(global))));
+        return Err(Failure::Message(format!(
+            "no chain for model {model:?} in the ledger ({})",
+            describe_ledger(global)
+        )));
     }
     let rows = evidence::rows(&chains, &verification, &filter);
     let stdout = std::io::stdout();

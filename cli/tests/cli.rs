@@ -281,7 +281,8 @@ fn ledger_init_needs_a_table_and_schema_prints_the_keys() {
 fn evidence_export_filters_and_reports_verification() {
     let dir = tempdir();
     warden(dir.path(), &["replay", "events", "--inventory", "events/inventory.toml"]);
-    let json = warden(dir.path(), &["ledger", "export", "--model", "credit-scoring", "--since", "2026-11-02T09:59:00Z"]);
+    let json =
+        warden(dir.path(), &["ledger", "export", "--model", "credit-scoring", "--since", "2026-11-02T09:59:00Z"]);
     assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
     let document: Value = serde_json::from_str(&stdout(&json)).unwrap_or_default();
     assert_eq!(document["verified"], true);
@@ -292,7 +293,11 @@ fn evidence_export_filters_and_reports_verification() {
         assert!(entry["occurred_at"].as_str().unwrap_or_default() >= "2026-11-02T09:59:00", "{entry}");
         assert!(entry["evidences"].as_str().unwrap_or_default().starts_with("EU AI Act"), "{entry}");
     }
-    assert!(entries.iter().any(|e| e["record"] == "action" && e["action"] == "rollback" && e["target"] == "credit-scoring-prod"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["record"] == "action" && e["action"] == "rollback" && e["target"] == "credit-scoring-prod")
+    );
 
     let csv = warden(dir.path(), &["ledger", "export", "--format", "csv"]);
     let text = stdout(&csv);
@@ -314,7 +319,6 @@ fn evidence_export_marks_chains_that_do_not_verify() {
     let dir = tempdir();
     warden(dir.path(), &["replay", "events", "--inventory", "events/inventory.toml"]);
     {
-        use redb::ReadableDatabase;
         use warden_core::ledger::embedded::{LEDGER_FILE, tables::ENTRIES};
         let db = redb::Database::open(dir.path().join(LEDGER_FILE)).unwrap_or_else(|e| panic!("{e}"));
         let write = db.begin_write().unwrap_or_else(|e| panic!("{e}"));

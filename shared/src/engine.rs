@@ -67,11 +67,17 @@ pub fn prepare(event: Event, mut inventory: Inventory) -> Prepared {
 impl Prepared {
     /// The ledger facts the decision needs.
     pub fn fact_query(&self) -> FactQuery {
+        // Only what an action could target: the model's endpoints, the package the signal names, the newest
+        // package and the group (so the read stays small however many versions a model accumulates).
         let mut targets = BTreeSet::new();
         for model in self.affected.iter().filter_map(|a| self.inventory.get(&a.model_id)) {
             targets.extend(model.endpoints.iter().map(|e| e.name.clone()));
-            targets.extend(model.package_versions.iter().map(|p| p.arn.clone()));
+            targets.extend(model.latest_package().map(|p| p.arn.clone()));
             targets.extend(model.model_package_group.clone());
+            targets.extend(self.signal.resources.iter().filter_map(|r| match r {
+                Resource::ModelPackage(arn) if model.owns(r) => Some(arn.clone()),
+                _ => None,
+            }));
         }
         FactQuery {
             models: self.affected.iter().map(|a| a.model_id.clone()).collect(),

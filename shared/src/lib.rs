@@ -3,8 +3,8 @@
 //! (embedded redb here, DynamoDB elsewhere) do the I/O.
 
 pub mod engine;
-pub mod evidence;
 pub mod event;
+pub mod evidence;
 pub mod inventory;
 pub mod ledger;
 pub mod policy;
