@@ -31,6 +31,14 @@ enum Condition {
     Equals(&'static str, AttributeValue),
 }
 
+/// A "newest wins" mark (cooldown or re-notify) to write, with the value read for the optimistic condition.
+struct MarkWrite {
+    key: Item,
+    at: i64,
+    extra: Vec<(String, AttributeValue)>,
+    previous: Option<i64>,
+}
+
 /// DynamoDB takes at most 100 writes in one transaction.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 
@@ -110,6 +118,10 @@ fn number(item: &Item, name: &str) -> Result<i64, LedgerError> {
         Some(AttributeValue::N(value)) => value.parse().map_err(|e| LedgerError::Corrupt(format!("{name}: {e}"))),
         _ => Err(LedgerError::Corrupt(format!("item {:?} has no number attribute {name:?}", item.get(SK)))),
     }
+}
+
+fn timestamp(millis: i64) -> Result<Timestamp, LedgerError> {
+    Timestamp::from_millis(millis).ok_or_else(|| LedgerError::Corrupt(format!("timestamp {millis}")))
 }
 
 fn json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, LedgerError> {
@@ -302,7 +314,7 @@ impl DynamoLedger {
         commit: &Commit,
         sealed: &[Entry],
         heads: &BTreeMap<String, Option<Head>>,
-        marks: &BTreeMap<String, (Timestamp, Option<i64>)>,
+        marks: &[MarkWrite],
     ) -> Result<Vec<TransactWriteItem>, LedgerError> {
         let mut items = Vec::new();
         let mut marker = key(schema::marker_pk(&commit.idempotency_key), schema::MARKER_SK);
@@ -331,13 +343,15 @@ impl DynamoLedger {
             item.insert("model".into(), s(to_json(model)?));
             items.push(self.put(item, Condition::Always)?);
         }
-        for (target, (at, previous)) in marks {
-            if previous.is_some_and(|p| p >= at.millis()) {
+        for mark in marks {
+            if mark.previous.is_some_and(|p| p >= mark.at) {
                 continue; // a newer mark is already there
             }
-            let mut item = key(schema::target_pk(target), schema::LAST_ACTION_SK);
-            item.insert("at".into(), n(at.millis()));
-            let condition = match previous {
+            let mut item = mark.key.clone();
+            item.insert("at".into(), n(mark.at));
+            item.extend(mark.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+            // The mark must still hold what we read: a concurrent writer may have moved it.
+            let condition = match mark.previous {
                 None => Condition::New,
                 Some(p) => Condition::Equals("at", n(p)),
             };
@@ -391,15 +405,34 @@ impl DynamoLedger {
                 heads.insert(entry.chain.clone(), self.read_head(&entry.chain).await?);
             }
         }
-        let mut marks: BTreeMap<String, (Timestamp, Option<i64>)> = BTreeMap::new();
-        for (target, at) in &commit.action_marks {
-            match marks.get_mut(target) {
-                Some((newest, _)) => *newest = (*newest).max(*at),
-                None => {
-                    let previous = self.read_mark(target).await?;
-                    marks.insert(target.clone(), (*at, previous));
+        // Newest wins, per mark item, within the commit and against what is stored.
+        let mut newest: BTreeMap<(String, &'static str), MarkWrite> = BTreeMap::new();
+        let mut propose = |pk: String, sk: &'static str, at: Timestamp, extra: Vec<(String, AttributeValue)>| {
+            let mark = MarkWrite { key: key(pk.clone(), sk), at: at.millis(), extra, previous: None };
+            match newest.get(&(pk.clone(), sk)) {
+                Some(existing) if existing.at >= mark.at => {}
+                _ => {
+                    newest.insert((pk, sk), mark);
                 }
             }
+        };
+        for (target, at) in &commit.action_marks {
+            propose(schema::target_pk(target), schema::LAST_ACTION_SK, *at, Vec::new());
+        }
+        for (alert_key, level, at) in &commit.alert_marks {
+            propose(
+                schema::alert_pk(alert_key),
+                schema::LAST_ALERT_SK,
+                *at,
+                vec![("level".to_owned(), s(level.as_str()))],
+            );
+        }
+        let mut marks: Vec<MarkWrite> = newest.into_values().collect();
+        for mark in &mut marks {
+            mark.previous = match self.get(mark.key.clone()).await? {
+                Some(item) => Some(number(&item, "at")?),
+                None => None,
+            };
         }
         let read_heads = heads.clone();
         let sealed = seal_all(commit.entries.clone(), &mut heads)?;
@@ -463,7 +496,10 @@ impl DynamoLedger {
     async fn duplicate(&self, idempotency_key: &str) -> Result<CommitOutcome, LedgerError> {
         let item = self.get(key(schema::marker_pk(idempotency_key), schema::MARKER_SK)).await?;
         let item = item.ok_or_else(|| LedgerError::Conflict("idempotency marker vanished after a conflict".into()))?;
-        let original: Outcome = json(&item, "outcome")?;
+        let mut original: Outcome = json(&item, "outcome")?;
+        if let Some(AttributeValue::Ss(delivered)) = item.get("delivered") {
+            original.delivered.extend(delivered.iter().cloned());
+        }
         Ok(CommitOutcome::Duplicate { original })
     }
 }
@@ -488,9 +524,13 @@ impl Ledger for DynamoLedger {
         }
         for target in &query.targets {
             if let Some(millis) = self.read_mark(target).await? {
-                let at =
-                    Timestamp::from_millis(millis).ok_or_else(|| LedgerError::Corrupt(format!("mark {millis}")))?;
-                context.last_actions.insert(target.clone(), at);
+                context.last_actions.insert(target.clone(), timestamp(millis)?);
+            }
+        }
+        for alert_key in &query.alert_keys {
+            if let Some(item) = self.get(key(schema::alert_pk(alert_key), schema::LAST_ALERT_SK)).await? {
+                let level = text(&item, "level")?.parse().map_err(LedgerError::Corrupt)?;
+                context.last_alerts.insert(alert_key.clone(), (level, timestamp(number(&item, "at")?)?));
             }
         }
         Ok(context)
@@ -513,6 +553,27 @@ impl Ledger for DynamoLedger {
 
     async fn head(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
         self.read_head(chain).await
+    }
+
+    async fn mark_delivered(&self, idempotency_key: &str, effect: &str) -> Result<(), LedgerError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(schema::marker_pk(idempotency_key), schema::MARKER_SK)))
+            .update_expression("ADD delivered :effect")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":effect", AttributeValue::Ss(vec![effect.to_owned()]))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().code() == Some("ConditionalCheckFailedException") => {
+                Err(LedgerError::Invalid(format!("no event with idempotency key {idempotency_key:?}")))
+            }
+            Err(e) => Err(sdk_error("UpdateItem", &self.table, e)),
+        }
     }
 
     async fn pause_before_retry(&self, attempt: u32) {

@@ -6,10 +6,11 @@
 //! |---|---|---|---|
 //! | entry | `CHAIN#<chain>` | `ENTRY#<seq, 20 digits>` | `entry` (JSON), `seq`, `hash`, `gsi1pk` = `DAY#<yyyy-mm-dd>`, `gsi1sk` = `<recorded_at>#<chain>#<seq>` |
 //! | chain head | `HEADS` | `CHAIN#<chain>` | `seq`, `hash` |
-//! | idempotency marker | `EVENT#<idempotency key>` | `MARKER` | `outcome` (JSON) |
+//! | idempotency marker | `EVENT#<idempotency key>` | `MARKER` | `outcome` (JSON), `delivered` (string set of effects) |
 //! | model | `INVENTORY` | `MODEL#<id>` | `model` (JSON) |
 //! | open data finding | `FINDINGS#<model id>` | `FINDING#<finding id>` | |
 //! | last action on a target | `TARGET#<endpoint or package>` | `LAST_ACTION` | `at` (epoch ms) |
+//! | last alert that paged about a finding or alarm | `ALERT#<alert key>` | `LAST_ALERT` | `level`, `at` (epoch ms) |
 //!
 //! Heads and the inventory each live in one partition so they can be read with strong consistency in one Query;
 //! Warden's write rate (governance events) is far below a partition's limits.
@@ -26,6 +27,7 @@ pub const HEADS_PK: &str = "HEADS";
 pub const INVENTORY_PK: &str = "INVENTORY";
 pub const MARKER_SK: &str = "MARKER";
 pub const LAST_ACTION_SK: &str = "LAST_ACTION";
+pub const LAST_ALERT_SK: &str = "LAST_ALERT";
 
 pub fn chain_pk(chain: &str) -> String {
     format!("CHAIN#{chain}")
@@ -58,6 +60,10 @@ pub fn finding_sk(finding: &str) -> String {
 
 pub fn target_pk(target: &str) -> String {
     format!("TARGET#{target}")
+}
+
+pub fn alert_pk(key: &str) -> String {
+    format!("ALERT#{key}")
 }
 
 /// The day partition of the time-range index.

@@ -47,6 +47,10 @@ impl Ledger for AnyLedger {
         delegate!(self, l => l.head(chain))
     }
 
+    async fn mark_delivered(&self, idempotency_key: &str, effect: &str) -> Result<(), LedgerError> {
+        delegate!(self, l => l.mark_delivered(idempotency_key, effect))
+    }
+
     async fn pause_before_retry(&self, attempt: u32) {
         delegate!(self, l => l.pause_before_retry(attempt))
     }

@@ -28,9 +28,22 @@ pub enum Status {
     Rejected,
 }
 
+/// A short, stable id for the decision about an event: alerts and bus events carry it, so subscribers can
+/// drop repeats and people can find it in the ledger.
+pub fn decision_id(idempotency_key: &str) -> String {
+    format!("wd-{}", &crate::ledger::content_digest(idempotency_key.as_bytes())[..20])
+}
+
 /// The result of ingesting one input, for people and machines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    pub decision_id: String,
+    pub idempotency_key: String,
+    /// Whether the alert pages now (false when there is no alert, or inside the re-notify window).
+    pub notify: bool,
+    /// Effects already delivered for this decision (on a duplicate after a partial failure).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub delivered: BTreeSet<String>,
     pub event_id: Option<String>,
     pub source: Option<String>,
     pub detail_type: Option<String>,
@@ -82,6 +95,7 @@ impl Prepared {
         FactQuery {
             models: self.affected.iter().map(|a| a.model_id.clone()).collect(),
             targets: targets.into_iter().collect(),
+            alert_keys: self.signal.alert_key().into_iter().collect(),
         }
     }
 }
@@ -175,9 +189,33 @@ pub fn plan(
     let actions: Vec<PlannedAction> = decisions.iter().flat_map(|(_, d)| d.actions.iter().cloned()).collect();
     let alert = decisions.iter().filter_map(|(_, d)| d.alert).max();
     let models: Vec<String> = affected.iter().map(|a| a.model_id.clone()).collect();
-    commit.outcome =
-        Outcome { models: models.clone(), alert, actions: actions.clone(), summary: signal.summary.clone() };
+    // Page on the first alert about a finding or alarm, then again only when its severity rises or the window
+    // has passed. The mark keeps the severity band weighed, not the alert level a rule pinned.
+    let severity = decisions.iter().map(|(_, d)| d.severity.band()).max().unwrap_or(Band::Info);
+    let notify = match (alert, signal.alert_key()) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(_), Some(key)) => {
+            let page = policy.should_notify(severity, signal.occurred_at, context.last_alerts.get(&key));
+            if page {
+                commit.alert_marks.push((key, severity, signal.occurred_at));
+            }
+            page
+        }
+    };
+    commit.outcome = Outcome {
+        models: models.clone(),
+        alert,
+        actions: actions.clone(),
+        summary: signal.summary.clone(),
+        notify,
+        delivered: BTreeSet::new(),
+    };
     let report = Report {
+        decision_id: decision_id(&signal.idempotency_key),
+        idempotency_key: signal.idempotency_key.clone(),
+        notify,
+        delivered: BTreeSet::new(),
         event_id: Some(event.id),
         source: Some(event.source),
         detail_type: Some(event.detail_type),
@@ -236,12 +274,16 @@ pub fn plan_rejection(
         },
     };
     let commit = Commit {
-        idempotency_key: key,
+        idempotency_key: key.clone(),
         outcome: Outcome { summary: summary.clone(), ..Outcome::default() },
         entries: vec![entry],
         ..Commit::default()
     };
     let report = Report {
+        decision_id: decision_id(&key),
+        idempotency_key: key.clone(),
+        notify: false,
+        delivered: BTreeSet::new(),
         event_id: text("id"),
         source: text("source"),
         detail_type: text("detail-type"),
@@ -336,6 +378,8 @@ impl<L: Ledger> Engine<L> {
                 report.models = original.models;
                 report.alert = original.alert;
                 report.actions = original.actions;
+                report.notify = original.notify;
+                report.delivered = original.delivered;
                 report.skipped.clear();
                 report.rules.clear();
                 Ok(report)

@@ -156,6 +156,8 @@ pub struct Policy {
     #[serde(default)]
     pub kill_switch: bool,
     pub cooldown_minutes: u32,
+    /// A repeated finding or alarm pages again only after this window, or when its level rises.
+    pub renotify_minutes: u32,
     pub drift_thresholds: DriftThresholds,
     pub fallback: Fallback,
     #[serde(default, rename = "rule")]
@@ -252,6 +254,17 @@ impl Policy {
     fn cooldown_millis(&self) -> i64 {
         i64::from(self.cooldown_minutes) * 60_000
     }
+
+    /// Whether an alert about something last paged at `previous` (severity band, time) should page again now,
+    /// at `severity`: when the severity rose or the re-notify window has passed.
+    pub fn should_notify(&self, severity: Band, at: Timestamp, previous: Option<&(Band, Timestamp)>) -> bool {
+        match previous {
+            None => true,
+            Some((last_severity, last_at)) => {
+                severity > *last_severity || at.millis() - last_at.millis() >= i64::from(self.renotify_minutes) * 60_000
+            }
+        }
+    }
 }
 
 /// Ledger facts the decision needs, fetched by the caller.
@@ -261,6 +274,8 @@ pub struct DecisionContext {
     pub open_data_findings: BTreeSet<String>,
     /// When an action last targeted each endpoint or model package.
     pub last_actions: BTreeMap<String, Timestamp>,
+    /// The last alert that paged about each alert key (see `Signal::alert_key`): its severity band and time.
+    pub last_alerts: BTreeMap<String, (Band, Timestamp)>,
 }
 
 /// An action the decision plans. Warden's core never executes it; break-glass does.
@@ -549,7 +564,7 @@ mod tests {
 
     #[test]
     fn invalid_policies_name_the_problem() {
-        let base = "version = 1\ncooldown_minutes = 5\n[drift_thresholds]\nhigh=0.1\nmedium=0.2\nlow=0.3\nunclassified=0.2\n[fallback]\nmin_alert=\"low\"\n";
+        let base = "version = 1\ncooldown_minutes = 5\nrenotify_minutes = 60\n[drift_thresholds]\nhigh=0.1\nmedium=0.2\nlow=0.3\nunclassified=0.2\n[fallback]\nmin_alert=\"low\"\n";
         let cases = [
             ("[[rule]]\nname=\"a\"\nactions=[\"cutoff\"]", "no mode"),
             (

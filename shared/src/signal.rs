@@ -256,6 +256,20 @@ pub struct Signal {
 }
 
 impl Signal {
+    /// What repeated alerts are about, for the re-notify window: a finding (by id, across occurrences) or an
+    /// alarm (by name, across flaps). `None`: every alert stands on its own.
+    pub fn alert_key(&self) -> Option<String> {
+        if let Some(finding) = &self.finding {
+            return Some(format!("finding#{}", finding.id));
+        }
+        match (self.class, self.drift.is_none(), self.source.as_str()) {
+            (SignalClass::Drift, true, "aws.cloudwatch" | "aws.monitoring") => {
+                self.idempotency_key.split('#').nth(1).map(|alarm| format!("alarm#{alarm}"))
+            }
+            _ => None,
+        }
+    }
+
     pub fn band(&self) -> Band {
         self.severity.band()
     }

@@ -176,3 +176,44 @@ fn a_ledger_in_use_is_reported_as_retryable() {
         Ok(_) => panic!("a second open of the same ledger must fail"),
     }
 }
+
+#[test]
+fn a_repeated_finding_pages_again_only_when_its_severity_rises() {
+    runtime().block_on(async {
+        let (_dir, ledger) = fresh();
+        let engine = engine_with_inventory(ledger).await;
+        let first = read(&events_dir().join("guardduty-finding-s3-bucket-medium-risk-alert.json"));
+        let mut repeat: serde_json::Value = serde_json::from_slice(&first).unwrap();
+        repeat["detail"]["service"]["count"] = serde_json::Value::from(2);
+        repeat["detail"]["updatedAt"] = serde_json::Value::from("2026-11-02T10:30:00.000Z");
+        let mut risen = repeat.clone();
+        risen["detail"]["service"]["count"] = serde_json::Value::from(3);
+        risen["detail"]["updatedAt"] = serde_json::Value::from("2026-11-02T10:45:00.000Z");
+        risen["detail"]["severity"] = serde_json::Value::from(9.0);
+
+        let pages: Vec<(bool, Option<&str>)> = {
+            let mut pages = Vec::new();
+            for body in [first.clone(), serde_json::to_vec(&repeat).unwrap(), serde_json::to_vec(&risen).unwrap()] {
+                let report = engine.ingest_bytes(&body, now()).await.unwrap();
+                assert_eq!(report.status, Status::Applied);
+                pages.push((report.notify, report.alert.map(|a| a.as_str())));
+            }
+            pages
+        };
+        assert_eq!(
+            pages,
+            [(true, Some("high")), (false, Some("high")), (true, Some("high"))],
+            "severity 7.5 -> 7.5 -> 9: {pages:?}"
+        );
+        // Every occurrence is still recorded.
+        let signals = engine
+            .ledger()
+            .entries("churn-predictor")
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e.entry.body, EntryBody::Signal { .. }))
+            .count();
+        assert_eq!(signals, 3);
+    });
+}

@@ -114,6 +114,8 @@ pub async fn stores_inventory_and_facts<L: Ledger>(ledger: &L) -> Check {
     let mut commit = sample_commit("facts", &["fraud"], 1);
     commit.models = vec![model.clone(), Model::new("other")];
     commit.action_marks = vec![("endpoint-x".into(), at(5_000)), ("endpoint-x".into(), at(4_000))];
+    commit.alert_marks =
+        vec![("finding#a".into(), Band::Medium, at(3_000)), ("finding#a".into(), Band::High, at(2_000))];
     commit.findings = vec![
         FindingMark { model_id: "fraud".into(), finding_id: "f1".into(), open: true },
         FindingMark { model_id: "other".into(), finding_id: "f2".into(), open: true },
@@ -123,6 +125,7 @@ pub async fn stores_inventory_and_facts<L: Ledger>(ledger: &L) -> Check {
     let inventory = ledger.inventory().await.map_err(|e| e.to_string())?;
     ensure(inventory.get("fraud") == Some(&model) && inventory.len() == 2, || format!("inventory {inventory:?}"))?;
     let query = FactQuery {
+        alert_keys: vec!["finding#a".into(), "finding#none".into()],
         models: vec!["fraud".into(), "other".into(), "fra".into()],
         targets: vec!["endpoint-x".into(), "none".into()],
     };
@@ -132,7 +135,38 @@ pub async fn stores_inventory_and_facts<L: Ledger>(ledger: &L) -> Check {
     })?;
     ensure(facts.last_actions.get("endpoint-x") == Some(&at(5_000)) && facts.last_actions.len() == 1, || {
         format!("last actions {:?} (the newest mark must win)", facts.last_actions)
+    })?;
+    ensure(
+        facts.last_alerts.get("finding#a") == Some(&(Band::Medium, at(3_000))) && facts.last_alerts.len() == 1,
+        || format!("last alerts {:?} (the newest mark must win)", facts.last_alerts),
+    )?;
+    // A later commit with an older alert mark does not move it back.
+    let mut older = sample_commit("facts-older", &["fraud"], 1);
+    older.alert_marks = vec![("finding#a".into(), Band::Critical, at(1_000))];
+    committed(ledger, older).await?;
+    let facts = ledger.facts(&query).await.map_err(|e| e.to_string())?;
+    ensure(facts.last_alerts.get("finding#a") == Some(&(Band::Medium, at(3_000))), || {
+        format!("an older alert mark replaced a newer one: {:?}", facts.last_alerts)
     })
+}
+
+/// Delivery marks accumulate on the marker, are idempotent, and a duplicate reports them.
+pub async fn records_delivered_effects<L: Ledger>(ledger: &L) -> Check {
+    committed(ledger, sample_commit("effects", &["m"], 1)).await?;
+    for effect in ["alert", "bus", "alert"] {
+        ledger.mark_delivered("effects", effect).await.map_err(|e| e.to_string())?;
+    }
+    match ledger.commit(sample_commit("effects", &["m"], 1)).await.map_err(|e| e.to_string())? {
+        CommitOutcome::Duplicate { original } => {
+            let delivered: Vec<&str> = original.delivered.iter().map(String::as_str).collect();
+            ensure(delivered == ["alert", "bus"], || format!("delivered {delivered:?}"))?;
+        }
+        CommitOutcome::Committed { .. } => return Err("a repeated key was committed again".into()),
+    }
+    match ledger.mark_delivered("no-such-event", "alert").await {
+        Err(LedgerError::Invalid(_)) => Ok(()),
+        other => Err(format!("marking an unknown event gave {other:?}")),
+    }
 }
 
 /// An empty idempotency key is refused.
@@ -195,6 +229,7 @@ where
     check!(duplicates_write_nothing);
     check!(stores_inventory_and_facts);
     check!(refuses_empty_keys);
+    check!(records_delivered_effects);
     check!(verify_catches_tampering);
     failures
 }

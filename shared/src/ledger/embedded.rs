@@ -29,11 +29,13 @@ pub mod tables {
     pub const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
     /// endpoint or package -> epoch ms of the last action that targeted it.
     pub const ACTION_MARKS: TableDefinition<&str, i64> = TableDefinition::new("action_marks");
+    /// alert key -> JSON [level, epoch ms] of the last alert that paged about it.
+    pub const ALERT_MARKS: TableDefinition<&str, &[u8]> = TableDefinition::new("alert_marks");
     /// (model id, finding id) -> () for open sensitive-data findings.
     pub const OPEN_FINDINGS: TableDefinition<(&str, &str), ()> = TableDefinition::new("open_findings");
 }
 
-use tables::{ACTION_MARKS, ENTRIES, HEADS, MARKERS, MODELS, OPEN_FINDINGS};
+use tables::{ACTION_MARKS, ALERT_MARKS, ENTRIES, HEADS, MARKERS, MODELS, OPEN_FINDINGS};
 
 /// The file inside the ledger folder.
 pub const LEDGER_FILE: &str = "ledger.redb";
@@ -71,6 +73,7 @@ impl EmbeddedLedger {
             txn.open_table(MARKERS).map_err(storage)?;
             txn.open_table(MODELS).map_err(storage)?;
             txn.open_table(ACTION_MARKS).map_err(storage)?;
+            txn.open_table(ALERT_MARKS).map_err(storage)?;
             txn.open_table(OPEN_FINDINGS).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
@@ -137,6 +140,15 @@ impl EmbeddedLedger {
                     marks.insert(target.as_str(), at.millis()).map_err(storage)?;
                 }
             }
+            let mut alerts = txn.open_table(ALERT_MARKS).map_err(storage)?;
+            for (key, level, at) in &commit.alert_marks {
+                let previous =
+                    alerts.get(key.as_str()).map_err(storage)?.map(|v| decode_alert_mark(v.value())).transpose()?;
+                if previous.is_none_or(|(_, last)| last <= *at) {
+                    let bytes = serde_json::to_vec(&(level, at.millis())).map_err(storage)?;
+                    alerts.insert(key.as_str(), bytes.as_slice()).map_err(storage)?;
+                }
+            }
             let mut findings = txn.open_table(OPEN_FINDINGS).map_err(storage)?;
             for mark in &commit.findings {
                 let key = (mark.model_id.as_str(), mark.finding_id.as_str());
@@ -185,6 +197,12 @@ impl EmbeddedLedger {
                 context.last_actions.insert(target.clone(), at);
             }
         }
+        let alerts = txn.open_table(ALERT_MARKS).map_err(storage)?;
+        for key in &query.alert_keys {
+            if let Some(mark) = alerts.get(key.as_str()).map_err(storage)? {
+                context.last_alerts.insert(key.clone(), decode_alert_mark(mark.value())?);
+            }
+        }
         Ok(context)
     }
 
@@ -228,7 +246,36 @@ impl EmbeddedLedger {
     }
 }
 
+fn decode_alert_mark(bytes: &[u8]) -> Result<(crate::signal::Band, Timestamp), LedgerError> {
+    let (level, millis): (crate::signal::Band, i64) =
+        serde_json::from_slice(bytes).map_err(|e| corrupt("alert mark", e))?;
+    Ok((level, Timestamp::from_millis(millis).ok_or_else(|| corrupt("alert mark", millis))?))
+}
+
+impl EmbeddedLedger {
+    fn mark_delivered_sync(&self, key: &str, effect: &str) -> Result<(), LedgerError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let mut markers = txn.open_table(MARKERS).map_err(storage)?;
+            let current = markers.get(key).map_err(storage)?.map(|v| v.value().to_vec());
+            let Some(current) = current else {
+                return Err(LedgerError::Invalid(format!("no event with idempotency key {key:?}")));
+            };
+            let mut outcome: Outcome = serde_json::from_slice(&current).map_err(|e| corrupt("marker", e))?;
+            if outcome.delivered.insert(effect.to_owned()) {
+                let bytes = serde_json::to_vec(&outcome).map_err(storage)?;
+                markers.insert(key, bytes.as_slice()).map_err(storage)?;
+            }
+        }
+        txn.commit().map_err(storage)
+    }
+}
+
 impl Ledger for EmbeddedLedger {
+    async fn mark_delivered(&self, idempotency_key: &str, effect: &str) -> Result<(), LedgerError> {
+        self.mark_delivered_sync(idempotency_key, effect)
+    }
+
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
         self.commit_sync(commit)
     }

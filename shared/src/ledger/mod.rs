@@ -159,6 +159,12 @@ pub struct Outcome {
     pub alert: Option<Band>,
     pub actions: Vec<PlannedAction>,
     pub summary: String,
+    /// Whether the alert pages (false inside the re-notify window).
+    #[serde(default)]
+    pub notify: bool,
+    /// Effects already delivered for this decision (`alert`, `bus`), so a retry sends only the rest.
+    #[serde(default)]
+    pub delivered: std::collections::BTreeSet<String>,
 }
 
 /// A Macie sensitive-data finding opened or closed on a model.
@@ -179,6 +185,8 @@ pub struct Commit {
     pub models: Vec<Model>,
     /// When an action last targeted an endpoint or package (for the cooldown).
     pub action_marks: Vec<(String, Timestamp)>,
+    /// The severity band that paged about an alert key, and when (for the re-notify window).
+    pub alert_marks: Vec<(String, Band, Timestamp)>,
     pub findings: Vec<FindingMark>,
 }
 
@@ -215,6 +223,7 @@ impl LedgerError {
 pub struct FactQuery {
     pub models: Vec<String>,
     pub targets: Vec<String>,
+    pub alert_keys: Vec<String>,
 }
 
 /// The ledger port. Futures are `Send` so adapters work in multi-threaded Lambda runtimes.
@@ -231,6 +240,12 @@ pub trait Ledger {
     fn entries(&self, chain: &str) -> impl Future<Output = Result<Vec<Entry>, LedgerError>> + Send;
     /// A chain's head as stored.
     fn head(&self, chain: &str) -> impl Future<Output = Result<Option<Head>, LedgerError>> + Send;
+    /// Records that an effect of the event with this idempotency key was delivered (idempotent).
+    fn mark_delivered(
+        &self,
+        idempotency_key: &str,
+        effect: &str,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
     /// Waits before the engine re-plans after a [`LedgerError::Conflict`] (attempt 1, 2, ...). Adapters that can
     /// conflict back off with jitter; a single-writer store never conflicts and need not wait.
     fn pause_before_retry(&self, attempt: u32) -> impl Future<Output = ()> + Send {
