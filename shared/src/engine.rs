@@ -15,6 +15,7 @@ use crate::ledger::{
     ActionStatus, Actor, Commit, CommitOutcome, EntryBody, FactQuery, FindingMark, Ledger, LedgerError, NewEntry,
     Outcome, UNATTRIBUTED_CHAIN,
 };
+use crate::notify::AlertContext;
 use crate::policy::{Decision, DecisionContext, PlannedAction, Policy, SkippedAction};
 use crate::signal::{Band, Resource, Signal, SignalClass, package_group_of};
 use crate::time::Timestamp;
@@ -56,6 +57,8 @@ pub struct Report {
     pub skipped: Vec<SkippedAction>,
     pub rules: Vec<String>,
     pub error: Option<String>,
+    /// Account, region, console link and the affected models' owners and tiers, for alerts.
+    pub context: AlertContext,
 }
 
 /// An event after the inventory has seen it, ready for the ledger facts and the policy.
@@ -203,6 +206,12 @@ pub fn plan(
             page
         }
     };
+    let context = AlertContext {
+        account: event.account.clone(),
+        region: event.region.clone(),
+        console_url: signal.console_url.clone(),
+        models: AlertContext::summarise(&affected, &inventory),
+    };
     commit.outcome = Outcome {
         models: models.clone(),
         alert,
@@ -210,6 +219,7 @@ pub fn plan(
         summary: signal.summary.clone(),
         notify,
         delivered: BTreeSet::new(),
+        context: context.clone(),
     };
     let report = Report {
         decision_id: decision_id(&signal.idempotency_key),
@@ -228,6 +238,7 @@ pub fn plan(
         skipped: decisions.iter().flat_map(|(_, d)| d.skipped.iter().cloned()).collect(),
         rules: decisions.iter().map(|(_, d)| d.rule.clone()).collect(),
         error: None,
+        context,
     };
     (commit, report)
 }
@@ -296,6 +307,7 @@ pub fn plan_rejection(
         skipped: Vec::new(),
         rules: Vec::new(),
         error: Some(error.to_string()),
+        context: AlertContext::default(),
     };
     (commit, report)
 }
@@ -380,6 +392,7 @@ impl<L: Ledger> Engine<L> {
                 report.actions = original.actions;
                 report.notify = original.notify;
                 report.delivered = original.delivered;
+                report.context = original.context;
                 report.skipped.clear();
                 report.rules.clear();
                 Ok(report)

@@ -7,6 +7,7 @@ pub mod event;
 pub mod evidence;
 pub mod inventory;
 pub mod ledger;
+pub mod notify;
 pub mod policy;
 pub mod signal;
 pub mod time;

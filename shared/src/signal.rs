@@ -253,6 +253,8 @@ pub struct Signal {
     pub idempotency_key: String,
     pub finding: Option<FindingRef>,
     pub drift: Option<DriftMeasure>,
+    /// Where a person can see the finding or resource in the AWS console.
+    pub console_url: Option<String>,
 }
 
 impl Signal {
@@ -299,8 +301,68 @@ impl Signal {
             occurred_at,
             finding: parts.finding,
             drift: parts.drift,
+            console_url: console_url(event),
         }
     }
+}
+
+/// A console link to the finding or resource, in the event's region.
+fn console_url(event: &Event) -> Option<String> {
+    let region = event
+        .region
+        .as_deref()
+        .filter(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))?;
+    let base = format!("https://{region}.console.aws.amazon.com");
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                other => format!("%{other:02X}"),
+            })
+            .collect()
+    };
+    Some(match &event.detail {
+        Detail::GuardDutyFinding(d) => {
+            format!("{base}/guardduty/home?region={region}#/findings?macros=current&fId={}", encode(&d.id))
+        }
+        Detail::MacieFinding(d) => format!("{base}/macie/home?region={region}#findings?search=id%3D{}", encode(&d.id)),
+        Detail::MalwareScanResult(d) => {
+            format!("{base}/s3/buckets/{}?region={region}", encode(&d.s3_object_details.bucket_name))
+        }
+        Detail::ConfigComplianceChange(d) => {
+            format!("{base}/config/home?region={region}#/rules/details?configRuleName={}", encode(&d.config_rule_name))
+        }
+        Detail::ConfigItemChange(d) => {
+            let item = d.item()?;
+            format!(
+                "{base}/config/home?region={region}#/resources/timeline?resourceId={}&resourceType={}",
+                encode(&item.resource_id),
+                encode(&item.resource_type)
+            )
+        }
+        Detail::AlarmStateChange(d) => {
+            format!("{base}/cloudwatch/home?region={region}#alarmsV2:alarm/{}", encode(&d.alarm_name))
+        }
+        Detail::EndpointStateChange(d) | Detail::EndpointDeploymentStateChange(d) => {
+            format!("{base}/sagemaker/home?region={region}#/endpoints/{}", encode(&d.endpoint_name))
+        }
+        Detail::WardenDrift(d) => {
+            format!("{base}/sagemaker/home?region={region}#/endpoints/{}", encode(&d.endpoint_name))
+        }
+        Detail::ModelPackageStateChange(d) => {
+            format!("{base}/sagemaker/home?region={region}#/model-registry/{}", encode(&d.model_package_group_name))
+        }
+        Detail::TrainingJobStateChange(d) => {
+            format!("{base}/sagemaker/home?region={region}#/jobs/{}", encode(&d.training_job_name))
+        }
+        Detail::ProcessingJobStateChange(d) => {
+            format!("{base}/sagemaker/home?region={region}#/processing-jobs/{}", encode(&d.processing_job_name))
+        }
+        Detail::PipelineExecutionStatusChange(_) => format!("{base}/sagemaker/home?region={region}#/pipelines"),
+        Detail::ModelCardStateChange(d) => {
+            format!("{base}/sagemaker/home?region={region}#/model-cards/{}", encode(&d.model_card_name))
+        }
+    })
 }
 
 fn dedup(mut resources: Vec<Resource>) -> Vec<Resource> {

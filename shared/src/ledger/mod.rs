@@ -165,6 +165,9 @@ pub struct Outcome {
     /// Effects already delivered for this decision (`alert`, `bus`), so a retry sends only the rest.
     #[serde(default)]
     pub delivered: std::collections::BTreeSet<String>,
+    /// What the alert needs to be rebuilt on a retry.
+    #[serde(default)]
+    pub context: crate::notify::AlertContext,
 }
 
 /// A Macie sensitive-data finding opened or closed on a model.
