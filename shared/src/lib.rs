@@ -2,6 +2,8 @@
 //! decide by policy and describe what to record. Pure and synchronous, except the ledger port, whose adapters
 //! (embedded redb here, DynamoDB elsewhere) do the I/O.
 
+pub mod bus;
+pub mod effects;
 pub mod engine;
 pub mod event;
 pub mod evidence;

@@ -20,6 +20,8 @@ pub struct ModelSummary {
     pub risk: Option<RiskTier>,
     pub owner: Option<String>,
     pub endpoints: Vec<String>,
+    #[serde(default)]
+    pub model_package_group: Option<String>,
     /// The resource that links the signal to the model.
     pub via: Resource,
 }
@@ -44,6 +46,7 @@ impl AlertContext {
                     risk: model.risk,
                     owner: model.owner.clone(),
                     endpoints: model.endpoints.iter().map(|e| e.name.clone()).collect(),
+                    model_package_group: model.model_package_group.clone(),
                     via: a.via.clone(),
                 })
             })

@@ -1,0 +1,130 @@
+//! Events Warden publishes on its governance bus (schemas in `docs/events.md`). Pure.
+//!
+//! - `Warden Decision`: one per decision, whatever it was; subscribers (dashboards, ticketing, SIEM) filter on
+//!   `detail.alert`, `detail.models` or `detail.actions`.
+//! - `Warden Break-Glass Requested`: one per enforce-mode action; the break-glass function consumes it.
+//!
+//! Both carry the decision id, so a consumer can drop a repeat after Warden retried a partly failed delivery.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Report, Status};
+use crate::ledger::Actor;
+use crate::notify::ModelSummary;
+use crate::policy::{ActionKind, Mode, PlannedAction};
+use crate::signal::Band;
+use crate::time::Timestamp;
+
+pub const GOVERNANCE_SOURCE: &str = "warden.governance";
+pub const DECISION_DETAIL_TYPE: &str = "Warden Decision";
+pub const BREAK_GLASS_DETAIL_TYPE: &str = "Warden Break-Glass Requested";
+
+/// `Warden Decision` detail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionDetail {
+    pub schema_version: u32,
+    pub decision_id: String,
+    pub source_event_id: Option<String>,
+    pub source: Option<String>,
+    pub detail_type: Option<String>,
+    pub occurred_at: Option<Timestamp>,
+    pub summary: String,
+    pub models: Vec<ModelSummary>,
+    pub alert: Option<Band>,
+    /// Whether the alert paged (false inside the re-notify window).
+    pub notified: bool,
+    pub actions: Vec<PlannedAction>,
+    pub rules: Vec<String>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+/// `Warden Break-Glass Requested` detail: one action for the break-glass function to carry out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakGlassRequest {
+    pub schema_version: u32,
+    /// Unique per action: `<decision id>-<n>`.
+    pub request_id: String,
+    pub decision_id: String,
+    pub action: ActionKind,
+    /// Endpoint name (rollback, cutoff) or model package ARN or group (gate).
+    pub target: String,
+    /// Rollback: the config to return to. Cutoff: the config serving when it was decided.
+    pub config: Option<String>,
+    pub model_id: Option<String>,
+    pub reason: String,
+    pub requested_by: Actor,
+    pub requested_at: Timestamp,
+}
+
+/// One event to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusEvent {
+    pub detail_type: &'static str,
+    pub detail: serde_json::Value,
+    /// ARNs or names of what the event concerns (EventBridge `Resources`).
+    pub resources: Vec<String>,
+}
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The events a report publishes: none for a rejected input; a decision, plus a request per enforce action.
+pub fn events(report: &Report, requested_by: &Actor, requested_at: Timestamp) -> Vec<BusEvent> {
+    if report.status == Status::Rejected {
+        return Vec::new();
+    }
+    let decision = DecisionDetail {
+        schema_version: SCHEMA_VERSION,
+        decision_id: report.decision_id.clone(),
+        source_event_id: report.event_id.clone(),
+        source: report.source.clone(),
+        detail_type: report.detail_type.clone(),
+        occurred_at: report.occurred_at,
+        summary: report.summary.clone(),
+        models: report.context.models.clone(),
+        alert: report.alert,
+        notified: report.notify,
+        actions: report.actions.clone(),
+        rules: report.rules.clone(),
+        account: report.context.account.clone(),
+        region: report.context.region.clone(),
+    };
+    let mut events = vec![BusEvent {
+        detail_type: DECISION_DETAIL_TYPE,
+        detail: serde_json::to_value(&decision).unwrap_or_default(),
+        resources: report.models.clone(),
+    }];
+    for (n, action) in report.actions.iter().enumerate().filter(|(_, a)| a.mode == Mode::Enforce) {
+        let model_id = report.context.models.iter().find(|m| owns_target(m, action)).map(|m| m.id.clone());
+        let request = BreakGlassRequest {
+            schema_version: SCHEMA_VERSION,
+            request_id: format!("{}-{}", report.decision_id, n + 1),
+            decision_id: report.decision_id.clone(),
+            action: action.kind,
+            target: action.target.clone(),
+            config: action.config.clone(),
+            model_id,
+            reason: format!("rule {}: {}", report.rules.join(", "), report.summary),
+            requested_by: requested_by.clone(),
+            requested_at,
+        };
+        events.push(BusEvent {
+            detail_type: BREAK_GLASS_DETAIL_TYPE,
+            detail: serde_json::to_value(&request).unwrap_or_default(),
+            resources: vec![action.target.clone()],
+        });
+    }
+    events
+}
+
+fn owns_target(model: &ModelSummary, action: &PlannedAction) -> bool {
+    match action.kind {
+        ActionKind::Rollback | ActionKind::Cutoff => model.endpoints.contains(&action.target),
+        ActionKind::Gate => {
+            let group = model.model_package_group.as_deref().unwrap_or(&model.id);
+            action.target == group || crate::signal::package_group_of(&action.target) == Some(group)
+        }
+    }
+}
