@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use warden_core::inventory::{Inventory, Model};
@@ -20,6 +20,7 @@ use warden_core::ledger::{
 use warden_core::policy::DecisionContext;
 use warden_core::time::Timestamp;
 
+use crate::errors::{Failure, classify};
 use crate::schema::{self, GSI1_PK, GSI1_SK, PK, SK};
 
 /// What must hold for a transactional put to apply.
@@ -120,6 +121,11 @@ fn number(item: &Item, name: &str) -> Result<i64, LedgerError> {
     }
 }
 
+fn head_of(item: &Item) -> Result<Head, LedgerError> {
+    let seq = u64::try_from(number(item, "seq")?).map_err(|e| LedgerError::Corrupt(format!("head seq: {e}")))?;
+    Ok(Head { seq, hash: text(item, "hash")?.to_owned() })
+}
+
 fn timestamp(millis: i64) -> Result<Timestamp, LedgerError> {
     Timestamp::from_millis(millis).ok_or_else(|| LedgerError::Corrupt(format!("timestamp {millis}")))
 }
@@ -144,26 +150,20 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, LedgerError> {
     Ok(text)
 }
 
-/// Maps an SDK failure: throttling, server errors and lost connections are retryable; the rest are not.
+/// Maps an SDK failure onto the ledger's errors: retryable, a missing table (named, with the fix), invalid, or
+/// a storage failure.
 fn sdk_error<E, R>(operation: &str, table: &str, error: SdkError<E, R>) -> LedgerError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let detail = DisplayErrorContext(&error).to_string();
-    match &error {
-        SdkError::ServiceError(service) => match service.err().code() {
-            Some(code) if RETRYABLE_CODES.contains(&code) => LedgerError::Unavailable(format!("{operation}: {detail}")),
-            Some("ResourceNotFoundException") => LedgerError::Storage(format!(
-                "{operation}: table {table:?} not found (create it with `warden ledger init --table {table}`)"
-            )),
-            Some("ValidationException") => LedgerError::Invalid(format!("{operation}: {detail}")),
-            _ => LedgerError::Storage(format!("{operation}: {detail}")),
-        },
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            LedgerError::Unavailable(format!("{operation}: {detail}"))
-        }
-        _ => LedgerError::Storage(format!("{operation}: {detail}")),
+    match classify(operation, &error, RETRYABLE_CODES) {
+        Failure::Retryable(detail) => LedgerError::Unavailable(detail),
+        Failure::NotFound(_) => LedgerError::Storage(format!(
+            "{operation}: table {table:?} not found (create it with `warden ledger init --table {table}`)"
+        )),
+        Failure::Permanent(detail) if detail.contains("ValidationException") => LedgerError::Invalid(detail),
+        Failure::Permanent(detail) => LedgerError::Storage(detail),
     }
 }
 
@@ -381,11 +381,41 @@ impl DynamoLedger {
     }
 
     async fn read_head(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
-        let Some(item) = self.get(key(schema::HEADS_PK.to_owned(), schema::head_sk(chain))).await? else {
-            return Ok(None);
-        };
-        let seq = u64::try_from(number(&item, "seq")?).map_err(|e| LedgerError::Corrupt(format!("head seq: {e}")))?;
-        Ok(Some(Head { seq, hash: text(&item, "hash")?.to_owned() }))
+        match self.get(key(schema::HEADS_PK.to_owned(), schema::head_sk(chain))).await? {
+            Some(item) => Ok(Some(head_of(&item)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Strongly consistent BatchGetItem of up to 100 keys, following unprocessed keys.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, LedgerError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = Vec::new();
+        let mut pending = keys;
+        for attempt in 0..8_u32 {
+            if pending.is_empty() {
+                return Ok(found);
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(true)
+                .build()
+                .map_err(build_error)?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| sdk_error("BatchGetItem", &self.table, e))?;
+            found.extend(output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+            pending =
+                output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
+            if !pending.is_empty() {
+                tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+            }
+        }
+        Err(LedgerError::Unavailable(format!("BatchGetItem left {} keys unprocessed", pending.len())))
     }
 
     async fn read_mark(&self, target: &str) -> Result<Option<i64>, LedgerError> {
@@ -398,12 +428,6 @@ impl DynamoLedger {
     async fn commit_once(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
         if commit.idempotency_key.is_empty() {
             return Err(LedgerError::Invalid("empty idempotency key".into()));
-        }
-        let mut heads: BTreeMap<String, Option<Head>> = BTreeMap::new();
-        for entry in &commit.entries {
-            if !heads.contains_key(&entry.chain) {
-                heads.insert(entry.chain.clone(), self.read_head(&entry.chain).await?);
-            }
         }
         // Newest wins, per mark item, within the commit and against what is stored.
         let mut newest: BTreeMap<(String, &'static str), MarkWrite> = BTreeMap::new();
@@ -428,9 +452,26 @@ impl DynamoLedger {
             );
         }
         let mut marks: Vec<MarkWrite> = newest.into_values().collect();
+        let chains: std::collections::BTreeSet<&str> = commit.entries.iter().map(|e| e.chain.as_str()).collect();
+        // One strongly consistent read for every head and mark the transaction is conditioned on: the shorter
+        // the gap between this read and the write, the fewer conflicts under concurrent writers.
+        let mut keys: Vec<Item> = chains.iter().map(|c| key(schema::HEADS_PK.to_owned(), schema::head_sk(c))).collect();
+        keys.extend(marks.iter().map(|m| m.key.clone()));
+        let current = self.batch_get(keys).await?;
+        let found = |item_key: &Item| {
+            current.iter().find(|item| item.get(PK) == item_key.get(PK) && item.get(SK) == item_key.get(SK))
+        };
+        let mut heads: BTreeMap<String, Option<Head>> = BTreeMap::new();
+        for chain in chains {
+            let head = match found(&key(schema::HEADS_PK.to_owned(), schema::head_sk(chain))) {
+                Some(item) => Some(head_of(item)?),
+                None => None,
+            };
+            heads.insert(chain.to_owned(), head);
+        }
         for mark in &mut marks {
-            mark.previous = match self.get(mark.key.clone()).await? {
-                Some(item) => Some(number(&item, "at")?),
+            mark.previous = match found(&mark.key) {
+                Some(item) => Some(number(item, "at")?),
                 None => None,
             };
         }
@@ -577,8 +618,8 @@ impl Ledger for DynamoLedger {
     }
 
     async fn pause_before_retry(&self, attempt: u32) {
-        // Full jitter over an exponential window: 10 ms, 20 ms, ... capped at 640 ms.
-        let window = 10_u64 << attempt.min(6);
+        // Full jitter over an exponential window: 10 ms, 20 ms, ... capped at 1.28 s.
+        let window = 10_u64 << attempt.min(7);
         tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=window))).await;
     }
 }

@@ -1,4 +1,9 @@
-//! Warden's AWS adapters. They own every SDK type and map every SDK error; the core never sees either.
+//! Warden's AWS adapters and Lambda wiring. They own every SDK type and map every SDK error; the core never sees
+//! either.
 
 pub mod dynamodb;
+pub mod errors;
+pub mod eventbridge;
+pub mod function;
 pub mod schema;
+pub mod sns;

@@ -313,7 +313,7 @@ pub fn plan_rejection(
 }
 
 /// How often an event is re-planned after write conflicts before the conflict is returned (as retryable).
-pub const MAX_CONFLICT_RETRIES: u32 = 12;
+pub const MAX_CONFLICT_RETRIES: u32 = 20;
 
 /// Runs the pipeline against a ledger.
 #[derive(Debug)]
@@ -369,7 +369,8 @@ impl<L: Ledger> Engine<L> {
         }
     }
 
-    async fn reject(
+    /// Records an input that cannot be processed (once per body) and reports it rejected.
+    pub async fn reject(
         &self,
         error: &DecodeError,
         body: &[u8],

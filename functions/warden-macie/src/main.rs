@@ -1,0 +1,11 @@
+//! `warden-macie`: Amazon Macie findings (sensitive data and policy). Wiring only: the handler lives in `warden_aws::function`.
+
+use warden_aws::function::{FunctionSpec, run};
+
+/// The binary's name (= package name = SAM `Binary` = CDK `binaryName`) and the sources it accepts.
+const SPEC: FunctionSpec = FunctionSpec { name: "warden-macie", sources: &["aws.macie"] };
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    run(SPEC).await
+}
