@@ -4,8 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
-trap 'scripts/dynamodb-local.sh stop "$work/dynamodb.pid"; rm -rf "$work"' EXIT
-WARDEN_TEST_DYNAMODB_ENDPOINT=$(scripts/dynamodb-local.sh start "$work/dynamodb.pid")
-export WARDEN_TEST_DYNAMODB_ENDPOINT
+trap 'scripts/emulators.sh stop "$work/emulators"; rm -rf "$work"' EXIT
+eval "$(scripts/emulators.sh start "$work/emulators")"
 cargo bench -p warden-aws --features conformance --bench dynamodb
 cargo bench -p warden-core --bench pipeline

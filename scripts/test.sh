@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every Warden test: formatting, lints, then the whole workspace's tests against Amazon DynamoDB Local
-# (installed on first use and started on 127.0.0.1 here, stopped on exit), and prints one total line.
+# Runs every Warden test: formatting, lints, then the whole workspace's tests against Amazon DynamoDB Local and
+# moto server (installed on first use and started on 127.0.0.1 here, stopped on exit), and prints one total line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +11,10 @@ echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 work=$(mktemp -d)
-trap 'scripts/dynamodb-local.sh stop "$work/dynamodb.pid"; rm -rf "$work"' EXIT
-echo "== DynamoDB Local"
-WARDEN_TEST_DYNAMODB_ENDPOINT=$(scripts/dynamodb-local.sh start "$work/dynamodb.pid")
-export WARDEN_TEST_DYNAMODB_ENDPOINT
-echo "listening on $WARDEN_TEST_DYNAMODB_ENDPOINT"
+trap 'scripts/emulators.sh stop "$work/emulators"; rm -rf "$work"' EXIT
+echo "== emulators: DynamoDB Local, moto server"
+eval "$(scripts/emulators.sh start "$work/emulators")"
+echo "DynamoDB Local on $WARDEN_TEST_DYNAMODB_ENDPOINT, moto on $WARDEN_TEST_MOTO_ENDPOINT"
 
 echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee "$work/test.log"

@@ -1,0 +1,196 @@
+//! The whole function handler on AWS protocols: the ledger on DynamoDB Local, alerts through moto's SNS read
+//! back from an SNS -> SQS subscription, and bus events through an EventBridge rule -> SQS target.
+
+// Tests fail loudly.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sqs::config::{Credentials, SharedCredentialsProvider};
+use serde_json::Value;
+use warden_aws::eventbridge::EventBridgePublisher;
+use warden_aws::function::{FunctionSpec, Handler};
+use warden_aws::sns::SnsNotifier;
+use warden_core::effects::{EffectError, Publisher};
+use warden_core::engine::{Engine, Status};
+use warden_core::inventory::InventoryFile;
+use warden_core::ledger::Actor;
+use warden_core::policy::Policy;
+use warden_core::time::Timestamp;
+use warden_tests::{events_dir, fresh_dynamo_ledger, read};
+
+fn moto_config() -> SdkConfig {
+    let endpoint = std::env::var("WARDEN_TEST_MOTO_ENDPOINT").unwrap_or_else(|_| {
+        panic!("WARDEN_TEST_MOTO_ENDPOINT is not set: run ./scripts/test.sh, which starts moto server")
+    });
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "tests")))
+        .build()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn unique(name: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A queue and its ARN.
+async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
+    let url = sqs.create_queue().queue_name(unique(name)).send().await.unwrap().queue_url.unwrap();
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    let arn = attributes.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    (url, arn)
+}
+
+async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
+    let mut bodies = Vec::new();
+    loop {
+        let output =
+            sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
+        let messages = output.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return bodies;
+        }
+        for message in messages {
+            bodies.push(serde_json::from_str(message.body().unwrap_or_default()).unwrap());
+            sqs.delete_message().queue_url(url).receipt_handle(message.receipt_handle().unwrap()).send().await.unwrap();
+        }
+    }
+}
+
+struct Plumbing {
+    sqs: aws_sdk_sqs::Client,
+    alerts_url: String,
+    bus_url: String,
+    topic_arn: String,
+    bus_name: String,
+}
+
+/// A topic subscribed by a queue, and a bus whose rule for `warden.governance` targets another queue.
+async fn plumbing(config: &SdkConfig) -> Plumbing {
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let sns = aws_sdk_sns::Client::new(config);
+    let events = aws_sdk_eventbridge::Client::new(config);
+    let (alerts_url, alerts_arn) = queue(&sqs, "alerts").await;
+    let (bus_url, bus_arn) = queue(&sqs, "bus").await;
+    let topic_arn = sns.create_topic().name(unique("warden-alerts")).send().await.unwrap().topic_arn.unwrap();
+    sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(alerts_arn).send().await.unwrap();
+    let bus_name = unique("warden-governance");
+    events.create_event_bus().name(&bus_name).send().await.unwrap();
+    let rule = unique("to-queue");
+    events
+        .put_rule()
+        .name(&rule)
+        .event_bus_name(&bus_name)
+        .event_pattern(r#"{"source": ["warden.governance"]}"#)
+        .send()
+        .await
+        .unwrap();
+    let target = aws_sdk_eventbridge::types::Target::builder().id("queue").arn(bus_arn).build().unwrap();
+    events.put_targets().rule(&rule).event_bus_name(&bus_name).targets(target).send().await.unwrap();
+    Plumbing { sqs, alerts_url, bus_url, topic_arn, bus_name }
+}
+
+const GUARDDUTY: FunctionSpec = FunctionSpec { name: "warden-guardduty", sources: &["aws.guardduty"] };
+
+#[test]
+fn a_cutoff_reaches_on_call_and_the_bus_once() {
+    runtime().block_on(async {
+        let config = moto_config();
+        let pipes = plumbing(&config).await;
+        let engine = Engine::new(
+            fresh_dynamo_ledger("effects").await,
+            Policy::builtin().unwrap(),
+            Actor::Automation(GUARDDUTY.name.into()),
+        );
+        let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap();
+        engine
+            .import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", Timestamp(chrono::Utc::now()))
+            .await
+            .unwrap();
+        let handler = Handler::new(
+            GUARDDUTY,
+            engine,
+            SnsNotifier::new(aws_sdk_sns::Client::new(&config), &pipes.topic_arn),
+            EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), &pipes.bus_name),
+        );
+        let event: Value =
+            serde_json::from_slice(&read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json"))).unwrap();
+        let outcome = handler.handle(event.clone()).await.unwrap();
+        assert_eq!((outcome.status, outcome.alerted, outcome.published), (Status::Applied, true, 2));
+
+        let alerts = drain(&pipes.sqs, &pipes.alerts_url).await;
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        let alert = &alerts[0];
+        let subject = alert["Subject"].as_str().unwrap();
+        assert!(subject.starts_with("[CRITICAL] fraud-detector CUT OFF: GuardDuty"), "{subject}");
+        assert!(subject.len() < 100);
+        let body = alert["Message"].as_str().unwrap();
+        assert!(
+            body.contains("owner risk-ml-team")
+                && body.contains("warden break-glass restore --endpoint fraud-detector-prod"),
+            "{body}"
+        );
+        for (name, value) in
+            [("level", "critical"), ("model", "fraud-detector"), ("risk_tier", "high"), ("source", "aws.guardduty")]
+        {
+            assert_eq!(alert["MessageAttributes"][name]["Value"], value, "{name}: {}", alert["MessageAttributes"]);
+        }
+
+        let mut published = drain(&pipes.sqs, &pipes.bus_url).await;
+        published.sort_by_key(|e| e["detail-type"].as_str().unwrap_or_default().to_owned());
+        let types: Vec<&str> = published.iter().map(|e| e["detail-type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["Warden Break-Glass Requested", "Warden Decision"], "{published:?}");
+        assert!(published.iter().all(|e| e["source"] == "warden.governance"));
+        assert_eq!(published[0]["detail"]["action"], "cutoff");
+        assert_eq!(published[0]["detail"]["target"], "fraud-detector-prod");
+        assert_eq!(published[0]["detail"]["decisionId"], published[1]["detail"]["decisionId"]);
+        assert_eq!(published[1]["detail"]["decisionId"], alert["MessageAttributes"]["decision_id"]["Value"]);
+
+        // EventBridge delivers at least once; the same event again pages nobody and publishes nothing.
+        let again = handler.handle(event).await.unwrap();
+        assert_eq!((again.status, again.alerted, again.published), (Status::Duplicate, false, 0));
+        assert!(drain(&pipes.sqs, &pipes.alerts_url).await.is_empty());
+        assert!(drain(&pipes.sqs, &pipes.bus_url).await.is_empty());
+    });
+}
+
+#[test]
+fn missing_topics_and_buses_are_reported_not_swallowed() {
+    runtime().block_on(async {
+        let config = moto_config();
+        let event = warden_core::bus::BusEvent {
+            detail_type: warden_core::bus::DECISION_DETAIL_TYPE,
+            detail: serde_json::json!({"decisionId": "wd-test"}),
+            resources: vec![],
+        };
+        let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), "no-such-bus");
+        let error = publisher.publish(&[event]).await.unwrap_err();
+        assert!(matches!(error, EffectError::Permanent(_)), "a missing bus will not appear by retrying: {error}");
+        assert!(error.to_string().contains("WARDEN_EVENT_BUS_NAME"), "{error}");
+
+        let notifier =
+            SnsNotifier::new(aws_sdk_sns::Client::new(&config), "arn:aws:sns:us-east-1:123456789012:no-such-topic");
+        let alert = warden_core::notify::Alert {
+            level: warden_core::signal::Band::High,
+            subject: "[HIGH] test".into(),
+            body: "body".into(),
+            attributes: Default::default(),
+        };
+        let error = warden_core::effects::Notifier::notify(&notifier, &alert).await.unwrap_err();
+        assert!(!error.is_retryable(), "a missing topic will not appear by retrying: {error}");
+        assert!(error.to_string().contains("WARDEN_ALERT_TOPIC_ARN"), "{error}");
+    });
+}
