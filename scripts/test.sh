@@ -16,6 +16,10 @@ echo "== emulators: DynamoDB Local, moto server"
 eval "$(scripts/emulators.sh start "$work/emulators")"
 echo "DynamoDB Local on $WARDEN_TEST_DYNAMODB_ENDPOINT, moto on $WARDEN_TEST_MOTO_ENDPOINT"
 
+echo "== Lambda function binaries (run under cargo lambda's Runtime API emulator by the tests)"
+cargo build --locked $(for crate in functions/*/; do printf -- '-p %s ' "$(basename "$crate")"; done)
+export WARDEN_TEST_FUNCTIONS_DIR="$PWD/target/debug"
+
 echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee "$work/test.log"
 

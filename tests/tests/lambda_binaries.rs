@@ -1,0 +1,167 @@
+//! The compiled function binaries, run for real under cargo-lambda's Lambda Runtime API emulator: real init
+//! (configuration from the same environment variables as the templates), real runtime loop, real AWS protocols
+//! (DynamoDB Local, moto). scripts/test.sh builds the binaries and starts the emulators.
+
+// Tests fail loudly.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use warden_aws::function::{ENV_BUS, ENV_TABLE, ENV_TOPIC};
+use warden_tests::{dynamodb_endpoint, events_dir, fresh_dynamo_ledger};
+
+fn moto_endpoint() -> String {
+    std::env::var("WARDEN_TEST_MOTO_ENDPOINT")
+        .unwrap_or_else(|_| panic!("WARDEN_TEST_MOTO_ENDPOINT is not set: run ./scripts/test.sh"))
+}
+
+fn functions_dir() -> PathBuf {
+    PathBuf::from(std::env::var("WARDEN_TEST_FUNCTIONS_DIR").unwrap_or_else(|_| {
+        panic!("WARDEN_TEST_FUNCTIONS_DIR is not set: run ./scripts/test.sh, which builds the function binaries")
+    }))
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The AWS resources a deployed stack would give the functions, created on the emulators.
+fn resources() -> Vec<(&'static str, String)> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let table = fresh_dynamo_ledger("binaries").await.table().to_owned();
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url(moto_endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
+                aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "tests"),
+            ))
+            .build();
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("warden-binaries-{}-{n}", std::process::id());
+        let topic =
+            aws_sdk_sns::Client::new(&config).create_topic().name(&name).send().await.unwrap().topic_arn.unwrap();
+        aws_sdk_eventbridge::Client::new(&config).create_event_bus().name(&name).send().await.unwrap();
+        vec![(ENV_TABLE, table), (ENV_TOPIC, topic), (ENV_BUS, name)]
+    })
+}
+
+fn function(name: &str, runtime_port: u16, env: &[(&str, String)]) -> Command {
+    let mut command = Command::new(functions_dir().join(name));
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{runtime_port}/.rt"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint())
+        .env("AWS_ENDPOINT_URL_SNS", moto_endpoint())
+        .env("AWS_ENDPOINT_URL_EVENTBRIDGE", moto_endpoint())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+/// Runs `command` to completion, killing it after `limit` so a broken binary fails the test instead of hanging it.
+fn output_within(mut command: Command, limit: Duration) -> std::process::Output {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!("{command:?} did not finish within {limit:?}: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn invoke(runtime_port: u16, fixture: &str) -> Value {
+    let mut command = Command::new("cargo-lambda");
+    command.args(["lambda", "invoke", "-A", "127.0.0.1", "-P", &runtime_port.to_string(), "--data-file"]);
+    command.arg(events_dir().join(fixture));
+    let output = output_within(command, Duration::from_secs(60));
+    assert!(output.status.success(), "invoke {fixture}: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{fixture}: {e}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+#[test]
+fn each_function_binary_handles_its_events_under_the_runtime_api() {
+    let port = free_port();
+    let _emulator = Killed(
+        Command::new("cargo-lambda")
+            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cargo lambda (from tools/emulators/.venv): {e}")),
+    );
+    wait_for_port(port);
+    let env = resources();
+    let cases = [
+        ("warden-guardduty", "guardduty-finding-role-high-risk-cutoff.json", "applied"),
+        ("warden-macie", "macie-finding-sensitive-data-training-bucket-gate.json", "applied"),
+        ("warden-config", "config-compliance-noncompliant-endpoint-config-high-risk.json", "applied"),
+        ("warden-sagemaker", "sagemaker-endpoint-inservice-records-config.json", "applied"),
+        ("warden-drift", "cloudwatch-drift-alarm-high-risk-rollback.json", "applied"),
+        ("warden-drift", "cloudwatch-drift-alarm-high-risk-rollback.json", "duplicate"),
+        ("warden-guardduty", "macie-finding-sensitive-data-unrelated-bucket.json", "rejected"),
+    ];
+    for (name, fixture, status) in cases {
+        let _function = Killed(function(name, port, &env).spawn().unwrap_or_else(|e| panic!("{name}: {e}")));
+        let response = invoke(port, fixture);
+        assert_eq!(response["status"], status, "{name} {fixture}: {response}");
+    }
+}
+
+#[test]
+fn a_missing_variable_fails_the_cold_start_and_names_it() {
+    let port = free_port();
+    let mut env = resources();
+    env.retain(|(key, _)| *key != ENV_TOPIC);
+    let mut child = function("warden-guardduty", port, &env).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the function did not stop on a bad configuration");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    let output = child.wait_with_output().unwrap();
+    let logs = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(logs.contains("WARDEN_ALERT_TOPIC_ARN is not set"), "{logs}");
+}
