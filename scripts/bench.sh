@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Runs Warden's benchmarks and prints their figures: the core (criterion: decode + correlate + decide per source,
-# replay into the embedded ledger) and the DynamoDB ledger against DynamoDB Local (started here).
+# replay into the embedded ledger), the DynamoDB ledger, and each Lambda function (cold start, warm and
+# in-process duration, binary size, peak RSS), against DynamoDB Local and moto started here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'scripts/emulators.sh stop "$work/emulators"; rm -rf "$work"' EXIT
 eval "$(scripts/emulators.sh start "$work/emulators")"
-cargo bench -p warden-aws --features conformance --bench dynamodb
-cargo bench -p warden-core --bench pipeline
+cargo build --release --locked $(for crate in functions/*/; do printf -- '-p %s ' "$(basename "$crate")"; done)
+cargo bench --locked -p warden-tests --bench functions
+cargo bench --locked -p warden-aws --features conformance --bench dynamodb
+cargo bench --locked -p warden-core --bench pipeline

@@ -103,6 +103,12 @@ pub struct Handler<L, N, P> {
     pub notifier: N,
     pub publisher: P,
     pub actor: Actor,
+    /// Where EMF lines go: stdout in Lambda (CloudWatch reads them from the log stream).
+    pub metrics: fn(&str),
+}
+
+fn print_line(line: &str) {
+    println!("{line}");
 }
 
 /// Why an invocation failed (Lambda retries it).
@@ -146,7 +152,7 @@ pub struct Outcome {
 
 impl<L: Ledger, N: Notifier, P: Publisher> Handler<L, N, P> {
     pub fn new(spec: FunctionSpec, engine: Engine<L>, notifier: N, publisher: P) -> Self {
-        Self { spec, engine, notifier, publisher, actor: Actor::Automation(spec.name.to_owned()) }
+        Self { spec, engine, notifier, publisher, actor: Actor::Automation(spec.name.to_owned()), metrics: print_line }
     }
 
     /// Handles one event. A rejected input succeeds (after recording and alerting); a ledger or delivery
@@ -167,7 +173,7 @@ impl<L: Ledger, N: Notifier, P: Publisher> Handler<L, N, P> {
         let report = match result {
             Ok(report) => report,
             Err(error) => {
-                metrics(self.spec.name, &source, None, true, started);
+                self.record(&source, None, true, started);
                 tracing::error!(error = %error, retryable = error.is_retryable(), "ledger failure; the invocation will be retried");
                 return Err(error.into());
             }
@@ -177,12 +183,12 @@ impl<L: Ledger, N: Notifier, P: Publisher> Handler<L, N, P> {
         {
             Ok(delivery) => delivery,
             Err(error) => {
-                metrics(self.spec.name, &source, Some(&report), true, started);
+                self.record(&source, Some(&report), true, started);
                 tracing::error!(decision_id = %report.decision_id, error = %error, "delivery failure; the invocation will be retried");
                 return Err(error.into());
             }
         };
-        metrics(self.spec.name, &source, Some(&report), false, started);
+        self.record(&source, Some(&report), false, started);
         let outcome = outcome(&report, &delivery);
         tracing::info!(
             decision_id = %outcome.decision_id,
@@ -196,6 +202,13 @@ impl<L: Ledger, N: Notifier, P: Publisher> Handler<L, N, P> {
             "handled"
         );
         Ok(outcome)
+    }
+}
+
+impl<L, N, P> Handler<L, N, P> {
+    fn record(&self, source: &str, report: Option<&Report>, error: bool, started: Instant) {
+        let millis = started.elapsed().as_secs_f64() * 1000.0;
+        (self.metrics)(&emf_line(self.spec.name, source, report, error, millis, Timestamp(chrono::Utc::now())));
     }
 }
 
@@ -255,12 +268,6 @@ pub fn emf_line(
         }
     }
     line.to_string()
-}
-
-fn metrics(function: &str, source: &str, report: Option<&Report>, error: bool, started: Instant) {
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
-    // EMF lines go straight to stdout: CloudWatch reads them from the log stream as they are.
-    println!("{}", emf_line(function, source, report, error, millis, Timestamp(chrono::Utc::now())));
 }
 
 /// The AWS-backed handler: DynamoDB ledger, SNS alerts, EventBridge bus, all from one SDK config.

@@ -80,3 +80,40 @@ pub async fn fresh_dynamo_ledger(name: &str) -> warden_aws::dynamodb::DynamoLedg
     ledger.create_table().await.unwrap_or_else(|e| panic!("create table: {e}"));
     ledger
 }
+
+/// The moto server endpoint `scripts/test.sh` started (SNS, SQS, EventBridge).
+pub fn moto_endpoint() -> String {
+    std::env::var("WARDEN_TEST_MOTO_ENDPOINT").unwrap_or_else(|_| {
+        panic!("WARDEN_TEST_MOTO_ENDPOINT is not set: run ./scripts/test.sh, which starts moto server")
+    })
+}
+
+/// What a deployed stack gives the functions, created on the emulators: a ledger table, an alert topic and a
+/// governance bus, as the environment variables the templates set.
+pub fn stack_resources() -> Vec<(&'static str, String)> {
+    use warden_aws::function::{ENV_BUS, ENV_TABLE, ENV_TOPIC};
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    runtime.block_on(async {
+        let table = fresh_dynamo_ledger("stack").await.table().to_owned();
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url(moto_endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sns::config::SharedCredentialsProvider::new(
+                aws_sdk_sns::config::Credentials::new("test", "test", None, None, "tests"),
+            ))
+            .build();
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("warden-stack-{}-{n}", std::process::id());
+        let topic = aws_sdk_sns::Client::new(&config).create_topic().name(&name).send().await;
+        let topic = topic.ok().and_then(|t| t.topic_arn).unwrap_or_else(|| panic!("cannot create topic {name}"));
+        aws_sdk_eventbridge::Client::new(&config)
+            .create_event_bus()
+            .name(&name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("cannot create bus {name}: {e}"));
+        vec![(ENV_TABLE, table), (ENV_TOPIC, topic), (ENV_BUS, name)]
+    })
+}

@@ -11,13 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use warden_aws::function::{ENV_BUS, ENV_TABLE, ENV_TOPIC};
-use warden_tests::{dynamodb_endpoint, events_dir, fresh_dynamo_ledger};
-
-fn moto_endpoint() -> String {
-    std::env::var("WARDEN_TEST_MOTO_ENDPOINT")
-        .unwrap_or_else(|_| panic!("WARDEN_TEST_MOTO_ENDPOINT is not set: run ./scripts/test.sh"))
-}
+use warden_aws::function::ENV_TOPIC;
+use warden_tests::{dynamodb_endpoint, events_dir, moto_endpoint, stack_resources as resources};
 
 fn functions_dir() -> PathBuf {
     PathBuf::from(std::env::var("WARDEN_TEST_FUNCTIONS_DIR").unwrap_or_else(|_| {
@@ -44,29 +39,6 @@ fn wait_for_port(port: u16) {
         assert!(Instant::now() < deadline, "nothing listens on {port}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// The AWS resources a deployed stack would give the functions, created on the emulators.
-fn resources() -> Vec<(&'static str, String)> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let table = fresh_dynamo_ledger("binaries").await.table().to_owned();
-        let config = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .endpoint_url(moto_endpoint())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
-                aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "tests"),
-            ))
-            .build();
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!("warden-binaries-{}-{n}", std::process::id());
-        let topic =
-            aws_sdk_sns::Client::new(&config).create_topic().name(&name).send().await.unwrap().topic_arn.unwrap();
-        aws_sdk_eventbridge::Client::new(&config).create_event_bus().name(&name).send().await.unwrap();
-        vec![(ENV_TABLE, table), (ENV_TOPIC, topic), (ENV_BUS, name)]
-    })
 }
 
 fn function(name: &str, runtime_port: u16, env: &[(&str, String)]) -> Command {

@@ -34,6 +34,12 @@ fn embedded_ledger_passes_the_conformance_suite() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+#[test]
+fn in_memory_ledger_passes_the_conformance_suite() {
+    let failures = runtime().block_on(conformance::run(|| async { EmbeddedLedger::in_memory().unwrap() }));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 fn now() -> Timestamp {
     Timestamp(chrono::Utc::now())
 }

@@ -66,6 +66,17 @@ impl EmbeddedLedger {
             }
             other => storage(format!("cannot open {}: {other}", path.display())),
         })?;
+        Self::with_tables(db, path)
+    }
+
+    /// A ledger held in memory only (tests, benchmarks, trying policies): same code, no file.
+    pub fn in_memory() -> Result<Self, LedgerError> {
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new()).map_err(storage)?;
+        Self::with_tables(db, PathBuf::from(":memory:"))
+    }
+
+    /// Creates the tables, so every read transaction finds them.
+    fn with_tables(db: Database, path: PathBuf) -> Result<Self, LedgerError> {
         let txn = db.begin_write().map_err(storage)?;
         {
             txn.open_table(ENTRIES).map_err(storage)?;
