@@ -8,6 +8,7 @@ work=$(mktemp -d)
 trap 'scripts/emulators.sh stop "$work/emulators"; rm -rf "$work"' EXIT
 eval "$(scripts/emulators.sh start "$work/emulators")"
 cargo build --release --locked $(for crate in functions/*/; do printf -- '-p %s ' "$(basename "$crate")"; done)
+python3 scripts/cold-start.py 20
 cargo bench --locked -p warden-tests --bench functions
 cargo bench --locked -p warden-aws --features conformance --bench dynamodb
 cargo bench --locked -p warden-core --bench pipeline
