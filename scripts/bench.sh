@@ -8,6 +8,8 @@ work=$(mktemp -d)
 trap 'scripts/emulators.sh stop "$work/emulators"; rm -rf "$work"' EXIT
 eval "$(scripts/emulators.sh start "$work/emulators")"
 cargo build --release --locked $(for crate in functions/*/; do printf -- '-p %s ' "$(basename "$crate")"; done)
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+export WARDEN_BENCH_FUNCTIONS_DIR="$target_dir/release"
 python3 scripts/cold-start.py 20
 cargo bench --locked -p warden-tests --bench functions
 cargo bench --locked -p warden-aws --features conformance --bench dynamodb

@@ -49,7 +49,8 @@ def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     print(f"{'function':18} {'p50 ms':>8} {'max ms':>8}  {'p50 ms, no SSL_CERT_FILE':>26}")
     for name in FUNCTIONS:
-        binary = os.path.join(ROOT, "target", "release", name)
+        directory = os.environ.get("WARDEN_BENCH_FUNCTIONS_DIR", os.path.join(ROOT, "target", "release"))
+        binary = os.path.join(directory, name)
         with_file = [once(binary, name, True) for _ in range(runs)]
         without = [once(binary, name, False) for _ in range(runs)]
         print(f"{name:18} {statistics.median(with_file):8.1f} {max(with_file):8.1f}  {statistics.median(without):26.1f}")

@@ -18,7 +18,8 @@ echo "DynamoDB Local on $WARDEN_TEST_DYNAMODB_ENDPOINT, moto on $WARDEN_TEST_MOT
 
 echo "== Lambda function binaries (run under cargo lambda's Runtime API emulator by the tests)"
 cargo build --locked $(for crate in functions/*/; do printf -- '-p %s ' "$(basename "$crate")"; done)
-export WARDEN_TEST_FUNCTIONS_DIR="$PWD/target/debug"
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+export WARDEN_TEST_FUNCTIONS_DIR="$target_dir/debug"
 
 echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee "$work/test.log"

@@ -42,7 +42,9 @@ fn wait_for_port(port: u16) {
 }
 
 fn function(name: &str, runtime_port: u16, env: &[(&str, String)]) -> Command {
-    let mut command = Command::new(functions_dir().join(name));
+    let binary = functions_dir().join(name);
+    assert!(binary.is_file(), "no function binary at {} (scripts/test.sh builds them)", binary.display());
+    let mut command = Command::new(binary);
     command
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{runtime_port}/.rt"))
