@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -24,15 +24,7 @@ use warden_core::ledger::Actor;
 use warden_core::ledger::embedded::EmbeddedLedger;
 use warden_core::policy::Policy;
 use warden_core::time::Timestamp;
-use warden_tests::{dynamodb_endpoint, events_dir, json_files, moto_endpoint, read, stack_resources};
-
-const FUNCTIONS: &[FunctionSpec] = &[
-    FunctionSpec { name: "warden-sagemaker", sources: &["aws.sagemaker"] },
-    FunctionSpec { name: "warden-config", sources: &["aws.config"] },
-    FunctionSpec { name: "warden-macie", sources: &["aws.macie"] },
-    FunctionSpec { name: "warden-guardduty", sources: &["aws.guardduty"] },
-    FunctionSpec { name: "warden-drift", sources: &["aws.cloudwatch", "aws.monitoring", "warden.monitor"] },
-];
+use warden_tests::{FUNCTIONS, events_dir, json_files, lambda_command, read, stack_resources};
 
 #[derive(Default)]
 struct Queue {
@@ -193,26 +185,8 @@ fn main() {
             .map(|m| m.len() as f64 / 1_048_576.0)
             .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
         let api = RuntimeApi::start();
-        let mut command = Command::new(&binary);
-        command
-            .env_clear()
-            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{}", api.port))
-            .env("AWS_LAMBDA_FUNCTION_NAME", spec.name)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint())
-            .env("AWS_ENDPOINT_URL_SNS", moto_endpoint())
-            .env("AWS_ENDPOINT_URL_EVENTBRIDGE", moto_endpoint())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (key, value) in &resources {
-            command.env(key, value);
-        }
+        let mut command = lambda_command(&binary, &format!("http://127.0.0.1:{}", api.port), spec.name, &resources);
+        command.env("AWS_LAMBDA_LOG_LEVEL", "WARN").stdout(Stdio::null()).stderr(Stdio::null());
         // As the templates do: point the TLS roots at the bundle file, so the SDK does not open every file of
         // the certificate directory at cold start (about 3 ms of 7 here).
         if Path::new(CA_BUNDLE).exists() {

@@ -117,3 +117,43 @@ pub fn stack_resources() -> Vec<(&'static str, String)> {
         vec![(ENV_TABLE, table), (ENV_TOPIC, topic), (ENV_BUS, name)]
     })
 }
+
+/// The five functions, as their `main.rs` declare them (a test checks the two agree).
+pub const FUNCTIONS: &[warden_aws::function::FunctionSpec] = &[
+    warden_aws::function::FunctionSpec { name: "warden-sagemaker", sources: &["aws.sagemaker"] },
+    warden_aws::function::FunctionSpec { name: "warden-config", sources: &["aws.config"] },
+    warden_aws::function::FunctionSpec { name: "warden-macie", sources: &["aws.macie"] },
+    warden_aws::function::FunctionSpec { name: "warden-guardduty", sources: &["aws.guardduty"] },
+    warden_aws::function::FunctionSpec {
+        name: "warden-drift",
+        sources: &["aws.cloudwatch", "aws.monitoring", "warden.monitor"],
+    },
+];
+
+/// A command running a function binary as Lambda would: the Runtime API at `runtime_api` (a URL), the
+/// stack's resources as environment variables, AWS clients pointed at the emulators, and nothing else.
+pub fn lambda_command(
+    binary: &std::path::Path,
+    runtime_api: &str,
+    function_name: &str,
+    stack: &[(&str, String)],
+) -> std::process::Command {
+    let mut command = std::process::Command::new(binary);
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint())
+        .env("AWS_ENDPOINT_URL_SNS", moto_endpoint())
+        .env("AWS_ENDPOINT_URL_EVENTBRIDGE", moto_endpoint());
+    for (key, value) in stack {
+        command.env(key, value);
+    }
+    command
+}

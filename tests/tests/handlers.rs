@@ -16,16 +16,7 @@ use warden_core::ledger::{Actor, EntryBody, Ledger, UNATTRIBUTED_CHAIN};
 use warden_core::policy::Policy;
 use warden_core::signal::Band;
 use warden_core::time::Timestamp;
-use warden_tests::{events_dir, json_files, read};
-
-/// The five functions, as their main.rs declare them.
-const FUNCTIONS: &[FunctionSpec] = &[
-    FunctionSpec { name: "warden-sagemaker", sources: &["aws.sagemaker"] },
-    FunctionSpec { name: "warden-config", sources: &["aws.config"] },
-    FunctionSpec { name: "warden-macie", sources: &["aws.macie"] },
-    FunctionSpec { name: "warden-guardduty", sources: &["aws.guardduty"] },
-    FunctionSpec { name: "warden-drift", sources: &["aws.cloudwatch", "aws.monitoring", "warden.monitor"] },
-];
+use warden_tests::{FUNCTIONS, events_dir, json_files, read};
 
 type TestHandler = Handler<EmbeddedLedger, MemoryNotifier, MemoryPublisher>;
 

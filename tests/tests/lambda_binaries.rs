@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use warden_aws::function::ENV_TOPIC;
-use warden_tests::{dynamodb_endpoint, events_dir, moto_endpoint, stack_resources as resources};
+use warden_tests::{events_dir, lambda_command, stack_resources as resources};
 
 fn functions_dir() -> PathBuf {
     PathBuf::from(std::env::var("WARDEN_TEST_FUNCTIONS_DIR").unwrap_or_else(|_| {
@@ -44,25 +44,8 @@ fn wait_for_port(port: u16) {
 fn function(name: &str, runtime_port: u16, env: &[(&str, String)]) -> Command {
     let binary = functions_dir().join(name);
     assert!(binary.is_file(), "no function binary at {} (scripts/test.sh builds them)", binary.display());
-    let mut command = Command::new(binary);
-    command
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{runtime_port}/.rt"))
-        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint())
-        .env("AWS_ENDPOINT_URL_SNS", moto_endpoint())
-        .env("AWS_ENDPOINT_URL_EVENTBRIDGE", moto_endpoint())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        command.env(key, value);
-    }
+    let mut command = lambda_command(&binary, &format!("http://127.0.0.1:{runtime_port}/.rt"), "_", env);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
     command
 }
 
