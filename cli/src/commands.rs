@@ -54,6 +54,22 @@ impl From<serde_json::Error> for Failure {
 
 type CommandResult = Result<u8, Failure>;
 
+/// Writes `value` as one JSON line with `--json`, else as people read it.
+fn write_item<W: Write, T: Serialize>(
+    out: &mut W,
+    json: bool,
+    value: &T,
+    human: impl FnOnce(&mut W) -> std::io::Result<()>,
+) -> Result<(), Failure> {
+    if json {
+        serde_json::to_writer(&mut *out, value)?;
+        writeln!(out)?;
+    } else {
+        human(out)?;
+    }
+    Ok(())
+}
+
 /// On a terminal, show progress on stderr every this many inputs.
 const PROGRESS_EVERY: usize = 500;
 
@@ -147,15 +163,10 @@ pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
                 Failure::Message(format!("{name}: {e} (inputs before it were recorded; replaying again is safe)"))
             })?;
             summary.add(&report);
-            if global.json {
-                serde_json::to_writer(
-                    &mut out,
-                    &ReplayLine { file: &input.file, index: input.index, report: &report },
-                )?;
-                writeln!(out)?;
-            } else {
-                output::timeline_row(&mut out, &input.file, input.index, &report)?;
-            }
+            let line = ReplayLine { file: &input.file, index: input.index, report: &report };
+            write_item(&mut out, global.json, &line, |out| {
+                output::timeline_row(out, &input.file, input.index, &report)
+            })?;
             done += 1;
             if progress && done.is_multiple_of(PROGRESS_EVERY) {
                 eprint!("\rreplayed {done} inputs");
@@ -186,14 +197,7 @@ pub async fn ledger_show(global: &Global, model: Option<&str>) -> CommandResult 
         let entries = ledger.entries(chain).await?;
         shown += entries.len();
         for entry in &entries {
-            let written = if global.json {
-                serde_json::to_writer(&mut out, entry)
-                    .map_err(Failure::from)
-                    .and_then(|()| writeln!(out).map_err(Failure::from))
-            } else {
-                output::entry_row(&mut out, entry).map_err(Failure::from)
-            };
-            written?;
+            write_item(&mut out, global.json, entry, |out| output::entry_row(out, entry))?;
         }
     }
     out.flush()?;
@@ -322,14 +326,7 @@ pub async fn inventory_show(global: &Global) -> CommandResult {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for model in inventory.models() {
-        let written = if global.json {
-            serde_json::to_writer(&mut out, model)
-                .map_err(Failure::from)
-                .and_then(|()| writeln!(out).map_err(Failure::from))
-        } else {
-            output::model_block(&mut out, model).map_err(Failure::from)
-        };
-        written?;
+        write_item(&mut out, global.json, model, |out| output::model_block(out, model))?;
     }
     out.flush()?;
     if inventory.is_empty() && !global.json {

@@ -157,3 +157,9 @@ pub fn lambda_command(
     }
     command
 }
+
+/// How many signal entries (observed events) a chain holds.
+pub async fn signal_count<L: warden_core::ledger::Ledger>(ledger: &L, chain: &str) -> usize {
+    let entries = ledger.entries(chain).await.unwrap_or_else(|e| panic!("entries of {chain}: {e}"));
+    entries.iter().filter(|e| matches!(e.entry.body, warden_core::ledger::EntryBody::Signal { .. })).count()
+}

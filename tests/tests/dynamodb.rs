@@ -126,14 +126,7 @@ fn out_of_order_and_duplicate_delivery_keep_the_newest_config_history() {
         let versions: Vec<_> = churn.package_versions.iter().map(|p| (p.version, p.approval.to_string())).collect();
         assert_eq!(versions.len(), 2, "{versions:?}");
         assert!(versions.contains(&(Some(8), "PendingManualApproval".into())));
-        let signals = engine
-            .ledger()
-            .entries("churn-predictor")
-            .await
-            .unwrap()
-            .iter()
-            .filter(|e| matches!(e.entry.body, EntryBody::Signal { .. }))
-            .count();
+        let signals = warden_tests::signal_count(engine.ledger(), "churn-predictor").await;
         assert_eq!(signals, 3, "three distinct events, each once");
         assert!(verify(engine.ledger()).await.unwrap().ok());
     });

@@ -212,14 +212,7 @@ fn a_repeated_finding_pages_again_only_when_its_severity_rises() {
             "severity 7.5 -> 7.5 -> 9: {pages:?}"
         );
         // Every occurrence is still recorded.
-        let signals = engine
-            .ledger()
-            .entries("churn-predictor")
-            .await
-            .unwrap()
-            .iter()
-            .filter(|e| matches!(e.entry.body, EntryBody::Signal { .. }))
-            .count();
+        let signals = warden_tests::signal_count(engine.ledger(), "churn-predictor").await;
         assert_eq!(signals, 3);
     });
 }
