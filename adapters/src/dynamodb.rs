@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use warden_core::inventory::{Inventory, Model};
 use warden_core::ledger::{
-    Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, content_digest, seal_all,
+    Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, Record, content_digest, seal_all,
 };
 use warden_core::policy::DecisionContext;
 use warden_core::time::Timestamp;
@@ -294,6 +294,43 @@ impl DynamoLedger {
         Ok(item)
     }
 
+    fn record_item(key_text: &str, version: u64, value: &serde_json::Value) -> Result<Item, LedgerError> {
+        let mut item = key(schema::record_pk(key_text), schema::RECORD_SK);
+        item.insert("value".into(), s(to_json(value)?));
+        item.insert("version".into(), n(version));
+        Ok(item)
+    }
+
+    fn record_of(item: &Item) -> Result<Record, LedgerError> {
+        let version =
+            u64::try_from(number(item, "version")?).map_err(|e| LedgerError::Corrupt(format!("record version: {e}")))?;
+        Ok(Record { version, value: json(item, "value")? })
+    }
+
+    /// A versioned record write: put (new, or replacing the version read) or a conditional delete.
+    fn record_write(&self, write: &warden_core::ledger::RecordWrite) -> Result<TransactWriteItem, LedgerError> {
+        let condition = match write.expected {
+            None => Condition::New,
+            Some(version) => Condition::Equals("version", n(version)),
+        };
+        match &write.value {
+            Some(value) => self.put(Self::record_item(&write.key, write.next_version(), value)?, condition),
+            None => {
+                let mut delete = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(schema::record_pk(&write.key), schema::RECORD_SK)))
+                    .expression_attribute_names("#attr", "version");
+                delete = match write.expected {
+                    Some(version) => {
+                        delete.condition_expression("#attr = :expected").expression_attribute_values(":expected", n(version))
+                    }
+                    None => delete.condition_expression("attribute_not_exists(#attr)"),
+                };
+                Ok(TransactWriteItem::builder().delete(delete.build().map_err(build_error)?).build())
+            }
+        }
+    }
+
     fn put(&self, item: Item, condition: Condition) -> Result<TransactWriteItem, LedgerError> {
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
         let put = match condition {
@@ -370,6 +407,9 @@ impl DynamoLedger {
                     Delete::builder().table_name(&self.table).set_key(Some(item_key)).build().map_err(build_error)?;
                 TransactWriteItem::builder().delete(delete).build()
             });
+        }
+        for write in &commit.records {
+            items.push(self.record_write(write)?);
         }
         if items.len() > MAX_TRANSACTION_ITEMS {
             return Err(LedgerError::Invalid(format!(
@@ -535,13 +575,21 @@ impl DynamoLedger {
     }
 
     async fn duplicate(&self, idempotency_key: &str) -> Result<CommitOutcome, LedgerError> {
-        let item = self.get(key(schema::marker_pk(idempotency_key), schema::MARKER_SK)).await?;
-        let item = item.ok_or_else(|| LedgerError::Conflict("idempotency marker vanished after a conflict".into()))?;
-        let mut original: Outcome = json(&item, "outcome")?;
-        if let Some(AttributeValue::Ss(delivered)) = item.get("delivered") {
-            original.delivered.extend(delivered.iter().cloned());
+        match self.read_outcome(idempotency_key).await? {
+            Some(original) => Ok(CommitOutcome::Duplicate { original }),
+            None => Err(LedgerError::Conflict("idempotency marker vanished after a conflict".into())),
         }
-        Ok(CommitOutcome::Duplicate { original })
+    }
+
+    async fn read_outcome(&self, idempotency_key: &str) -> Result<Option<Outcome>, LedgerError> {
+        let Some(item) = self.get(key(schema::marker_pk(idempotency_key), schema::MARKER_SK)).await? else {
+            return Ok(None);
+        };
+        let mut outcome: Outcome = json(&item, "outcome")?;
+        if let Some(AttributeValue::Ss(delivered)) = item.get("delivered") {
+            outcome.delivered.extend(delivered.iter().cloned());
+        }
+        Ok(Some(outcome))
     }
 }
 
@@ -594,6 +642,25 @@ impl Ledger for DynamoLedger {
 
     async fn head(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
         self.read_head(chain).await
+    }
+
+    async fn records(&self, keys: &[String]) -> Result<BTreeMap<String, Record>, LedgerError> {
+        let mut found = BTreeMap::new();
+        for batch in keys.chunks(100) {
+            let items = self
+                .batch_get(batch.iter().map(|k| key(schema::record_pk(k), schema::RECORD_SK)).collect())
+                .await?;
+            for item in &items {
+                let pk = text(item, PK)?;
+                let record_key = pk.strip_prefix("RECORD#").unwrap_or(pk).to_owned();
+                found.insert(record_key, Self::record_of(item)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn outcome(&self, idempotency_key: &str) -> Result<Option<Outcome>, LedgerError> {
+        self.read_outcome(idempotency_key).await
     }
 
     async fn mark_delivered(&self, idempotency_key: &str, effect: &str) -> Result<(), LedgerError> {

@@ -11,6 +11,7 @@
 //! | open data finding | `FINDINGS#<model id>` | `FINDING#<finding id>` | |
 //! | last action on a target | `TARGET#<endpoint or package>` | `LAST_ACTION` | `at` (epoch ms) |
 //! | last alert that paged about a finding or alarm | `ALERT#<alert key>` | `LAST_ALERT` | `level`, `at` (epoch ms) |
+//! | versioned record (break-glass action, lock, breaker window) | `RECORD#<key>` | `RECORD` | `value` (JSON), `version` |
 //!
 //! Heads and the inventory each live in one partition so they can be read with strong consistency in one Query;
 //! Warden's write rate (governance events) is far below a partition's limits.
@@ -28,6 +29,7 @@ pub const INVENTORY_PK: &str = "INVENTORY";
 pub const MARKER_SK: &str = "MARKER";
 pub const LAST_ACTION_SK: &str = "LAST_ACTION";
 pub const LAST_ALERT_SK: &str = "LAST_ALERT";
+pub const RECORD_SK: &str = "RECORD";
 
 pub fn chain_pk(chain: &str) -> String {
     format!("CHAIN#{chain}")
@@ -60,6 +62,10 @@ pub fn finding_sk(finding: &str) -> String {
 
 pub fn target_pk(target: &str) -> String {
     format!("TARGET#{target}")
+}
+
+pub fn record_pk(key: &str) -> String {
+    format!("RECORD#{key}")
 }
 
 pub fn alert_pk(key: &str) -> String {

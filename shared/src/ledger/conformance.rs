@@ -169,6 +169,45 @@ pub async fn records_delivered_effects<L: Ledger>(ledger: &L) -> Check {
     }
 }
 
+/// Records are created once, replaced only at the version read, deleted the same way; a stale write fails the
+/// whole commit (no entries, no marker) as a conflict.
+pub async fn records_are_versioned<L: Ledger>(ledger: &L) -> Check {
+    use super::RecordWrite;
+    let write = |key: &str, expected: Option<u64>, value: Option<serde_json::Value>| RecordWrite {
+        key: key.to_owned(),
+        expected,
+        value,
+    };
+    let with = |key: &str, records: Vec<RecordWrite>| Commit { records, ..sample_commit(key, &["rec"], 1) };
+    let lock = "lock#endpoint/fraud-prod".to_owned();
+    committed(ledger, with("r1", vec![write(&lock, None, Some(serde_json::json!({"holder": "a"})))])).await?;
+    let read = ledger.records(std::slice::from_ref(&lock)).await.map_err(|e| e.to_string())?;
+    ensure(read.get(&lock).map(|r| r.version) == Some(1), || format!("after create: {read:?}"))?;
+    for (key, stale) in [("r2", None), ("r3", Some(7))] {
+        match ledger.commit(with(key, vec![write(&lock, stale, Some(serde_json::json!({"holder": "b"})))])).await {
+            Err(LedgerError::Conflict(_)) => {}
+            other => return Err(format!("a write expecting version {stale:?} of a version-1 record gave {other:?}")),
+        }
+        let marker = ledger.outcome(key).await.map_err(|e| e.to_string())?;
+        ensure(marker.is_none(), || format!("the conflicting commit {key} left its marker"))?;
+    }
+    let entries = ledger.entries("rec").await.map_err(|e| e.to_string())?;
+    ensure(entries.len() == 1, || format!("conflicting commits appended entries: {} on the chain", entries.len()))?;
+    committed(ledger, with("r2", vec![write(&lock, Some(1), Some(serde_json::json!({"holder": "b"})))])).await?;
+    let read = ledger.records(&[lock.clone(), "absent".to_owned()]).await.map_err(|e| e.to_string())?;
+    ensure(read.len() == 1, || format!("absent keys must be left out: {read:?}"))?;
+    ensure(read.get(&lock).is_some_and(|r| r.version == 2 && r.value["holder"] == "b"), || format!("{read:?}"))?;
+    match ledger.commit(with("r4", vec![write(&lock, Some(1), None)])).await {
+        Err(LedgerError::Conflict(_)) => {}
+        other => return Err(format!("a stale delete gave {other:?}")),
+    }
+    committed(ledger, with("r4", vec![write(&lock, Some(2), None)])).await?;
+    let read = ledger.records(std::slice::from_ref(&lock)).await.map_err(|e| e.to_string())?;
+    ensure(read.is_empty(), || format!("after delete: {read:?}"))?;
+    let outcome = ledger.outcome("r4").await.map_err(|e| e.to_string())?;
+    ensure(outcome.is_some_and(|o| o.models == ["rec"]), || "outcome() did not return the marker's outcome".into())
+}
+
 /// An empty idempotency key is refused.
 pub async fn refuses_empty_keys<L: Ledger>(ledger: &L) -> Check {
     match ledger.commit(sample_commit("", &["m"], 1)).await {
@@ -231,5 +270,6 @@ where
     check!(refuses_empty_keys);
     check!(records_delivered_effects);
     check!(verify_catches_tampering);
+    check!(records_are_versioned);
     failures
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 
-use super::{Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, seal_all};
+use super::{Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, Record, seal_all};
 use crate::inventory::{Inventory, Model};
 use crate::policy::DecisionContext;
 use crate::time::Timestamp;
@@ -33,9 +33,11 @@ pub mod tables {
     pub const ALERT_MARKS: TableDefinition<&str, &[u8]> = TableDefinition::new("alert_marks");
     /// (model id, finding id) -> () for open sensitive-data findings.
     pub const OPEN_FINDINGS: TableDefinition<(&str, &str), ()> = TableDefinition::new("open_findings");
+    /// record key -> record JSON (version and value).
+    pub const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
 }
 
-use tables::{ACTION_MARKS, ALERT_MARKS, ENTRIES, HEADS, MARKERS, MODELS, OPEN_FINDINGS};
+use tables::{ACTION_MARKS, ALERT_MARKS, ENTRIES, HEADS, MARKERS, MODELS, OPEN_FINDINGS, RECORDS};
 
 /// The file inside the ledger folder.
 pub const LEDGER_FILE: &str = "ledger.redb";
@@ -86,6 +88,7 @@ impl EmbeddedLedger {
             txn.open_table(ACTION_MARKS).map_err(storage)?;
             txn.open_table(ALERT_MARKS).map_err(storage)?;
             txn.open_table(OPEN_FINDINGS).map_err(storage)?;
+            txn.open_table(RECORDS).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         Ok(Self { db, path })
@@ -158,6 +161,33 @@ impl EmbeddedLedger {
                 if previous.is_none_or(|(_, last)| last <= *at) {
                     let bytes = serde_json::to_vec(&(level, at.millis())).map_err(storage)?;
                     alerts.insert(key.as_str(), bytes.as_slice()).map_err(storage)?;
+                }
+            }
+            let mut records = txn.open_table(RECORDS).map_err(storage)?;
+            for write in &commit.records {
+                let stored = records
+                    .get(write.key.as_str())
+                    .map_err(storage)?
+                    .map(|v| serde_json::from_slice::<Record>(v.value()))
+                    .transpose()
+                    .map_err(|e| corrupt("record", e))?;
+                let version = stored.map(|r| r.version);
+                if version != write.expected {
+                    // Dropping the transaction without committing discards everything written above.
+                    return Err(LedgerError::Conflict(format!(
+                        "record {} is at version {version:?}, not {:?}",
+                        write.key, write.expected
+                    )));
+                }
+                match &write.value {
+                    Some(value) => {
+                        let record = Record { version: write.next_version(), value: value.clone() };
+                        let bytes = serde_json::to_vec(&record).map_err(storage)?;
+                        records.insert(write.key.as_str(), bytes.as_slice()).map_err(storage)?;
+                    }
+                    None => {
+                        records.remove(write.key.as_str()).map_err(storage)?;
+                    }
                 }
             }
             let mut findings = txn.open_table(OPEN_FINDINGS).map_err(storage)?;
@@ -264,6 +294,29 @@ fn decode_alert_mark(bytes: &[u8]) -> Result<(crate::signal::Band, Timestamp), L
 }
 
 impl EmbeddedLedger {
+    fn records_sync(&self, keys: &[String]) -> Result<BTreeMap<String, Record>, LedgerError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(RECORDS).map_err(storage)?;
+        let mut found = BTreeMap::new();
+        for key in keys {
+            if let Some(value) = table.get(key.as_str()).map_err(storage)? {
+                let record: Record = serde_json::from_slice(value.value()).map_err(|e| corrupt("record", e))?;
+                found.insert(key.clone(), record);
+            }
+        }
+        Ok(found)
+    }
+
+    fn outcome_sync(&self, key: &str) -> Result<Option<Outcome>, LedgerError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(MARKERS).map_err(storage)?;
+        table
+            .get(key)
+            .map_err(storage)?
+            .map(|v| serde_json::from_slice(v.value()).map_err(|e| corrupt("marker", e)))
+            .transpose()
+    }
+
     fn mark_delivered_sync(&self, key: &str, effect: &str) -> Result<(), LedgerError> {
         let txn = self.db.begin_write().map_err(storage)?;
         {
@@ -309,6 +362,14 @@ impl Ledger for EmbeddedLedger {
 
     async fn head(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
         self.head_sync(chain)
+    }
+
+    async fn records(&self, keys: &[String]) -> Result<BTreeMap<String, Record>, LedgerError> {
+        self.records_sync(keys)
+    }
+
+    async fn outcome(&self, idempotency_key: &str) -> Result<Option<Outcome>, LedgerError> {
+        self.outcome_sync(idempotency_key)
     }
 }
 

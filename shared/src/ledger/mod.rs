@@ -191,6 +191,36 @@ pub struct Commit {
     /// The severity band that paged about an alert key, and when (for the re-notify window).
     pub alert_marks: Vec<(String, Band, Timestamp)>,
     pub findings: Vec<FindingMark>,
+    /// Versioned records to create, replace or delete, each only if it still has the version read.
+    pub records: Vec<RecordWrite>,
+}
+
+/// A small mutable document kept beside the chains (a break-glass action's state, an endpoint's lock, a
+/// breaker window). Every write names the version it replaces, so two writers cannot both win: the loser's
+/// commit is a [`LedgerError::Conflict`] and it re-reads. The history lives in the chains; records hold only
+/// the current state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// 1 for a new record, then +1 per write.
+    pub version: u64,
+    pub value: serde_json::Value,
+}
+
+/// One record change in a commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordWrite {
+    pub key: String,
+    /// The version read (`None`: the record must not exist).
+    pub expected: Option<u64>,
+    /// The new value (`None`: delete the record).
+    pub value: Option<serde_json::Value>,
+}
+
+impl RecordWrite {
+    /// The version the record has after this write.
+    pub fn next_version(&self) -> u64 {
+        self.expected.map_or(1, |v| v + 1)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -249,6 +279,10 @@ pub trait Ledger {
         idempotency_key: &str,
         effect: &str,
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    /// The records stored under `keys` (absent keys are left out).
+    fn records(&self, keys: &[String]) -> impl Future<Output = Result<BTreeMap<String, Record>, LedgerError>> + Send;
+    /// What the event with this idempotency key led to, with the effects delivered so far.
+    fn outcome(&self, idempotency_key: &str) -> impl Future<Output = Result<Option<Outcome>, LedgerError>> + Send;
     /// Waits before the engine re-plans after a [`LedgerError::Conflict`] (attempt 1, 2, ...). Adapters that can
     /// conflict back off with jitter; a single-writer store never conflicts and need not wait.
     fn pause_before_retry(&self, attempt: u32) -> impl Future<Output = ()> + Send {
