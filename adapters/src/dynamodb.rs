@@ -302,8 +302,8 @@ impl DynamoLedger {
     }
 
     fn record_of(item: &Item) -> Result<Record, LedgerError> {
-        let version =
-            u64::try_from(number(item, "version")?).map_err(|e| LedgerError::Corrupt(format!("record version: {e}")))?;
+        let version = u64::try_from(number(item, "version")?)
+            .map_err(|e| LedgerError::Corrupt(format!("record version: {e}")))?;
         Ok(Record { version, value: json(item, "value")? })
     }
 
@@ -321,9 +321,9 @@ impl DynamoLedger {
                     .set_key(Some(key(schema::record_pk(&write.key), schema::RECORD_SK)))
                     .expression_attribute_names("#attr", "version");
                 delete = match write.expected {
-                    Some(version) => {
-                        delete.condition_expression("#attr = :expected").expression_attribute_values(":expected", n(version))
-                    }
+                    Some(version) => delete
+                        .condition_expression("#attr = :expected")
+                        .expression_attribute_values(":expected", n(version)),
                     None => delete.condition_expression("attribute_not_exists(#attr)"),
                 };
                 Ok(TransactWriteItem::builder().delete(delete.build().map_err(build_error)?).build())
@@ -647,9 +647,8 @@ impl Ledger for DynamoLedger {
     async fn records(&self, keys: &[String]) -> Result<BTreeMap<String, Record>, LedgerError> {
         let mut found = BTreeMap::new();
         for batch in keys.chunks(100) {
-            let items = self
-                .batch_get(batch.iter().map(|k| key(schema::record_pk(k), schema::RECORD_SK)).collect())
-                .await?;
+            let items =
+                self.batch_get(batch.iter().map(|k| key(schema::record_pk(k), schema::RECORD_SK)).collect()).await?;
             for item in &items {
                 let pk = text(item, PK)?;
                 let record_key = pk.strip_prefix("RECORD#").unwrap_or(pk).to_owned();

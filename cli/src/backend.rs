@@ -4,7 +4,7 @@
 use warden_aws::dynamodb::DynamoLedger;
 use warden_core::inventory::Inventory;
 use warden_core::ledger::embedded::EmbeddedLedger;
-use warden_core::ledger::{Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError};
+use warden_core::ledger::{Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, Record};
 use warden_core::policy::DecisionContext;
 
 #[derive(Debug)]
@@ -49,6 +49,14 @@ impl Ledger for AnyLedger {
 
     async fn mark_delivered(&self, idempotency_key: &str, effect: &str) -> Result<(), LedgerError> {
         delegate!(self, l => l.mark_delivered(idempotency_key, effect))
+    }
+
+    async fn records(&self, keys: &[String]) -> Result<std::collections::BTreeMap<String, Record>, LedgerError> {
+        delegate!(self, l => l.records(keys))
+    }
+
+    async fn outcome(&self, idempotency_key: &str) -> Result<Option<Outcome>, LedgerError> {
+        delegate!(self, l => l.outcome(idempotency_key))
     }
 
     async fn pause_before_retry(&self, attempt: u32) {

@@ -131,6 +131,9 @@ pub fn entry_row(out: &mut impl Write, entry: &Entry) -> io::Result<()> {
             let config = config.as_deref().map(|c| format!(" (config {c})")).unwrap_or_default();
             format!("action   {action} {target}{config}, {mode}, {status:?}")
         }
+        EntryBody::BreakGlass { request_id, operation, target, phase, note, .. } => {
+            format!("break-glass {operation} {target}: {phase}, {note} (request {request_id})")
+        }
         EntryBody::Inventory { summary } => format!("inventory {summary}"),
         EntryBody::Rejected { code, error, body_sha256, .. } => {
             format!("rejected {code}: {error} (body sha256:{})", &body_sha256[..12.min(body_sha256.len())])

@@ -18,6 +18,7 @@ use crate::time::Timestamp;
 pub const GOVERNANCE_SOURCE: &str = "warden.governance";
 pub const DECISION_DETAIL_TYPE: &str = "Warden Decision";
 pub const BREAK_GLASS_DETAIL_TYPE: &str = "Warden Break-Glass Requested";
+pub const APPROVAL_DETAIL_TYPE: &str = "Warden Break-Glass Approved";
 
 /// `Warden Decision` detail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,7 +49,7 @@ pub struct BreakGlassRequest {
     /// Unique per action: `<decision id>-<n>`.
     pub request_id: String,
     pub decision_id: String,
-    pub action: ActionKind,
+    pub action: crate::breakglass::Operation,
     /// Endpoint name (rollback, cutoff) or model package ARN or group (gate).
     pub target: String,
     /// Rollback: the config to return to. Cutoff: the config serving when it was decided.
@@ -57,6 +58,16 @@ pub struct BreakGlassRequest {
     pub reason: String,
     pub requested_by: Actor,
     pub requested_at: Timestamp,
+}
+
+/// `Warden Break-Glass Approved` detail: a second person approves a request's destructive step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakGlassApproval {
+    pub schema_version: u32,
+    pub request_id: String,
+    pub approved_by: Actor,
+    pub approved_at: Timestamp,
 }
 
 /// One event to publish.
@@ -102,7 +113,7 @@ pub fn events(report: &Report, requested_by: &Actor, requested_at: Timestamp) ->
             schema_version: SCHEMA_VERSION,
             request_id: format!("{}-{}", report.decision_id, n + 1),
             decision_id: report.decision_id.clone(),
-            action: action.kind,
+            action: action.kind.into(),
             target: action.target.clone(),
             config: action.config.clone(),
             model_id,

@@ -45,6 +45,12 @@ pub trait Notifier {
     fn notify(&self, alert: &Alert) -> impl Future<Output = Result<(), EffectError>> + Send;
 }
 
+impl<N: Notifier + Sync> Notifier for &N {
+    fn notify(&self, alert: &Alert) -> impl Future<Output = Result<(), EffectError>> + Send {
+        (**self).notify(alert)
+    }
+}
+
 /// Publishes governance events (EventBridge in AWS). Must deliver all or fail.
 pub trait Publisher {
     fn publish(&self, events: &[BusEvent]) -> impl Future<Output = Result<(), EffectError>> + Send;

@@ -55,10 +55,10 @@ pub fn duty(body: &EntryBody, actor: &Actor) -> &'static str {
         (EntryBody::Decision { .. }, _) => {
             "EU AI Act Art. 12(2) and Art. 14(4)(a): the monitoring outcome and the rule that decided it"
         }
-        (EntryBody::Action { .. }, Actor::Person(_)) => {
+        (EntryBody::Action { .. } | EntryBody::BreakGlass { .. }, Actor::Person(_)) => {
             "EU AI Act Art. 14(4)(d)-(e): a person overriding, intervening in or stopping the system"
         }
-        (EntryBody::Action { .. }, Actor::Automation(_)) => {
+        (EntryBody::Action { .. } | EntryBody::BreakGlass { .. }, Actor::Automation(_)) => {
             "EU AI Act Art. 14(4)(e): intervening in or stopping the system, under a recorded rule"
         }
         (EntryBody::Inventory { .. }, _) => {
@@ -91,6 +91,14 @@ fn row(entry: &Entry, chain_verified: bool) -> EvidenceRow {
                 Some(mode.to_string()),
             )
         }
+        EntryBody::BreakGlass { request_id, operation, target, phase, note, .. } => (
+            "break-glass",
+            format!("{operation} {target}: {phase}; {note} (request {request_id})"),
+            None,
+            Some(operation.to_string()),
+            Some(target.clone()),
+            Some("enforce".to_owned()),
+        ),
         EntryBody::Inventory { summary } => ("inventory", summary.clone(), None, None, None, None),
         EntryBody::Rejected { code, error, body_sha256, .. } => {
             ("rejected", format!("{code}: {error} (body sha256:{body_sha256})"), None, None, None, None)

@@ -2,6 +2,7 @@
 //! decide by policy and describe what to record. Pure and synchronous, except the ledger port, whose adapters
 //! (embedded redb here, DynamoDB elsewhere) do the I/O.
 
+pub mod breakglass;
 pub mod bus;
 pub mod effects;
 pub mod engine;

@@ -160,6 +160,9 @@ pub struct Policy {
     pub renotify_minutes: u32,
     pub drift_thresholds: DriftThresholds,
     pub fallback: Fallback,
+    /// Limits and switches for carrying actions out (break-glass).
+    #[serde(default)]
+    pub break_glass: crate::breakglass::Settings,
     #[serde(default, rename = "rule")]
     pub rules: Vec<Rule>,
 }
@@ -202,6 +205,7 @@ impl Policy {
                 return invalid(format!("drift_thresholds.{tier} must be a positive number, not {value}"));
             }
         }
+        self.break_glass.validate().map_err(PolicyError::Invalid)?;
         let mut names = BTreeSet::new();
         for (index, rule) in self.rules.iter().enumerate() {
             let at = format!("rule #{} ({:?})", index + 1, rule.name);

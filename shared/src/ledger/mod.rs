@@ -65,6 +65,16 @@ pub enum EntryBody {
     Decision { rule: String, alert: Option<Band>, reasons: Vec<String>, skipped: Vec<SkippedAction> },
     /// An action planned (enforce) or that would have been taken (shadow).
     Action { action: ActionKind, target: String, mode: Mode, config: Option<String>, status: ActionStatus },
+    /// A break-glass action moved to a new phase (written before the SageMaker call it leads to).
+    BreakGlass {
+        request_id: String,
+        operation: crate::breakglass::Operation,
+        target: String,
+        phase: crate::breakglass::Phase,
+        change: Option<crate::breakglass::Change>,
+        reverse: Option<crate::breakglass::Change>,
+        note: String,
+    },
     /// The model's inventory record changed outside an event (an inventory import).
     Inventory { summary: String },
     /// An input that could not be decoded. Only a digest of the body is kept: it may hold sensitive data.
@@ -288,6 +298,44 @@ pub trait Ledger {
     fn pause_before_retry(&self, attempt: u32) -> impl Future<Output = ()> + Send {
         let _ = attempt;
         async {}
+    }
+}
+
+/// A shared reference is a ledger too, so one ledger can serve the engine and break-glass side by side.
+impl<L: Ledger + Sync> Ledger for &L {
+    fn commit(&self, commit: Commit) -> impl Future<Output = Result<CommitOutcome, LedgerError>> + Send {
+        (**self).commit(commit)
+    }
+    fn inventory(&self) -> impl Future<Output = Result<Inventory, LedgerError>> + Send {
+        (**self).inventory()
+    }
+    fn facts(&self, query: &FactQuery) -> impl Future<Output = Result<DecisionContext, LedgerError>> + Send {
+        (**self).facts(query)
+    }
+    fn chains(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send {
+        (**self).chains()
+    }
+    fn entries(&self, chain: &str) -> impl Future<Output = Result<Vec<Entry>, LedgerError>> + Send {
+        (**self).entries(chain)
+    }
+    fn head(&self, chain: &str) -> impl Future<Output = Result<Option<Head>, LedgerError>> + Send {
+        (**self).head(chain)
+    }
+    fn mark_delivered(
+        &self,
+        idempotency_key: &str,
+        effect: &str,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send {
+        (**self).mark_delivered(idempotency_key, effect)
+    }
+    fn records(&self, keys: &[String]) -> impl Future<Output = Result<BTreeMap<String, Record>, LedgerError>> + Send {
+        (**self).records(keys)
+    }
+    fn outcome(&self, idempotency_key: &str) -> impl Future<Output = Result<Option<Outcome>, LedgerError>> + Send {
+        (**self).outcome(idempotency_key)
+    }
+    fn pause_before_retry(&self, attempt: u32) -> impl Future<Output = ()> + Send {
+        (**self).pause_before_retry(attempt)
     }
 }
 

@@ -1,0 +1,419 @@
+//! Break-glass with the in-memory SageMaker, the embedded ledger and an in-memory notifier: the action state
+//! machine, the cutoff ladder, the safety checks, resumption after a crash, and verification.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use warden_core::breakglass::executor::{BreakGlass, BreakGlassError, Step};
+use warden_core::breakglass::sagemaker::{MemorySageMaker, SageMaker, SageMakerError};
+use warden_core::breakglass::{
+    Change, Input, Next, Observation, Operation, Phase, Settings, TAG_FALLBACK_VARIANT, TAG_MAINTENANCE_CONFIG,
+};
+use warden_core::bus::BreakGlassRequest;
+use warden_core::effects::MemoryNotifier;
+use warden_core::event::sagemaker::{ApprovalStatus, EndpointStatus};
+use warden_core::ledger::embedded::EmbeddedLedger;
+use warden_core::ledger::{Actor, EntryBody, Ledger, verify};
+use warden_core::time::Timestamp;
+
+const MANAGED: (&str, &str) = ("warden:managed", "true");
+const PACKAGE: &str = "arn:aws:sagemaker:us-east-1:111122223333:model-package/fraud-scoring/12";
+
+fn at(minute: i64) -> Timestamp {
+    Timestamp::from_millis(1_780_000_000_000 + minute * 60_000).unwrap()
+}
+
+fn request(id: &str, action: Operation, target: &str, by: Actor) -> BreakGlassRequest {
+    BreakGlassRequest {
+        schema_version: 1,
+        request_id: id.to_owned(),
+        decision_id: format!("wd-{id}"),
+        action,
+        target: target.to_owned(),
+        config: None,
+        model_id: None,
+        reason: format!("test {id}"),
+        requested_by: by,
+        requested_at: at(0),
+    }
+}
+
+fn alice() -> Actor {
+    Actor::Person("alice".into())
+}
+
+fn bob() -> Actor {
+    Actor::Person("bob".into())
+}
+
+/// An in-memory SageMaker with the fraud endpoint on cfg-v2 (two variants), and its inventory in the ledger.
+async fn rig(tags: &[(&str, &str)]) -> (EmbeddedLedger, MemorySageMaker, MemoryNotifier) {
+    let ledger = EmbeddedLedger::in_memory().unwrap();
+    let inventory = warden_core::inventory::InventoryFile::parse(
+        r#"
+[[model]]
+id = "fraud-detector"
+risk = "high"
+owner = "fraud-ml@example.com"
+endpoints = ["fraud-prod"]
+[model.endpoint_configs]
+fraud-prod = ["fraud-cfg-v1", "fraud-cfg-v2"]
+"#,
+    )
+    .unwrap();
+    let engine = warden_core::engine::Engine::new(
+        &ledger,
+        warden_core::policy::Policy::builtin().unwrap(),
+        Actor::Automation("test".into()),
+    );
+    engine.import_inventory(&inventory, "digest", at(0)).await.unwrap();
+    let sagemaker = MemorySageMaker::new(2);
+    sagemaker.add_config("fraud-cfg-v1", &["blue"]);
+    sagemaker.add_config("fraud-cfg-v2", &["blue", "green"]);
+    sagemaker.add_config("fraud-maintenance", &["static"]);
+    sagemaker.add_endpoint("fraud-prod", "fraud-cfg-v2", tags);
+    sagemaker.add_package(PACKAGE, ApprovalStatus::Approved, &[MANAGED]);
+    (ledger, sagemaker, MemoryNotifier::default())
+}
+
+type Executor<'a, S> = BreakGlass<&'a EmbeddedLedger, S, &'a MemoryNotifier>;
+
+fn executor<'a, S: SageMaker>(
+    ledger: &'a EmbeddedLedger,
+    sagemaker: S,
+    notifier: &'a MemoryNotifier,
+    settings: Settings,
+) -> Executor<'a, S> {
+    BreakGlass {
+        ledger,
+        sagemaker,
+        notifier,
+        settings,
+        kill_switch: false,
+        actor: Actor::Automation("warden-breakglass".into()),
+    }
+}
+
+/// Drives a request to where it rests, with a clock that moves a minute per look.
+async fn run<S: SageMaker>(
+    bg: &Executor<'_, S>,
+    request: &BreakGlassRequest,
+    input: Input<'_>,
+) -> Result<Step, BreakGlassError> {
+    let minute = AtomicU32::new(1);
+    bg.drive(request, input, || at(i64::from(minute.fetch_add(1, Ordering::Relaxed))), |_| async {}, 10).await
+}
+
+fn phase(step: &Step) -> Phase {
+    step.record.as_ref().map(|r| r.phase).expect("a record")
+}
+
+fn note(step: &Step) -> String {
+    step.record.as_ref().map(|r| r.note.clone()).unwrap_or_default()
+}
+
+async fn observed(sagemaker: &MemorySageMaker) -> (EndpointStatus, String, Vec<(String, f32)>) {
+    match sagemaker.observe_endpoint("fraud-prod").await.unwrap() {
+        Observation::Endpoint(e) => {
+            (e.status, e.config, e.variants.into_iter().map(|v| (v.variant, v.weight)).collect())
+        }
+        other => panic!("endpoint missing: {other:?}"),
+    }
+}
+
+async fn phases_on_chain(ledger: &EmbeddedLedger, request_id: &str) -> Vec<Phase> {
+    ledger
+        .entries("fraud-detector")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.entry.body {
+            EntryBody::BreakGlass { request_id: id, phase, .. } if id == request_id => Some(phase),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn cutoff_shifts_traffic_to_the_fallback_variant_and_restore_puts_it_back() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED, (TAG_FALLBACK_VARIANT, "blue")]).await;
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let cutoff = request("r1", Operation::Cutoff, "fraud-prod", Actor::Automation("warden-guardduty".into()));
+    let step = run(&bg, &cutoff, Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Done, "{}", note(&step));
+    assert_eq!(observed(&sagemaker).await.2, vec![("blue".into(), 1.0), ("green".into(), 0.0)]);
+    assert_eq!(phases_on_chain(&ledger, "r1").await, [Phase::Executing, Phase::Verifying, Phase::Done]);
+    let subjects: Vec<String> = notifier.sent().into_iter().map(|a| a.subject).collect();
+    assert!(subjects[0].starts_with("[HIGH] fraud-detector CUTOFF STARTED: fraud-prod"), "{subjects:?}");
+    assert!(subjects[1].starts_with("[MEDIUM] fraud-detector CUTOFF VERIFIED"), "{subjects:?}");
+    assert!(notifier.sent()[0].body.contains("undo: warden break-glass restore --endpoint fraud-prod"));
+
+    let restore = request("r2", Operation::Restore, "fraud-prod", alice());
+    let step = run(&bg, &restore, Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Done, "{}", note(&step));
+    assert_eq!(observed(&sagemaker).await.2, vec![("blue".into(), 0.5), ("green".into(), 0.5)]);
+    assert!(verify(&ledger).await.unwrap().ok());
+}
+
+#[tokio::test]
+async fn cutoff_without_a_fallback_variant_switches_to_the_maintenance_config() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED, (TAG_MAINTENANCE_CONFIG, "fraud-maintenance")]).await;
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let step = run(&bg, &request("r1", Operation::Cutoff, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Done, "{}", note(&step));
+    assert_eq!(observed(&sagemaker).await.1, "fraud-maintenance");
+    run(&bg, &request("r2", Operation::Restore, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(observed(&sagemaker).await.1, "fraud-cfg-v2");
+}
+
+#[tokio::test]
+async fn the_last_cutoff_step_deletes_only_after_a_second_person_approves_and_restore_recreates() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let cutoff = request("r1", Operation::Cutoff, "fraud-prod", alice());
+    let step = run(&bg, &cutoff, Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::AwaitingApproval);
+    assert!(sagemaker.calls().is_empty(), "nothing may be deleted before approval");
+    assert!(notifier.sent()[0].body.contains("warden break-glass approve r1"));
+
+    // The requester cannot approve their own request.
+    let step = run(&bg, &cutoff, Input::Approve { by: &alice() }).await.unwrap();
+    assert_eq!(phase(&step), Phase::AwaitingApproval);
+    let step = run(&bg, &cutoff, Input::Approve { by: &bob() }).await.unwrap();
+    assert_eq!(phase(&step), Phase::Done, "{}", note(&step));
+    assert!(sagemaker.endpoint_names().is_empty());
+    assert_eq!(step.record.as_ref().and_then(|r| r.approved_by.clone()), Some(bob()));
+
+    let step = run(&bg, &request("r2", Operation::Restore, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Done, "{}", note(&step));
+    assert_eq!(observed(&sagemaker).await.1, "fraud-cfg-v2");
+}
+
+#[tokio::test]
+async fn an_approval_after_the_window_closes_is_refused() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let cutoff = request("r1", Operation::Cutoff, "fraud-prod", alice());
+    bg.step(&cutoff, Input::Look, at(0)).await.unwrap();
+    let step = bg.step(&cutoff, Input::Approve { by: &bob() }, at(31)).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused);
+    assert!(note(&step).contains("approval window closed"), "{}", note(&step));
+    assert!(sagemaker.calls().is_empty());
+}
+
+#[tokio::test]
+async fn rollback_goes_to_the_last_known_good_config_and_round_trips_keep_the_chain_valid() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    for round in 0..2 {
+        let rollback = request(&format!("rb{round}"), Operation::Rollback, "fraud-prod", alice());
+        let step = run(&bg, &rollback, Input::Look).await.unwrap();
+        assert_eq!(phase(&step), Phase::Done, "{}", note(&step));
+        assert_eq!(observed(&sagemaker).await.1, "fraud-cfg-v1");
+        let step = run(&bg, &request(&format!("rs{round}"), Operation::Restore, "fraud-prod", alice()), Input::Look)
+            .await
+            .unwrap();
+        assert_eq!(phase(&step), Phase::Done, "{}", note(&step));
+        assert_eq!(observed(&sagemaker).await.1, "fraud-cfg-v2");
+    }
+    let report = verify(&ledger).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+}
+
+#[tokio::test]
+async fn a_silent_rollback_is_detected_failed_and_alerted_as_critical() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    sagemaker.roll_back_next_update();
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let step = run(&bg, &request("r1", Operation::Rollback, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Failed);
+    assert!(step.record.as_ref().is_some_and(|r| r.silent_rollback), "{}", note(&step));
+    let last = notifier.sent().pop().unwrap();
+    assert!(last.subject.starts_with("[CRITICAL] fraud-detector ROLLBACK SILENTLY ROLLED BACK"), "{}", last.subject);
+    assert!(last.body.contains("InService on fraud-cfg-v2, not on fraud-cfg-v1"), "{}", last.body);
+}
+
+#[tokio::test]
+async fn an_endpoint_with_an_update_in_progress_is_retried_later_not_failed() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    sagemaker.set_status("fraud-prod", EndpointStatus::Updating, 3);
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let rollback = request("r1", Operation::Rollback, "fraud-prod", alice());
+    let error = run(&bg, &rollback, Input::Look).await.unwrap_err();
+    assert!(matches!(error, BreakGlassError::RetryLater(_)) && error.is_retryable(), "{error}");
+    assert!(sagemaker.calls().is_empty());
+    // Redelivered while still updating: still waiting, nothing written twice.
+    assert!(run(&bg, &rollback, Input::Look).await.is_err());
+    let step = run(&bg, &rollback, Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Done, "{}", note(&step));
+    assert_eq!(sagemaker.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_endpoint_allows_only_delete() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED, (TAG_MAINTENANCE_CONFIG, "fraud-maintenance")]).await;
+    sagemaker.set_status("fraud-prod", EndpointStatus::Failed, 0);
+    let settings = Settings { delete_requires_approval: false, ..Settings::default() };
+    let bg = executor(&ledger, &sagemaker, &notifier, settings);
+    let step = run(&bg, &request("r1", Operation::Rollback, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused);
+    assert!(note(&step).contains("only DeleteEndpoint"), "{}", note(&step));
+    let step = run(&bg, &request("r2", Operation::Cutoff, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Done, "{}", note(&step));
+    assert!(matches!(sagemaker.calls().as_slice(), [Change::DeleteEndpoint { .. }]));
+}
+
+#[tokio::test]
+async fn the_kill_switch_and_shadow_mode_touch_nothing_and_say_what_would_have_happened() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    let mut bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    bg.kill_switch = true;
+    let step = run(&bg, &request("r1", Operation::Rollback, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused);
+    assert!(note(&step).contains("kill switch on; would have: update endpoint fraud-prod to config fraud-cfg-v1"));
+    bg.kill_switch = false;
+    bg.settings.mode = warden_core::policy::Mode::Shadow;
+    let step = run(&bg, &request("r2", Operation::Rollback, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Shadowed);
+    assert!(sagemaker.calls().is_empty());
+    let subjects: Vec<String> = notifier.sent().into_iter().map(|a| a.subject).collect();
+    assert!(subjects[0].contains("ROLLBACK REFUSED") && subjects[1].starts_with("[INFO]"), "{subjects:?}");
+}
+
+#[tokio::test]
+async fn scope_fails_closed_on_missing_tags_and_on_unreadable_tags() {
+    let (ledger, sagemaker, notifier) = rig(&[("warden:managed", "false")]).await;
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let step = run(&bg, &request("r1", Operation::Cutoff, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused);
+    assert!(note(&step).contains("out of scope (fraud-prod is not tagged warden:managed=true)"), "{}", note(&step));
+
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    sagemaker.break_tags();
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let step = run(&bg, &request("r1", Operation::Cutoff, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused);
+    assert!(note(&step).contains("AccessDeniedException; scoping fails closed"), "{}", note(&step));
+    assert!(sagemaker.calls().is_empty());
+}
+
+#[tokio::test]
+async fn the_cooldown_and_the_breaker_refuse_beyond_their_limits_but_never_hold_back_an_undo() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED, (TAG_FALLBACK_VARIANT, "blue")]).await;
+    let settings = Settings { max_actions_per_target: 2, ..Settings::default() };
+    let bg = executor(&ledger, &sagemaker, &notifier, settings);
+    for n in 0..2 {
+        let step = run(&bg, &request(&format!("c{n}"), Operation::Cutoff, "fraud-prod", alice()), Input::Look).await;
+        let step = step.unwrap();
+        assert_eq!(phase(&step), Phase::Done, "cutoff {n}: {}", note(&step));
+        let step = run(&bg, &request(&format!("u{n}"), Operation::Restore, "fraud-prod", alice()), Input::Look).await;
+        let step = step.unwrap();
+        assert_eq!(phase(&step), Phase::Done, "restore {n}: {}", note(&step));
+    }
+    let step = run(&bg, &request("c2", Operation::Cutoff, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused);
+    assert!(note(&step).contains("cooldown: 2 actions on fraud-prod"), "{}", note(&step));
+
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED, (TAG_FALLBACK_VARIANT, "blue")]).await;
+    sagemaker.add_endpoint("other-prod", "fraud-cfg-v2", &[MANAGED, (TAG_FALLBACK_VARIANT, "blue")]);
+    let settings = Settings { max_actions_per_hour: 1, ..Settings::default() };
+    let bg = executor(&ledger, &sagemaker, &notifier, settings);
+    assert_eq!(
+        phase(&run(&bg, &request("a", Operation::Cutoff, "fraud-prod", alice()), Input::Look).await.unwrap()),
+        Phase::Done
+    );
+    let step = run(&bg, &request("b", Operation::Cutoff, "other-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused);
+    assert!(note(&step).contains("circuit breaker"), "{}", note(&step));
+    let undo = run(&bg, &request("c", Operation::Restore, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&undo), Phase::Done, "{}", note(&undo));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_simultaneous_requests_for_one_endpoint_give_exactly_one_action() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED, (TAG_FALLBACK_VARIANT, "blue")]).await;
+    // Leaked so that tasks on other threads can share them ('static); the test process ends soon after.
+    let (ledger, sagemaker, notifier) =
+        (Box::leak(Box::new(ledger)), Box::leak(Box::new(sagemaker)), Box::leak(Box::new(notifier)));
+    let bg: &'static Executor<'static, &'static MemorySageMaker> =
+        Box::leak(Box::new(executor(ledger, &*sagemaker, notifier, Settings::default())));
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let request = request(&format!("r{n}"), Operation::Cutoff, "fraud-prod", alice());
+        tasks.spawn(async move { run(bg, &request, Input::Look).await.map(|s| phase(&s)) });
+    }
+    let phases: Vec<Phase> = tasks.join_all().await.into_iter().map(Result::unwrap).collect();
+    let done = phases.iter().filter(|p| **p == Phase::Done).count();
+    let refused = phases.iter().filter(|p| **p == Phase::Refused).count();
+    assert_eq!((done, refused), (1, 7), "{phases:?}");
+    assert_eq!(sagemaker.calls().len(), 1);
+    assert!(verify(&*ledger).await.unwrap().ok());
+}
+
+/// A SageMaker whose next call is lost in a crash: either before reaching SageMaker or after it took effect.
+struct Crashing<'a> {
+    inner: &'a MemorySageMaker,
+    crash_after_call: bool,
+    crashes_left: AtomicU32,
+}
+
+impl SageMaker for Crashing<'_> {
+    async fn observe_endpoint(&self, name: &str) -> Result<Observation, SageMakerError> {
+        self.inner.observe_endpoint(name).await
+    }
+    async fn observe_package(&self, arn: &str) -> Result<Observation, SageMakerError> {
+        self.inner.observe_package(arn).await
+    }
+    async fn apply(&self, change: &Change) -> Result<(), SageMakerError> {
+        if self.crashes_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_err() {
+            return self.inner.apply(change).await;
+        }
+        if self.crash_after_call {
+            self.inner.apply(change).await?;
+        }
+        Err(SageMakerError::Unavailable("connection reset (simulated crash)".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_crash_between_executing_and_verifying_resumes_by_looking_first() {
+    for crash_after_call in [false, true] {
+        let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+        let crashing = Crashing { inner: &sagemaker, crash_after_call, crashes_left: AtomicU32::new(1) };
+        let bg = executor(&ledger, crashing, &notifier, Settings::default());
+        let rollback = request("r1", Operation::Rollback, "fraud-prod", alice());
+        let error = run(&bg, &rollback, Input::Look).await.unwrap_err();
+        assert!(error.is_retryable(), "{error}");
+        let stuck = ledger.records(&["action#r1".to_owned()]).await.unwrap();
+        assert_eq!(stuck["action#r1"].value["phase"], "executing");
+        let step = run(&bg, &rollback, Input::Look).await.unwrap();
+        assert_eq!(phase(&step), Phase::Done, "{}", note(&step));
+        // Exactly one UpdateEndpoint reached SageMaker, whichever side of the call the crash fell on.
+        assert_eq!(sagemaker.calls().len(), 1, "crash after call: {crash_after_call}");
+        let resumed = step.record.as_ref().map(|r| r.calls).unwrap_or_default();
+        assert_eq!(resumed, if crash_after_call { 1 } else { 2 }, "{}", note(&step));
+    }
+}
+
+#[tokio::test]
+async fn gate_holds_a_package_and_only_a_person_may_release_it() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let gate = request("g1", Operation::Gate, PACKAGE, Actor::Automation("warden-macie".into()));
+    let step = run(&bg, &gate, Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Done, "{}", note(&step));
+    assert!(matches!(
+        sagemaker.observe_package(PACKAGE).await.unwrap(),
+        Observation::Package(p) if p.approval == ApprovalStatus::PendingManualApproval
+    ));
+    let by_automation = request("x1", Operation::Release, PACKAGE, Actor::Automation("warden-macie".into()));
+    let step = run(&bg, &by_automation, Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused);
+    let release = request("rel1", Operation::Release, PACKAGE, alice());
+    assert_eq!(phase(&run(&bg, &release, Input::Look).await.unwrap()), Phase::Done);
+    assert!(matches!(
+        sagemaker.observe_package(PACKAGE).await.unwrap(),
+        Observation::Package(p) if p.approval == ApprovalStatus::Approved
+    ));
+    assert_eq!(run(&bg, &release, Input::Look).await.unwrap().next, Next::Stop, "a redelivery changes nothing");
+}
