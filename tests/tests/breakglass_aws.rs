@@ -1,0 +1,187 @@
+//! Break-glass against real AWS protocols: the SageMaker adapter on moto server (extended by
+//! tools/emulators/moto_ext.py with UpdateEndpoint, state transitions, in-progress errors and silent rollbacks)
+//! and the ledger on DynamoDB Local. The in-memory SageMaker passes the same endpoint checks.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use aws_sdk_sagemaker::types::{ProductionVariant, ProductionVariantInstanceType, Tag};
+use warden_aws::sagemaker::SageMakerClient;
+use warden_core::breakglass::executor::BreakGlass;
+use warden_core::breakglass::sagemaker::{MemorySageMaker, SageMaker, SageMakerError};
+use warden_core::breakglass::{Change, Input, Observation, Operation, Phase, Settings};
+use warden_core::bus::BreakGlassRequest;
+use warden_core::effects::MemoryNotifier;
+use warden_core::event::sagemaker::EndpointStatus;
+use warden_core::ledger::{Actor, verify};
+use warden_core::time::Timestamp;
+use warden_tests::{fresh_dynamo_ledger, moto_endpoint};
+
+fn sagemaker_client() -> aws_sdk_sagemaker::Client {
+    use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+    let config = aws_sdk_sagemaker::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "warden-tests"))
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_sagemaker::Client::from_conf(config)
+}
+
+/// An endpoint `name` on `<name>-a`, with `<name>-b` ready, tagged as given.
+async fn moto_endpoint_named(client: &aws_sdk_sagemaker::Client, name: &str, tags: &[(&str, &str)]) {
+    let model = format!("{name}-model");
+    client
+        .create_model()
+        .model_name(&model)
+        .execution_role_arn("arn:aws:iam::123456789012:role/sagemaker")
+        .primary_container(aws_sdk_sagemaker::types::ContainerDefinition::builder().image("image").build())
+        .send()
+        .await
+        .unwrap();
+    for config in ["a", "b"] {
+        let variant = ProductionVariant::builder()
+            .variant_name("blue")
+            .model_name(&model)
+            .initial_instance_count(1)
+            .instance_type(ProductionVariantInstanceType::MlM5Large)
+            .initial_variant_weight(1.0)
+            .build();
+        client
+            .create_endpoint_config()
+            .endpoint_config_name(format!("{name}-{config}"))
+            .production_variants(variant)
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut request = client.create_endpoint().endpoint_name(name).endpoint_config_name(format!("{name}-a"));
+    for (key, value) in tags {
+        request = request.tags(Tag::builder().key(*key).value(*value).build());
+    }
+    request.send().await.unwrap();
+}
+
+async fn settle<S: SageMaker>(sagemaker: &S, name: &str) -> Observation {
+    for _ in 0..100 {
+        let observed = sagemaker.observe_endpoint(name).await.unwrap();
+        match &observed {
+            Observation::Endpoint(e) if e.status != EndpointStatus::InService => {}
+            _ => return observed,
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{name} never settled");
+}
+
+fn config_of(observed: &Observation) -> String {
+    match observed {
+        Observation::Endpoint(e) => e.config.clone(),
+        other => panic!("not an endpoint: {other:?}"),
+    }
+}
+
+/// What AWS documents, checked on any SageMaker: Updating then InService on the new config, the in-progress
+/// error while updating, a missing config refused, tags readable, delete leaves nothing.
+async fn endpoint_semantics<S: SageMaker>(sagemaker: &S, name: &str) {
+    assert_eq!(config_of(&settle(sagemaker, name).await), format!("{name}-a"));
+    let update = Change::UpdateEndpoint { endpoint: name.into(), config: format!("{name}-b") };
+    sagemaker.apply(&update).await.unwrap();
+    match sagemaker.observe_endpoint(name).await.unwrap() {
+        Observation::Endpoint(e) => {
+            assert_eq!(e.status, EndpointStatus::Updating);
+            assert_eq!(e.pending_config.as_deref(), Some(format!("{name}-b").as_str()));
+            assert_eq!(e.tags.unwrap().get("warden:managed").map(String::as_str), Some("true"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match sagemaker.apply(&update).await {
+        Err(SageMakerError::InProgress(message)) => {
+            assert!(message.contains("Cannot update in-progress endpoint"), "{message}")
+        }
+        other => panic!("a second update while updating gave {other:?}"),
+    }
+    assert_eq!(config_of(&settle(sagemaker, name).await), format!("{name}-b"));
+    let missing = Change::UpdateEndpoint { endpoint: name.into(), config: "no-such-config".into() };
+    match sagemaker.apply(&missing).await {
+        Err(SageMakerError::Rejected(message)) => {
+            assert!(message.contains("Could not find endpoint configuration"), "{message}")
+        }
+        other => panic!("an update to a missing config gave {other:?}"),
+    }
+    sagemaker.apply(&Change::DeleteEndpoint { endpoint: name.into() }).await.unwrap();
+    assert_eq!(settle(sagemaker, name).await, Observation::Missing);
+}
+
+#[tokio::test]
+async fn the_aws_adapter_on_extended_moto_and_the_memory_sagemaker_behave_alike() {
+    let client = sagemaker_client();
+    moto_endpoint_named(&client, "conformance-ep", &[("warden:managed", "true")]).await;
+    endpoint_semantics(&SageMakerClient::new(client), "conformance-ep").await;
+
+    let memory = MemorySageMaker::new(2);
+    memory.add_config("conformance-ep-a", &["blue"]);
+    memory.add_config("conformance-ep-b", &["blue"]);
+    memory.add_endpoint("conformance-ep", "conformance-ep-a", &[("warden:managed", "true")]);
+    endpoint_semantics(&memory, "conformance-ep").await;
+}
+
+fn request(id: &str, action: Operation, target: &str, config: Option<&str>) -> BreakGlassRequest {
+    BreakGlassRequest {
+        schema_version: 1,
+        request_id: id.into(),
+        decision_id: format!("wd-{id}"),
+        action,
+        target: target.into(),
+        config: config.map(str::to_owned),
+        model_id: None,
+        reason: "test".into(),
+        requested_by: Actor::Person("alice".into()),
+        requested_at: Timestamp(chrono::Utc::now()),
+    }
+}
+
+#[tokio::test]
+async fn rollback_restore_and_a_silent_rollback_on_dynamodb_and_moto() {
+    let client = sagemaker_client();
+    moto_endpoint_named(&client, "e2e-ep", &[("warden:managed", "true")]).await;
+    settle(&SageMakerClient::new(client.clone()), "e2e-ep").await;
+    let ledger = fresh_dynamo_ledger("breakglass").await;
+    let notifier = MemoryNotifier::default();
+    let bg = BreakGlass {
+        ledger: &ledger,
+        sagemaker: SageMakerClient::new(client.clone()),
+        notifier: &notifier,
+        settings: Settings::default(),
+        kill_switch: false,
+        actor: Actor::Automation("warden-breakglass".into()),
+    };
+    let clock = || Timestamp(chrono::Utc::now());
+    let pause = |_| tokio::time::sleep(Duration::from_millis(100));
+
+    let rollback = request("e2e-1", Operation::Rollback, "e2e-ep", Some("e2e-ep-b"));
+    let step = bg.drive(&rollback, Input::Look, clock, pause, 50).await.unwrap();
+    let record = step.record.unwrap();
+    assert_eq!(record.phase, Phase::Done, "{}", record.note);
+    let restore = request("e2e-2", Operation::Restore, "e2e-ep", None);
+    let step = bg.drive(&restore, Input::Look, clock, pause, 50).await.unwrap();
+    assert_eq!(step.record.map(|r| r.phase), Some(Phase::Done));
+
+    // moto_ext: the tag makes the next UpdateEndpoint end InService on the old config.
+    let arn = client.describe_endpoint().endpoint_name("e2e-ep").send().await.unwrap().endpoint_arn.unwrap();
+    client
+        .add_tags()
+        .resource_arn(arn)
+        .tags(Tag::builder().key("warden-test:silent-rollback").value("true").build())
+        .send()
+        .await
+        .unwrap();
+    let silent = request("e2e-3", Operation::Rollback, "e2e-ep", Some("e2e-ep-b"));
+    let step = bg.drive(&silent, Input::Look, clock, pause, 50).await.unwrap();
+    let record = step.record.unwrap();
+    assert_eq!(record.phase, Phase::Failed, "{}", record.note);
+    assert!(record.silent_rollback, "{}", record.note);
+    assert!(notifier.sent().last().is_some_and(|a| a.subject.starts_with("[CRITICAL]")));
+    assert!(verify(&ledger).await.unwrap().ok());
+}

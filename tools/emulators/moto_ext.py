@@ -1,0 +1,189 @@
+"""moto server, plus the SageMaker endpoint behaviour Warden's break-glass tests need and moto 5.2.5 lacks.
+
+Test support only. Start it like moto_server:  python moto_ext.py -H 127.0.0.1 -p PORT
+
+What it adds, following AWS's documented behaviour (see ../../README.md, "Emulators"):
+- UpdateEndpoint (moto answers HTTP 500): checks the endpoint and the new config exist, then the endpoint is
+  `Updating` (DescribeEndpoint shows PendingDeploymentSummary.EndpointConfigName) and, after
+  WARDEN_MOTO_TRANSITION_SECONDS (default 0.5), `InService` on the new config with its variants.
+- State transitions for the calls moto finishes at once: CreateEndpoint passes through `Creating`,
+  UpdateEndpointWeightsAndCapacities through `Updating`.
+- `ValidationException: Cannot update in-progress endpoint "<arn>"` from UpdateEndpoint,
+  UpdateEndpointWeightsAndCapacities and DeleteEndpoint while the endpoint is Creating, Updating or SystemUpdating,
+  and "DeleteEndpoint is the only operation" errors on a Failed endpoint.
+- Silent rollback: an endpoint tagged `warden-test:silent-rollback` = `true` makes its next UpdateEndpoint end
+  `InService` on the *old* config with a FailureReason (what SageMaker does when a deployment rolls back).
+- `warden-test:status` = `Failed` at CreateEndpoint creates a Failed endpoint.
+
+Nothing here runs in production: the functions talk to the real SageMaker.
+"""
+
+import os
+import sys
+import threading
+import time
+
+from moto.sagemaker import models, responses
+from moto.sagemaker.exceptions import ValidationError
+from moto.core.responses import ActionResult
+
+TRANSITION_SECONDS = float(os.environ.get("WARDEN_MOTO_TRANSITION_SECONDS", "0.5"))
+IN_PROGRESS = {"Creating", "Updating", "SystemUpdating"}
+SILENT_ROLLBACK_TAG = "warden-test:silent-rollback"
+STATUS_TAG = "warden-test:status"
+
+_lock = threading.RLock()
+Backend = models.SageMakerModelBackend
+
+
+def _tag(endpoint, key):
+    return next((t.get("Value") for t in endpoint.tags or [] if t.get("Key") == key), None)
+
+
+def _settle(endpoint):
+    """Finishes an endpoint's transition once its time has come (lazily, on the next call that looks)."""
+    pending = getattr(endpoint, "_warden_pending", None)
+    if pending and time.monotonic() >= pending["at"]:
+        pending["apply"](endpoint)
+        endpoint.endpoint_status = pending["status"]
+        endpoint.last_modified_time = models.utcnow()
+        endpoint._warden_pending = None
+
+
+def _transition(endpoint, status, apply=lambda e: None, final="InService", config=None):
+    endpoint.endpoint_status = status
+    endpoint.last_modified_time = models.utcnow()
+    endpoint._warden_pending = {
+        "at": time.monotonic() + TRANSITION_SECONDS,
+        "apply": apply,
+        "status": final,
+        "config": config,
+    }
+
+
+def _endpoint(backend, name):
+    endpoint = backend.endpoints.get(name)
+    if endpoint is None:
+        arn = models.FakeEndpoint.arn_formatter(name, backend.account_id, backend.region_name)
+        raise ValidationError(message=f'Could not find endpoint "{arn}".')
+    _settle(endpoint)
+    return endpoint
+
+
+def _check_mutable(endpoint, deleting=False):
+    if endpoint.endpoint_status in IN_PROGRESS:
+        raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+    if endpoint.endpoint_status == "Failed" and not deleting:
+        raise ValidationError(
+            message=f'Endpoint "{endpoint.arn}" is Failed: DeleteEndpoint is the only operation that can be performed.'
+        )
+
+
+def update_endpoint(self, endpoint_name, endpoint_config_name):
+    with _lock:
+        endpoint = _endpoint(self, endpoint_name)
+        _check_mutable(endpoint)
+        config = self.endpoint_configs.get(endpoint_config_name)
+        if config is None:
+            arn = models.FakeEndpointConfig.arn_formatter(endpoint_config_name, self.account_id, self.region_name)
+            raise ValidationError(message=f'Could not find endpoint configuration "{arn}".')
+        if _tag(endpoint, SILENT_ROLLBACK_TAG) == "true":
+            endpoint.tags = [t for t in endpoint.tags if t.get("Key") != SILENT_ROLLBACK_TAG]
+
+            def roll_back(e):
+                e.failure_reason = "Deployment failed: the update was rolled back to the previous configuration."
+
+            _transition(endpoint, "Updating", roll_back, config=endpoint_config_name)
+        else:
+
+            def deploy(e):
+                e.endpoint_config_name = endpoint_config_name
+                e.production_variants = e._process_production_variants(config.production_variants)
+                e.failure_reason = None
+
+            _transition(endpoint, "Updating", deploy, config=endpoint_config_name)
+        return endpoint.arn
+
+
+def _wrap(name, before):
+    original = getattr(Backend, name)
+
+    def wrapped(self, *args, **kwargs):
+        with _lock:
+            before(self, *args, **kwargs)
+            return original(self, *args, **kwargs)
+
+    setattr(Backend, name, wrapped)
+    return original
+
+
+def _weights_before(self, endpoint_name, desired_weights_and_capacities):
+    _check_mutable(_endpoint(self, endpoint_name))
+
+
+def _delete_before(self, endpoint_name):
+    _check_mutable(_endpoint(self, endpoint_name), deleting=True)
+
+
+def _describe_before(self, endpoint_name):
+    _endpoint(self, endpoint_name)
+
+
+_original_weights = _wrap("update_endpoint_weights_and_capacities", _weights_before)
+_wrap("delete_endpoint", _delete_before)
+_wrap("describe_endpoint", _describe_before)
+_original_create = Backend.create_endpoint
+_original_describe = Backend.describe_endpoint
+
+
+def create_endpoint(self, endpoint_name, endpoint_config_name, tags):
+    with _lock:
+        endpoint = _original_create(self, endpoint_name, endpoint_config_name, tags)
+        if _tag(endpoint, STATUS_TAG) == "Failed":
+            endpoint.endpoint_status = "Failed"
+            endpoint.failure_reason = "Set by the warden-test:status tag."
+        else:
+            _transition(endpoint, "Creating")
+        return endpoint
+
+
+def update_endpoint_weights_and_capacities(self, endpoint_name, desired_weights_and_capacities):
+    with _lock:
+        arn = _original_weights_wrapped(self, endpoint_name, desired_weights_and_capacities)
+        _transition(self.endpoints[endpoint_name], "Updating")
+        return arn
+
+
+def describe_endpoint(self, endpoint_name):
+    with _lock:
+        response = _original_describe(self, endpoint_name)
+        pending = getattr(self.endpoints[endpoint_name], "_warden_pending", None)
+        if pending and pending.get("config"):
+            response["PendingDeploymentSummary"] = {"EndpointConfigName": pending["config"]}
+        response["FailureReason"] = self.endpoints[endpoint_name].failure_reason
+        if response["FailureReason"] is None:
+            del response["FailureReason"]
+        return response
+
+
+_original_weights_wrapped = Backend.update_endpoint_weights_and_capacities
+Backend.create_endpoint = create_endpoint
+Backend.update_endpoint_weights_and_capacities = update_endpoint_weights_and_capacities
+Backend.describe_endpoint = describe_endpoint
+Backend.update_endpoint = update_endpoint
+
+
+def _update_endpoint_response(self):
+    arn = self.sagemaker_backend.update_endpoint(
+        endpoint_name=self._get_param("EndpointName"),
+        endpoint_config_name=self._get_param("EndpointConfigName"),
+    )
+    return ActionResult({"EndpointArn": arn})
+
+
+responses.SageMakerResponse.update_endpoint = _update_endpoint_response
+
+if __name__ == "__main__":
+    from moto.server import main
+
+    main(sys.argv[1:])
