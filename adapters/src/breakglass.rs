@@ -180,19 +180,15 @@ pub async fn aws_handler() -> Result<AwsBreakGlassHandler, ConfigError> {
     Ok(BreakGlassHandler { executor, polls, poll_interval: Duration::from_secs(3) })
 }
 
-/// Runs the function: tracing, the handler built once, then the runtime loop.
+impl<L: Ledger, S: SageMaker, N: Notifier> crate::function::Invoke for BreakGlassHandler<L, S, N> {
+    type Output = Value;
+    type Error = BreakGlassInvocationError;
+    fn invoke(&self, payload: Value) -> impl std::future::Future<Output = Result<Value, BreakGlassInvocationError>> {
+        self.handle(payload)
+    }
+}
+
+/// Runs the break-glass function.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let handler = match Box::pin(aws_handler()).await {
-        Ok(handler) => handler,
-        Err(error) => {
-            tracing::error!(error = %error, "configuration error: the function cannot start");
-            return Err(error.into());
-        }
-    };
-    let handler = &handler;
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<Value>| async move {
-        Box::pin(handler.handle(event.payload)).await
-    }))
-    .await
+    crate::function::serve(aws_handler()).await
 }

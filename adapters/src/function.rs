@@ -291,13 +291,30 @@ pub async fn aws_handler(spec: FunctionSpec) -> Result<AwsHandler, ConfigError> 
     Ok(Handler::new(spec, engine, notifier, publisher))
 }
 
-/// Runs a function: tracing as Lambda configures it (JSON or text, level), the handler built once, then the
-/// runtime loop.
-pub async fn run(spec: FunctionSpec) -> Result<(), lambda_runtime::Error> {
+/// A handler the Lambda runtime loop can serve.
+pub trait Invoke {
+    type Output: serde::Serialize;
+    type Error: Into<lambda_runtime::Diagnostic> + std::fmt::Debug;
+    fn invoke(&self, payload: Value) -> impl std::future::Future<Output = Result<Self::Output, Self::Error>>;
+}
+
+impl<L: Ledger, N: Notifier, P: Publisher> Invoke for Handler<L, N, P> {
+    type Output = Outcome;
+    type Error = InvocationError;
+    fn invoke(&self, payload: Value) -> impl std::future::Future<Output = Result<Outcome, InvocationError>> {
+        self.handle(payload)
+    }
+}
+
+/// Serves a handler: tracing as Lambda configures it (JSON or text, level), the handler built once (a bad
+/// configuration fails the cold start, naming the variable), then the runtime loop. Every function runs this.
+pub async fn serve<H: Invoke>(
+    build: impl std::future::Future<Output = Result<H, ConfigError>>,
+) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     // Boxed: the SDK's futures nest deeply, and each binary's `main` would otherwise need a higher
     // recursion limit to lay them out. One allocation per cold start and per invocation.
-    let handler = match Box::pin(aws_handler(spec)).await {
+    let handler = match Box::pin(build).await {
         Ok(handler) => handler,
         Err(error) => {
             tracing::error!(error = %error, "configuration error: the function cannot start");
@@ -306,7 +323,12 @@ pub async fn run(spec: FunctionSpec) -> Result<(), lambda_runtime::Error> {
     };
     let handler = &handler;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<Value>| async move {
-        Box::pin(handler.handle(event.payload)).await
+        Box::pin(handler.invoke(event.payload)).await
     }))
     .await
+}
+
+/// Runs a detector function.
+pub async fn run(spec: FunctionSpec) -> Result<(), lambda_runtime::Error> {
+    serve(aws_handler(spec)).await
 }

@@ -417,3 +417,29 @@ async fn gate_holds_a_package_and_only_a_person_may_release_it() {
     ));
     assert_eq!(run(&bg, &release, Input::Look).await.unwrap().next, Next::Stop, "a redelivery changes nothing");
 }
+
+/// A SageMaker that refuses to describe anything (a role without DescribeEndpoint).
+struct Blind;
+
+impl SageMaker for Blind {
+    async fn observe_endpoint(&self, _: &str) -> Result<Observation, SageMakerError> {
+        Err(SageMakerError::Rejected("DescribeEndpoint: AccessDeniedException".into()))
+    }
+    async fn observe_package(&self, _: &str) -> Result<Observation, SageMakerError> {
+        Err(SageMakerError::Rejected("DescribeModelPackage: AccessDeniedException".into()))
+    }
+    async fn apply(&self, _: &Change) -> Result<(), SageMakerError> {
+        panic!("nothing may be called on a target Warden cannot see")
+    }
+}
+
+#[tokio::test]
+async fn a_target_warden_cannot_describe_is_refused_recorded_and_alerted_not_lost() {
+    let (ledger, _, notifier) = rig(&[MANAGED]).await;
+    let bg = executor(&ledger, Blind, &notifier, Settings::default());
+    let step = run(&bg, &request("r1", Operation::Cutoff, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused);
+    assert!(note(&step).contains("cannot read the target: DescribeEndpoint: AccessDeniedException"), "{}", note(&step));
+    assert_eq!(phases_on_chain(&ledger, "r1").await, [Phase::Refused]);
+    assert!(notifier.sent()[0].subject.contains("CUTOFF REFUSED"));
+}

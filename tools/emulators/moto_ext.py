@@ -105,40 +105,15 @@ def update_endpoint(self, endpoint_name, endpoint_config_name):
         return endpoint.arn
 
 
-def _wrap(name, before):
-    original = getattr(Backend, name)
-
-    def wrapped(self, *args, **kwargs):
-        with _lock:
-            before(self, *args, **kwargs)
-            return original(self, *args, **kwargs)
-
-    setattr(Backend, name, wrapped)
-    return original
-
-
-def _weights_before(self, endpoint_name, desired_weights_and_capacities):
-    _check_mutable(_endpoint(self, endpoint_name))
-
-
-def _delete_before(self, endpoint_name):
-    _check_mutable(_endpoint(self, endpoint_name), deleting=True)
-
-
-def _describe_before(self, endpoint_name):
-    _endpoint(self, endpoint_name)
-
-
-_original_weights = _wrap("update_endpoint_weights_and_capacities", _weights_before)
-_wrap("delete_endpoint", _delete_before)
-_wrap("describe_endpoint", _describe_before)
-_original_create = Backend.create_endpoint
-_original_describe = Backend.describe_endpoint
+_original = {
+    name: getattr(Backend, name)
+    for name in ("create_endpoint", "describe_endpoint", "delete_endpoint", "update_endpoint_weights_and_capacities")
+}
 
 
 def create_endpoint(self, endpoint_name, endpoint_config_name, tags):
     with _lock:
-        endpoint = _original_create(self, endpoint_name, endpoint_config_name, tags)
+        endpoint = _original["create_endpoint"](self, endpoint_name, endpoint_config_name, tags)
         if _tag(endpoint, STATUS_TAG) == "Failed":
             endpoint.endpoint_status = "Failed"
             endpoint.failure_reason = "Set by the warden-test:status tag."
@@ -147,29 +122,38 @@ def create_endpoint(self, endpoint_name, endpoint_config_name, tags):
         return endpoint
 
 
+def describe_endpoint(self, endpoint_name):
+    with _lock:
+        endpoint = _endpoint(self, endpoint_name)
+        response = _original["describe_endpoint"](self, endpoint_name)
+        pending = getattr(endpoint, "_warden_pending", None)
+        if pending and pending.get("config"):
+            response["PendingDeploymentSummary"] = {"EndpointConfigName": pending["config"]}
+        if endpoint.failure_reason is not None:
+            response["FailureReason"] = endpoint.failure_reason
+        return response
+
+
+def delete_endpoint(self, endpoint_name):
+    with _lock:
+        _check_mutable(_endpoint(self, endpoint_name), deleting=True)
+        return _original["delete_endpoint"](self, endpoint_name)
+
+
 def update_endpoint_weights_and_capacities(self, endpoint_name, desired_weights_and_capacities):
     with _lock:
-        arn = _original_weights_wrapped(self, endpoint_name, desired_weights_and_capacities)
+        _check_mutable(_endpoint(self, endpoint_name))
+        arn = _original["update_endpoint_weights_and_capacities"](
+            self, endpoint_name, desired_weights_and_capacities
+        )
         _transition(self.endpoints[endpoint_name], "Updating")
         return arn
 
 
-def describe_endpoint(self, endpoint_name):
-    with _lock:
-        response = _original_describe(self, endpoint_name)
-        pending = getattr(self.endpoints[endpoint_name], "_warden_pending", None)
-        if pending and pending.get("config"):
-            response["PendingDeploymentSummary"] = {"EndpointConfigName": pending["config"]}
-        response["FailureReason"] = self.endpoints[endpoint_name].failure_reason
-        if response["FailureReason"] is None:
-            del response["FailureReason"]
-        return response
-
-
-_original_weights_wrapped = Backend.update_endpoint_weights_and_capacities
 Backend.create_endpoint = create_endpoint
-Backend.update_endpoint_weights_and_capacities = update_endpoint_weights_and_capacities
 Backend.describe_endpoint = describe_endpoint
+Backend.delete_endpoint = delete_endpoint
+Backend.update_endpoint_weights_and_capacities = update_endpoint_weights_and_capacities
 Backend.update_endpoint = update_endpoint
 
 

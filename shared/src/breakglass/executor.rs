@@ -84,13 +84,14 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
         P: Fn(u32) -> F,
         F: Future<Output = ()>,
     {
-        let mut step = self.step(request, input, clock()).await?;
+        let model = self.model_for(request).await?;
+        let mut step = self.step_with(request, input, model.as_ref(), true, clock()).await?;
         let mut alerts = step.alerts;
         let mut looked = 0;
         while step.next == Next::Poll && looked < polls {
             looked += 1;
             pause(looked).await;
-            step = self.step(request, Input::Look, clock()).await?;
+            step = self.step_with(request, Input::Look, model.as_ref(), false, clock()).await?;
             alerts += step.alerts;
         }
         step.alerts = alerts;
@@ -107,11 +108,28 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
         input: Input<'_>,
         now: Timestamp,
     ) -> Result<Step, BreakGlassError> {
+        let model = self.model_for(request).await?;
+        self.step_with(request, input, model.as_ref(), true, now).await
+    }
+
+    /// A step with the owning model already read (once per invocation). `first`: also resend an alert a crash
+    /// left undelivered (only the first step of an invocation can find one).
+    async fn step_with(
+        &self,
+        request: &BreakGlassRequest,
+        input: Input<'_>,
+        model: Option<&Model>,
+        first: bool,
+        now: Timestamp,
+    ) -> Result<Step, BreakGlassError> {
         let switches = Switches { settings: &self.settings, kill_switch: self.kill_switch };
         let mut attempt = 0;
+        let mut alerts = 0;
         loop {
-            let facts = self.facts(request).await?;
-            let mut alerts = self.resend_pending_alert(&facts).await?;
+            let facts = self.facts(request, model).await?;
+            if first && attempt == 0 {
+                alerts += self.resend_pending_alert(&facts).await?;
+            }
             let observed = self.observe(request).await?;
             let decided = decide(request, &input, &facts, &observed, &switches, now);
             let actor = match (&input, &facts.record) {
@@ -141,7 +159,7 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
                 // Unknown whether the call took effect: leave the action executing; the retry looks first.
                 Err(unavailable @ SageMakerError::Unavailable(_)) => return Err(unavailable.into()),
             };
-            let (record, next, sent) = self.record_call(request, &result, now).await?;
+            let (record, next, sent) = self.record_call(request, model, &result, now).await?;
             return Ok(Step { record: Some(record), next, alerts: alerts + sent });
         }
     }
@@ -150,12 +168,13 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
     async fn record_call(
         &self,
         request: &BreakGlassRequest,
+        model: Option<&Model>,
         result: &CallResult,
         now: Timestamp,
     ) -> Result<(ActionRecord, Next, usize), BreakGlassError> {
         let mut attempt = 0;
         loop {
-            let facts = self.facts(request).await?;
+            let facts = self.facts(request, model).await?;
             let Some(current) = facts.record.as_ref().filter(|r| r.value.phase == Phase::Executing) else {
                 // Another worker already moved it on.
                 let record = facts
@@ -202,19 +221,29 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
         }
     }
 
-    async fn facts(&self, request: &BreakGlassRequest) -> Result<Facts, LedgerError> {
-        let keys = Facts::keys(&request.request_id, &request.target);
-        let records = self.ledger.records(&keys).await?;
-        let inventory = self.ledger.inventory().await?;
-        let model = owning_model(&inventory, request);
-        Facts::from_records(&request.request_id, &request.target, &records, model).map_err(LedgerError::Corrupt)
+    /// The model that owns the target (the inventory is read once per invocation, not per look).
+    async fn model_for(&self, request: &BreakGlassRequest) -> Result<Option<Model>, LedgerError> {
+        Ok(owning_model(&self.ledger.inventory().await?, request))
     }
 
+    async fn facts(&self, request: &BreakGlassRequest, model: Option<&Model>) -> Result<Facts, LedgerError> {
+        let keys = Facts::keys(&request.request_id, &request.target);
+        let records = self.ledger.records(&keys).await?;
+        Facts::from_records(&request.request_id, &request.target, &records, model.cloned())
+            .map_err(LedgerError::Corrupt)
+    }
+
+    /// What SageMaker shows. A refusal to describe (no permission) is an observation, so a new request is
+    /// refused and recorded rather than lost; only a retryable failure is an error.
     async fn observe(&self, request: &BreakGlassRequest) -> Result<Observation, SageMakerError> {
-        if request.action.on_endpoint() {
+        let observed = if request.action.on_endpoint() {
             self.sagemaker.observe_endpoint(&request.target).await
         } else {
             self.sagemaker.observe_package(&request.target).await
+        };
+        match observed {
+            Err(SageMakerError::Rejected(why)) => Ok(Observation::Unreadable(why)),
+            other => other,
         }
     }
 

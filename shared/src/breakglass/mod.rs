@@ -184,6 +184,18 @@ impl Change {
         }
     }
 
+    /// What SageMaker shows once this change has taken effect (what verification waits for).
+    pub fn expectation(&self) -> Expectation {
+        match self {
+            Self::UpdateEndpoint { config, .. } | Self::CreateEndpoint { config, .. } => {
+                Expectation::InServiceOn { config: config.clone() }
+            }
+            Self::SetWeights { weights, .. } => Expectation::Weights { weights: weights.clone() },
+            Self::DeleteEndpoint { .. } => Expectation::Gone,
+            Self::SetApproval { status, .. } => Expectation::Approval { status: *status },
+        }
+    }
+
     /// Whether this change removes the endpoint (and so may need a second person's approval).
     pub fn is_destructive(&self) -> bool {
         matches!(self, Self::DeleteEndpoint { .. })
@@ -235,6 +247,8 @@ pub enum Observation {
     Package(PackageView),
     /// The endpoint or package does not exist.
     Missing,
+    /// SageMaker refused to describe it (no permission, a malformed name): Warden cannot see, so it does not act.
+    Unreadable(String),
 }
 
 impl Observation {
@@ -243,6 +257,7 @@ impl Observation {
             Self::Endpoint(e) => e.tags.as_ref().map_err(Clone::clone),
             Self::Package(p) => p.tags.as_ref().map_err(Clone::clone),
             Self::Missing => Err("the target does not exist".into()),
+            Self::Unreadable(why) => Err(format!("cannot read the target: {why}")),
         }
     }
 }
@@ -428,7 +443,6 @@ pub struct ActionRecord {
     pub change: Option<Change>,
     /// The call that undoes it.
     pub reverse: Option<Change>,
-    pub expect: Option<Expectation>,
     /// Why it is in this phase (the refusal, the failure, what it waits for).
     pub note: String,
     #[serde(default)]
@@ -625,6 +639,11 @@ pub fn decide(
     let record = &current.value;
     match (record.phase, input) {
         (phase, _) if phase.is_terminal() => stay(Next::Stop),
+        // An action under way never concludes from a failed look: it waits, and the lock's expiry bounds that.
+        (_, _) if matches!(observed, Observation::Unreadable(_)) => {
+            let why = observed.tags().err().unwrap_or_default();
+            stay(Next::RetryLater(why))
+        }
         (Phase::AwaitingApproval, Input::Approve { by }) => approve(record, by, facts, observed, switches, now),
         (Phase::AwaitingApproval, Input::Look) => match record.approval_expires_at {
             Some(expires) if now > expires => {
@@ -729,7 +748,6 @@ fn new_record(request: &BreakGlassRequest, phase: Phase, note: String, now: Time
         phase,
         change: None,
         reverse: None,
-        expect: None,
         note,
         approved_by: None,
         approval_expires_at: None,
@@ -754,7 +772,6 @@ fn start(
         if let Some(plan) = plan {
             record.change = Some(plan.change);
             record.reverse = plan.reverse;
-            record.expect = Some(plan.expect);
         }
         Move { record: Some(record), writes: Vec::new(), next: Next::Stop }
     };
@@ -788,7 +805,7 @@ fn start(
         Err(problem) => return refuse(format!("refused: {problem}"), None),
     };
     // A second request for what is already so (another detector's cutoff of a cut-off endpoint) changes nothing.
-    if let Verdict::Confirmed(how) = plan.expect.judge(observed) {
+    if let Verdict::Confirmed(how) = plan.change.expectation().judge(observed) {
         return refuse(format!("refused: nothing to do, {how}"), None);
     }
     if switches.kill_switch {
@@ -840,7 +857,6 @@ fn start(
     let mut record = new_record(request, Phase::Requested, String::new(), now);
     record.change = Some(plan.change.clone());
     record.reverse = plan.reverse.clone();
-    record.expect = Some(plan.expect.clone());
     let needs_approval = plan.change.is_destructive() && settings.delete_requires_approval;
     let hold_minutes = if needs_approval { settings.approval_expiry_minutes } else { settings.lock_minutes };
     let lock_expires = lock_until(hold_minutes, now);
@@ -917,7 +933,6 @@ fn validate(request: &BreakGlassRequest) -> Result<(), String> {
 struct Plan {
     change: Change,
     reverse: Option<Change>,
-    expect: Expectation,
 }
 
 fn plan(request: &BreakGlassRequest, facts: &Facts, observed: &Observation) -> Result<Plan, String> {
@@ -938,7 +953,6 @@ fn plan(request: &BreakGlassRequest, facts: &Facts, observed: &Observation) -> R
                     status: p.approval,
                     description: format!("reversal of {}", request.request_id),
                 }),
-                expect: Expectation::Approval { status },
             })
         }
         (Operation::Gate | Operation::Release, _) => Err(format!("model package {target} not found")),
@@ -960,26 +974,24 @@ fn plan(request: &BreakGlassRequest, facts: &Facts, observed: &Observation) -> R
                 (Change::CreateEndpoint { .. }, Observation::Endpoint(_)) => {
                     Err(format!("endpoint {target} exists again; nothing to re-create"))
                 }
-                (Change::CreateEndpoint { config, .. }, Observation::Missing) => Ok(Plan {
+                (Change::CreateEndpoint { .. }, Observation::Missing) => Ok(Plan {
                     change: reverse.clone(),
                     reverse: Some(Change::DeleteEndpoint { endpoint: target.clone() }),
-                    expect: Expectation::InServiceOn { config: config.clone() },
                 }),
                 (_, Observation::Missing) => Err(format!("endpoint {target} not found")),
-                (Change::UpdateEndpoint { config, .. }, Observation::Endpoint(e)) => Ok(Plan {
+                (Change::UpdateEndpoint { .. }, Observation::Endpoint(e)) => Ok(Plan {
                     change: reverse.clone(),
                     reverse: Some(Change::UpdateEndpoint { endpoint: target.clone(), config: e.config.clone() }),
-                    expect: Expectation::InServiceOn { config: config.clone() },
                 }),
-                (Change::SetWeights { weights, .. }, Observation::Endpoint(e)) => Ok(Plan {
+                (Change::SetWeights { .. }, Observation::Endpoint(e)) => Ok(Plan {
                     change: reverse.clone(),
                     reverse: Some(Change::SetWeights { endpoint: target.clone(), weights: e.variants.clone() }),
-                    expect: Expectation::Weights { weights: weights.clone() },
                 }),
                 (other, _) => Err(format!("cannot restore with {}", other.describe())),
             }
         }
         (_, Observation::Missing) => Err(format!("endpoint {target} not found")),
+        (_, Observation::Unreadable(why)) => Err(format!("cannot read endpoint {target}: {why}")),
         (_, Observation::Package(_)) => Err(format!("{target} is a model package, not an endpoint")),
         (Operation::Rollback, Observation::Endpoint(e)) => {
             if e.status == EndpointStatus::Failed {
@@ -995,7 +1007,6 @@ fn plan(request: &BreakGlassRequest, facts: &Facts, observed: &Observation) -> R
             Ok(Plan {
                 change: Change::UpdateEndpoint { endpoint: target.clone(), config: config.clone() },
                 reverse: Some(Change::UpdateEndpoint { endpoint: target.clone(), config: e.config.clone() }),
-                expect: Expectation::InServiceOn { config },
             })
         }
         (Operation::Cutoff, Observation::Endpoint(e)) => Ok(cutoff_ladder(e)),
@@ -1018,14 +1029,12 @@ fn cutoff_ladder(e: &EndpointView) -> Plan {
         return Plan {
             change: Change::SetWeights { endpoint: endpoint.clone(), weights: weights.clone() },
             reverse: Some(Change::SetWeights { endpoint, weights: e.variants.clone() }),
-            expect: Expectation::Weights { weights },
         };
     }
     if let (Some(config), false) = (e.tag(TAG_MAINTENANCE_CONFIG).filter(|c| *c != e.config), failed) {
         return Plan {
             change: Change::UpdateEndpoint { endpoint: endpoint.clone(), config: config.to_owned() },
             reverse: Some(Change::UpdateEndpoint { endpoint, config: e.config.clone() }),
-            expect: Expectation::InServiceOn { config: config.to_owned() },
         };
     }
     Plan {
@@ -1035,7 +1044,6 @@ fn cutoff_ladder(e: &EndpointView) -> Plan {
             config: e.config.clone(),
             tags: e.tags.clone().unwrap_or_default(),
         }),
-        expect: Expectation::Gone,
     }
 }
 
@@ -1089,7 +1097,6 @@ fn proceed(
         next.approval_expires_at = Some(expires);
         next.change = Some(plan.change.clone());
         next.reverse = plan.reverse;
-        next.expect = Some(plan.expect);
         next.note = format!("waiting for a second person to approve: {} (expires {expires})", plan.change.describe());
         return Move::to(next, [refresh_lock(record, facts, now)], Next::Stop);
     }
@@ -1109,7 +1116,6 @@ fn proceed(
     next.calls += 1;
     next.change = Some(plan.change.clone());
     next.reverse = plan.reverse;
-    next.expect = Some(plan.expect);
     next.note = format!("calling SageMaker: {}", plan.change.describe());
     let mut writes: Vec<RecordWrite> = refresh_lock(record, facts, now).into_iter().collect();
     if !record.request.action.is_reversal() {
@@ -1120,12 +1126,12 @@ fn proceed(
 
 /// An action found `executing` (a crash or timeout after the state was written): look before calling again.
 fn resume(record: &ActionRecord, facts: &Facts, observed: &Observation, now: Timestamp) -> Move {
-    let (Some(change), Some(expect)) = (&record.change, &record.expect) else {
+    let Some(change) = &record.change else {
         return finish(record, facts, Phase::Failed, "the record has no change to resume".into(), now);
     };
     let mut next = record.clone();
     next.updated_at = now;
-    if expect.underway(observed) {
+    if change.expectation().underway(observed) {
         next.phase = Phase::Verifying;
         next.note = "resumed: SageMaker already shows the change; verifying".into();
         return Move::to(next, [refresh_lock(record, facts, now)], Next::Poll);
@@ -1141,10 +1147,10 @@ fn resume(record: &ActionRecord, facts: &Facts, observed: &Observation, now: Tim
 }
 
 fn verify(record: &ActionRecord, facts: &Facts, observed: &Observation, now: Timestamp) -> Move {
-    let Some(expect) = &record.expect else {
+    let Some(change) = &record.change else {
         return finish(record, facts, Phase::Failed, "the record has nothing to verify".into(), now);
     };
-    match expect.judge(observed) {
+    match change.expectation().judge(observed) {
         Verdict::Confirmed(how) => finish(record, facts, Phase::Done, format!("verified: {how}"), now),
         Verdict::Pending(_) => stay(Next::Poll),
         Verdict::Broken { reason, silent_rollback } => {
