@@ -17,7 +17,9 @@ eval "$(scripts/emulators.sh start "$work/emulators")"
 echo "DynamoDB Local on $WARDEN_TEST_DYNAMODB_ENDPOINT, moto on $WARDEN_TEST_MOTO_ENDPOINT"
 
 echo "== Lambda function binaries (run under cargo lambda's Runtime API emulator by the tests)"
-cargo build --locked $(for crate in functions/*/; do printf -- '-p %s ' "$(basename "$crate")"; done)
+# One build of every binary and test target: the same package selection and dev-dependency features as `cargo test
+# --workspace`, so the tests reuse it instead of compiling the AWS SDKs a second time with other features.
+cargo build --workspace --bins --tests --locked
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 export WARDEN_TEST_FUNCTIONS_DIR="$target_dir/debug"
 
