@@ -29,8 +29,7 @@ impl EventBridgePublisher {
     }
 
     fn entry(&self, event: &BusEvent) -> PutEventsRequestEntry {
-        // EventBridge `Resources` are ARNs; model ids and endpoint names stay in the detail.
-        let arns: Vec<String> = event.resources.iter().filter(|r| r.starts_with("arn:")).cloned().collect();
+        let arns = event.arn_resources();
         PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus_name)
             .source(GOVERNANCE_SOURCE)

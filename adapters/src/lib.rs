@@ -2,6 +2,7 @@
 //! either.
 
 pub mod breakglass;
+pub mod clients;
 pub mod dynamodb;
 pub mod errors;
 pub mod eventbridge;

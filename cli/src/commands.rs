@@ -52,7 +52,7 @@ impl From<serde_json::Error> for Failure {
     }
 }
 
-type CommandResult = Result<u8, Failure>;
+pub type CommandResult = Result<u8, Failure>;
 
 /// Writes `value` as one JSON line with `--json`, else as people read it.
 fn write_item<W: Write, T: Serialize>(
@@ -73,7 +73,7 @@ fn write_item<W: Write, T: Serialize>(
 /// On a terminal, show progress on stderr every this many inputs.
 const PROGRESS_EVERY: usize = 500;
 
-fn now() -> Timestamp {
+pub fn now() -> Timestamp {
     Timestamp(chrono::Utc::now())
 }
 
@@ -84,7 +84,7 @@ fn actor(global: &Global) -> Actor {
     }
 }
 
-fn describe_ledger(global: &Global) -> String {
+pub fn describe_ledger(global: &Global) -> String {
     match &global.table {
         Some(table) => format!("DynamoDB table {table}"),
         None => format!("embedded, in {}", global.ledger.display()),
@@ -98,7 +98,7 @@ async fn open_ledger(global: &Global) -> Result<AnyLedger, Failure> {
     })
 }
 
-fn load_policy(global: &Global) -> Result<Policy, String> {
+pub fn load_policy(global: &Global) -> Result<Policy, String> {
     match &global.policy {
         Some(path) => {
             let text =
@@ -117,7 +117,7 @@ fn read_inventory(path: &Path) -> Result<(InventoryFile, String), String> {
     Ok((file, content_digest(&bytes)))
 }
 
-async fn engine(global: &Global) -> Result<Engine<AnyLedger>, Failure> {
+pub async fn engine(global: &Global) -> Result<Engine<AnyLedger>, Failure> {
     // Validate every input before touching the ledger: a bad file changes nothing.
     let policy = load_policy(global)?;
     let inventory = global.inventory.as_deref().map(read_inventory).transpose()?;

@@ -2,6 +2,7 @@
 //! policies. Wiring only: the decisions live in `warden-core`.
 
 mod backend;
+mod breakglass;
 mod commands;
 mod inputs;
 mod output;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use warden_core::breakglass::status::TargetKind;
 
 /// Exit codes: 0 all good; 1 some input was rejected or a check failed; 2 usage or configuration error.
 pub const EXIT_REJECTED: u8 = 1;
@@ -76,6 +78,128 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Break glass by hand: roll back, cut off or restore an endpoint, gate or release a model package, or approve
+    /// a pending destructive step.
+    #[command(name = "break-glass")]
+    BreakGlass {
+        #[command(subcommand)]
+        command: BreakGlassCommand,
+    },
+    /// What Warden knows about an endpoint or model package: its config, the action in flight, what `restore`
+    /// would undo, and recent break-glass history.
+    Status {
+        #[command(flatten)]
+        target: Target,
+        /// How many recent break-glass steps to show.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        history: usize,
+    },
+}
+
+/// One endpoint or one model package.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct Target {
+    /// A SageMaker endpoint, by name.
+    #[arg(long, value_name = "NAME")]
+    endpoint: Option<String>,
+    /// A model package version (ARN) or a model package group (name).
+    #[arg(long, value_name = "ARN|GROUP")]
+    model_package: Option<String>,
+}
+
+/// Why, in words that go into the ledger and the alerts, and where the request goes.
+#[derive(Debug, Args)]
+pub struct Act {
+    /// Why you are acting (recorded in the ledger and every alert).
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    #[command(flatten)]
+    delivery: Delivery,
+}
+
+/// Where a break-glass request or approval goes. One of --bus (the normal way), --here or --print.
+#[derive(Debug, Args)]
+pub struct Delivery {
+    /// Send it to the break-glass function over this EventBridge bus.
+    #[arg(long, value_name = "NAME", env = "WARDEN_EVENT_BUS_NAME")]
+    pub bus: Option<String>,
+    /// Carry it out from this machine now, against this command's ledger (--ledger or --table) and SageMaker
+    /// (the standard AWS environment), with the same locks and limits as the function: for when the function
+    /// cannot.
+    #[arg(long, conflicts_with = "print")]
+    pub here: bool,
+    /// Only print the event (as the function receives it).
+    #[arg(long)]
+    pub print: bool,
+    /// With --here: the SNS topic for the alerts (printed when omitted).
+    #[arg(long, value_name = "ARN", requires = "here")]
+    pub topic: Option<String>,
+    /// With --here: DescribeEndpoint looks while verifying (and while waiting for a busy endpoint).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub polls: u32,
+    /// With --here: seconds between looks.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0, value_parser = parse_seconds)]
+    pub poll_seconds: f64,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && (0.0..=300.0).contains(&seconds) => Ok(seconds),
+        _ => Err(format!("{text:?} is not a number of seconds between 0 and 300")),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum BreakGlassCommand {
+    /// Roll an endpoint back to a config: --config, else its last known-good one.
+    Rollback {
+        /// The endpoint.
+        #[arg(long, value_name = "NAME")]
+        endpoint: String,
+        /// The endpoint config to return to.
+        #[arg(long, value_name = "NAME")]
+        config: Option<String>,
+        #[command(flatten)]
+        act: Act,
+    },
+    /// Cut an endpoint's traffic off: to its fallback variant, else its maintenance config, else delete it (a
+    /// second person approves).
+    Cutoff {
+        #[arg(long, value_name = "NAME")]
+        endpoint: String,
+        #[command(flatten)]
+        act: Act,
+    },
+    /// Undo Warden's last rollback or cutoff of an endpoint.
+    Restore {
+        #[arg(long, value_name = "NAME")]
+        endpoint: String,
+        #[command(flatten)]
+        act: Act,
+    },
+    /// Hold a model package's approval (back to PendingManualApproval) so it cannot be deployed.
+    Gate {
+        #[arg(long, value_name = "ARN")]
+        model_package: String,
+        #[command(flatten)]
+        act: Act,
+    },
+    /// Release a gate: approve the model package again.
+    Release {
+        #[arg(long, value_name = "ARN")]
+        model_package: String,
+        #[command(flatten)]
+        act: Act,
+    },
+    /// Approve a request's destructive step, as the second person (the requester cannot approve their own).
+    Approve {
+        /// The request id the alert names.
+        #[arg(value_name = "REQUEST_ID")]
+        request_id: String,
+        #[command(flatten)]
+        delivery: Delivery,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +263,21 @@ enum PolicyCommand {
     Default,
 }
 
+async fn break_glass(global: &Global, command: BreakGlassCommand) -> Result<u8, commands::Failure> {
+    use warden_core::breakglass::Operation;
+    let (operation, target, config, act) = match command {
+        BreakGlassCommand::Approve { request_id, delivery } => {
+            return breakglass::approve(global, &request_id, &delivery).await;
+        }
+        BreakGlassCommand::Rollback { endpoint, config, act } => (Operation::Rollback, endpoint, config, act),
+        BreakGlassCommand::Cutoff { endpoint, act } => (Operation::Cutoff, endpoint, None, act),
+        BreakGlassCommand::Restore { endpoint, act } => (Operation::Restore, endpoint, None, act),
+        BreakGlassCommand::Gate { model_package, act } => (Operation::Gate, model_package, None, act),
+        BreakGlassCommand::Release { model_package, act } => (Operation::Release, model_package, None, act),
+    };
+    breakglass::request(global, operation, &target, config, &act.reason, &act.delivery).await
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -167,6 +306,14 @@ fn main() -> ExitCode {
             Command::Inventory { command: InventoryCommand::Show } => commands::inventory_show(&global).await,
             Command::Policy { command: PolicyCommand::Check { file } } => commands::policy_check(&global, &file),
             Command::Policy { command: PolicyCommand::Default } => commands::policy_default(),
+            Command::BreakGlass { command } => break_glass(&global, command).await,
+            Command::Status { target, history } => match (target.endpoint, target.model_package) {
+                (Some(endpoint), _) => breakglass::show_status(&global, TargetKind::Endpoint, &endpoint, history).await,
+                (None, Some(package)) => {
+                    breakglass::show_status(&global, TargetKind::ModelPackage, &package, history).await
+                }
+                (None, None) => Err(commands::Failure::Message("name --endpoint or --model-package".into())),
+            },
         }
     });
     match result {

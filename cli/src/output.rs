@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use warden_core::breakglass::Phase;
+use warden_core::breakglass::status::{TargetKind, TargetStatus};
 use warden_core::engine::{Report, Status};
 use warden_core::inventory::Model;
 use warden_core::ledger::{Entry, EntryBody};
@@ -174,6 +176,76 @@ pub fn model_block(out: &mut impl Write, model: &Model) -> io::Result<()> {
     }
     if !model.roles.is_empty() {
         writeln!(out, "  roles: {}", model.roles.iter().cloned().collect::<Vec<_>>().join(", "))?;
+    }
+    Ok(())
+}
+
+pub fn status_block(out: &mut impl Write, status: &TargetStatus) -> io::Result<()> {
+    let kind = crate::breakglass::kind_label(status.kind);
+    writeln!(out, "{kind} {}", status.target)?;
+    match &status.model {
+        Some(model) => writeln!(
+            out,
+            "  model            {} (risk {}, owner {})",
+            model.id,
+            model.risk.as_deref().unwrap_or("UNCLASSIFIED"),
+            model.owner.as_deref().unwrap_or("NONE")
+        )?,
+        None => writeln!(out, "  model            none in the inventory")?,
+    }
+    if status.kind == TargetKind::Endpoint {
+        writeln!(out, "  current config   {}", status.current_config.as_deref().unwrap_or("unknown"))?;
+        writeln!(out, "  last known-good  {}", status.last_known_good.as_deref().unwrap_or("none"))?;
+    } else {
+        writeln!(out, "  approval         {}", status.approval.as_deref().unwrap_or("unknown"))?;
+    }
+    match &status.in_flight {
+        Some(action) => {
+            let operation = action.operation.map_or("unknown action".to_owned(), |o| o.to_string());
+            let phase = action.phase.map_or("no record", Phase::as_str);
+            writeln!(out, "  in flight        {operation} {phase} (request {})", action.request_id)?;
+            if let Some(note) = &action.note {
+                writeln!(out, "                   {note}")?;
+            }
+            if let (Some(by), Some(at)) = (&action.requested_by, &action.requested_at) {
+                writeln!(out, "                   requested by {by} at {at}")?;
+            }
+            if let Some(expires) = &action.approval_expires_at {
+                writeln!(out, "                   approval expires at {expires}")?;
+            }
+            let lock = if action.lock_expired { "expired at" } else { "held until" };
+            writeln!(out, "                   lock {lock} {}", action.lock_expires_at)?;
+        }
+        None => writeln!(out, "  in flight        nothing")?,
+    }
+    match &status.last_change {
+        Some(change) => writeln!(
+            out,
+            "  last change      {} at {}: {} (request {}){}",
+            change.operation,
+            change.at,
+            change.change.describe(),
+            change.request_id,
+            change.reverse.as_ref().map(|r| format!("; undone by: {}", r.describe())).unwrap_or_default()
+        )?,
+        None => writeln!(out, "  last change      none by Warden")?,
+    }
+    if status.history.is_empty() {
+        writeln!(out, "  history          none")?;
+    } else {
+        writeln!(out, "  history (newest first)")?;
+        for item in &status.history {
+            writeln!(
+                out,
+                "    {}  {:<8} {:<17} {}  {} (request {})",
+                item.recorded_at,
+                item.operation.as_str(),
+                item.phase.as_str(),
+                item.actor,
+                item.note,
+                item.request_id
+            )?;
+        }
     }
     Ok(())
 }

@@ -336,3 +336,51 @@ fn evidence_export_marks_chains_that_do_not_verify() {
     assert!(entries.iter().filter(|e| e["chain"] == "aml-screening").all(|e| e["chain_verified"] == false));
     assert!(entries.iter().filter(|e| e["chain"] == "credit-scoring").all(|e| e["chain_verified"] == true));
 }
+
+#[test]
+fn status_shows_what_the_inventory_knows_and_names_an_unknown_target() {
+    let dir = tempdir();
+    let replayed = warden(dir.path(), &["replay", "events", "--inventory", "events/inventory.toml"]);
+    assert_eq!(replayed.status.code(), Some(0), "{}", stderr(&replayed));
+    let output = warden(dir.path(), &["status", "--endpoint", "credit-scoring-prod"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    for expected in ["model            credit-scoring", "last known-good  credit-cfg-v1", "in flight        nothing"] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let json = json_lines(&warden(dir.path(), &["status", "--endpoint", "credit-scoring-prod", "--json"]));
+    assert_eq!(json[0]["model"]["id"], "credit-scoring");
+    assert_eq!(json[0]["kind"], "endpoint");
+    let unknown = warden(dir.path(), &["status", "--endpoint", "credit-scoring-prd"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("knows nothing about endpoint \"credit-scoring-prd\""), "{}", stderr(&unknown));
+    let both = warden(dir.path(), &["status", "--endpoint", "a", "--model-package", "b"]);
+    assert_eq!(both.status.code(), Some(2), "one target at a time");
+}
+
+#[test]
+fn a_break_glass_request_prints_as_the_function_receives_it_and_says_where_it_could_go() {
+    let dir = tempdir();
+    let args =
+        ["--actor", "alice", "break-glass", "cutoff", "--endpoint", "fraud-detector-prod", "--reason", "PII leak"];
+    let printed = warden(dir.path(), &[&args[..], &["--print", "--json"]].concat());
+    assert_eq!(printed.status.code(), Some(0), "{}", stderr(&printed));
+    let event = &json_lines(&printed)[0];
+    assert_eq!(
+        (event["source"].as_str(), event["detail-type"].as_str()),
+        (Some("warden.governance"), Some("Warden Break-Glass Requested"))
+    );
+    assert_eq!(event["detail"]["action"], "cutoff");
+    assert_eq!(event["detail"]["requestedBy"], serde_json::json!({"type": "person", "name": "alice"}));
+    assert!(event["detail"]["requestId"].as_str().is_some_and(|id| id.starts_with("manual-")), "{event}");
+
+    let nowhere =
+        Command::new(env!("CARGO_BIN_EXE_warden")).args(args).env_remove("WARDEN_EVENT_BUS_NAME").output().unwrap();
+    assert_eq!(nowhere.status.code(), Some(2));
+    assert!(stderr(&nowhere).contains("--bus NAME"), "{}", stderr(&nowhere));
+    let both = warden(dir.path(), &[&args[..], &["--print", "--here"]].concat());
+    assert_eq!(both.status.code(), Some(2), "--print and --here exclude each other");
+    let no_reason = warden(dir.path(), &["--actor", "a", "break-glass", "gate", "--model-package", "g", "--print"]);
+    assert_eq!(no_reason.status.code(), Some(2));
+    assert!(stderr(&no_reason).contains("--reason"), "{}", stderr(&no_reason));
+}

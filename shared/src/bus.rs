@@ -121,13 +121,85 @@ pub fn events(report: &Report, requested_by: &Actor, requested_at: Timestamp) ->
             requested_by: requested_by.clone(),
             requested_at,
         };
-        events.push(BusEvent {
-            detail_type: BREAK_GLASS_DETAIL_TYPE,
-            detail: serde_json::to_value(&request).unwrap_or_default(),
-            resources: vec![action.target.clone()],
-        });
+        events.push(request.event());
     }
     events
+}
+
+impl BreakGlassRequest {
+    /// A request a person makes by hand (the CLI). Its id names when it was made and a digest of who asked for
+    /// what, so two requests never share an id, and a person can tell theirs apart in alerts and `warden status`.
+    pub fn by_hand(
+        action: crate::breakglass::Operation,
+        target: &str,
+        config: Option<String>,
+        reason: &str,
+        requested_by: Actor,
+        requested_at: Timestamp,
+    ) -> Self {
+        let nanos = requested_at.0.timestamp_nanos_opt().unwrap_or_default();
+        let fingerprint =
+            format!("{requested_by}\n{action}\n{target}\n{}\n{reason}\n{nanos}", config.as_deref().unwrap_or(""));
+        let digest = crate::ledger::content_digest(fingerprint.as_bytes());
+        let decision_id = format!("manual-{}-{}", requested_at.0.format("%Y%m%dT%H%M%SZ"), &digest[..8]);
+        Self {
+            schema_version: SCHEMA_VERSION,
+            request_id: format!("{decision_id}-1"),
+            decision_id,
+            action,
+            target: target.to_owned(),
+            config,
+            model_id: None,
+            reason: reason.to_owned(),
+            requested_by,
+            requested_at,
+        }
+    }
+
+    /// The `Warden Break-Glass Requested` event that carries this request.
+    pub fn event(&self) -> BusEvent {
+        BusEvent {
+            detail_type: BREAK_GLASS_DETAIL_TYPE,
+            detail: serde_json::to_value(self).unwrap_or_default(),
+            resources: vec![self.target.clone()],
+        }
+    }
+}
+
+impl BreakGlassApproval {
+    pub fn new(request_id: &str, approved_by: Actor, approved_at: Timestamp) -> Self {
+        Self { schema_version: SCHEMA_VERSION, request_id: request_id.to_owned(), approved_by, approved_at }
+    }
+
+    /// The `Warden Break-Glass Approved` event that carries this approval.
+    pub fn event(&self) -> BusEvent {
+        BusEvent {
+            detail_type: APPROVAL_DETAIL_TYPE,
+            detail: serde_json::to_value(self).unwrap_or_default(),
+            resources: Vec::new(),
+        }
+    }
+}
+
+impl BusEvent {
+    /// The resources EventBridge carries: ARNs only (model ids and endpoint names stay in the detail).
+    pub fn arn_resources(&self) -> Vec<String> {
+        self.resources.iter().filter(|r| r.starts_with("arn:")).cloned().collect()
+    }
+
+    /// The event as EventBridge delivers it to a target (what the functions receive): for printing, for
+    /// `sam local invoke`, and for tests.
+    pub fn envelope(&self, id: &str, time: Timestamp) -> serde_json::Value {
+        serde_json::json!({
+            "version": "0",
+            "id": id,
+            "detail-type": self.detail_type,
+            "source": GOVERNANCE_SOURCE,
+            "time": time,
+            "resources": self.arn_resources(),
+            "detail": self.detail,
+        })
+    }
 }
 
 fn owns_target(model: &ModelSummary, action: &PlannedAction) -> bool {

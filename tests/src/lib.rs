@@ -96,14 +96,7 @@ pub fn stack_resources() -> Vec<(&'static str, String)> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
     runtime.block_on(async {
         let table = fresh_dynamo_ledger("stack").await.table().to_owned();
-        let config = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .endpoint_url(moto_endpoint())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sns::config::SharedCredentialsProvider::new(
-                aws_sdk_sns::config::Credentials::new("test", "test", None, None, "tests"),
-            ))
-            .build();
+        let config = moto_config();
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("warden-stack-{}-{n}", std::process::id());
         let topic = aws_sdk_sns::Client::new(&config).create_topic().name(&name).send().await;
@@ -116,6 +109,118 @@ pub fn stack_resources() -> Vec<(&'static str, String)> {
             .unwrap_or_else(|e| panic!("cannot create bus {name}: {e}"));
         vec![(ENV_TABLE, table), (ENV_TOPIC, topic), (ENV_BUS, name)]
     })
+}
+
+/// An SDK configuration for moto server, with static test credentials.
+pub fn moto_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
+            aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "tests"),
+        ))
+        .build()
+}
+
+/// `name` made unique per test process and call.
+pub fn unique(name: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A new queue: its URL and ARN.
+pub async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let url = sqs.create_queue().queue_name(unique(name)).send().await.ok().and_then(|q| q.queue_url);
+    let url = url.unwrap_or_else(|| panic!("cannot create queue {name}"));
+    let attributes = sqs.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::QueueArn).send();
+    let arn =
+        attributes.await.ok().and_then(|a| a.attributes).and_then(|mut a| a.remove(&QueueAttributeName::QueueArn));
+    (url.clone(), arn.unwrap_or_else(|| panic!("no ARN for queue {url}")))
+}
+
+/// Every message waiting on a queue (bodies as JSON), deleted as read.
+pub async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<serde_json::Value> {
+    let mut bodies = Vec::new();
+    loop {
+        let received = sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send();
+        let messages =
+            received.await.unwrap_or_else(|e| panic!("receive from {url}: {e}")).messages.unwrap_or_default();
+        if messages.is_empty() {
+            return bodies;
+        }
+        for message in messages {
+            let body = message.body().unwrap_or_default();
+            bodies.push(serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}")));
+            let handle = message.receipt_handle().unwrap_or_default();
+            sqs.delete_message().queue_url(url).receipt_handle(handle).send().await.unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+/// Where alerts and bus events land in a test: an SNS topic subscribed by a queue, and a bus whose rule for
+/// `warden.governance` targets another queue.
+#[derive(Debug)]
+pub struct Plumbing {
+    pub sqs: aws_sdk_sqs::Client,
+    pub alerts_url: String,
+    pub bus_url: String,
+    pub topic_arn: String,
+    pub bus_name: String,
+}
+
+pub async fn plumbing(config: &aws_config::SdkConfig) -> Plumbing {
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let sns = aws_sdk_sns::Client::new(config);
+    let events = aws_sdk_eventbridge::Client::new(config);
+    let (alerts_url, alerts_arn) = queue(&sqs, "alerts").await;
+    let (bus_url, bus_arn) = queue(&sqs, "bus").await;
+    let topic = sns.create_topic().name(unique("warden-alerts")).send().await.ok().and_then(|t| t.topic_arn);
+    let topic_arn = topic.unwrap_or_else(|| panic!("cannot create topic"));
+    let subscribed = sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(alerts_arn).send().await;
+    subscribed.unwrap_or_else(|e| panic!("subscribe: {e}"));
+    let bus_name = unique("warden-governance");
+    events.create_event_bus().name(&bus_name).send().await.unwrap_or_else(|e| panic!("create bus: {e}"));
+    let rule = unique("to-queue");
+    let pattern = r#"{"source": ["warden.governance"]}"#;
+    let created = events.put_rule().name(&rule).event_bus_name(&bus_name).event_pattern(pattern).send().await;
+    created.unwrap_or_else(|e| panic!("put rule: {e}"));
+    let target = aws_sdk_eventbridge::types::Target::builder().id("queue").arn(bus_arn).build();
+    let target = target.unwrap_or_else(|e| panic!("{e}"));
+    let put = events.put_targets().rule(&rule).event_bus_name(&bus_name).targets(target).send().await;
+    put.unwrap_or_else(|e| panic!("put targets: {e}"));
+    Plumbing { sqs, alerts_url, bus_url, topic_arn, bus_name }
+}
+
+/// Where `scripts/test.sh` built the workspace's binaries (the functions and the `warden` CLI).
+pub fn binaries_dir() -> PathBuf {
+    PathBuf::from(std::env::var("WARDEN_TEST_FUNCTIONS_DIR").unwrap_or_else(|_| {
+        panic!("WARDEN_TEST_FUNCTIONS_DIR is not set: run ./scripts/test.sh, which builds the binaries")
+    }))
+}
+
+/// Points a child process's AWS clients at the emulators, with test credentials and nothing else from this
+/// machine's environment.
+pub fn emulator_env(command: &mut std::process::Command) -> &mut std::process::Command {
+    command
+        .env_clear()
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint())
+        .env("AWS_ENDPOINT_URL_SNS", moto_endpoint())
+        .env("AWS_ENDPOINT_URL_EVENTBRIDGE", moto_endpoint())
+        .env("AWS_ENDPOINT_URL_SAGEMAKER", moto_endpoint())
+        .env("AWS_ENDPOINT_URL_STS", moto_endpoint())
+}
+
+/// The `warden` CLI, on the emulators.
+pub fn warden_cli() -> std::process::Command {
+    let mut command = std::process::Command::new(binaries_dir().join("warden"));
+    emulator_env(&mut command);
+    command
 }
 
 /// The five functions, as their `main.rs` declare them (a test checks the two agree).
@@ -139,19 +244,12 @@ pub fn lambda_command(
     stack: &[(&str, String)],
 ) -> std::process::Command {
     let mut command = std::process::Command::new(binary);
-    command
-        .env_clear()
+    emulator_env(&mut command)
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
         .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint())
-        .env("AWS_ENDPOINT_URL_SNS", moto_endpoint())
-        .env("AWS_ENDPOINT_URL_EVENTBRIDGE", moto_endpoint());
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON");
     for (key, value) in stack {
         command.env(key, value);
     }

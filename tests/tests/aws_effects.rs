@@ -4,8 +4,6 @@
 // Tests fail loudly.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_sqs::config::{Credentials, SharedCredentialsProvider};
 use serde_json::Value;
 use warden_aws::eventbridge::EventBridgePublisher;
 use warden_aws::function::{FunctionSpec, Handler};
@@ -16,91 +14,10 @@ use warden_core::inventory::InventoryFile;
 use warden_core::ledger::Actor;
 use warden_core::policy::Policy;
 use warden_core::time::Timestamp;
-use warden_tests::{events_dir, fresh_dynamo_ledger, read};
-
-fn moto_config() -> SdkConfig {
-    let endpoint = std::env::var("WARDEN_TEST_MOTO_ENDPOINT").unwrap_or_else(|_| {
-        panic!("WARDEN_TEST_MOTO_ENDPOINT is not set: run ./scripts/test.sh, which starts moto server")
-    });
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "tests")))
-        .build()
-}
+use warden_tests::{drain, events_dir, fresh_dynamo_ledger, moto_config, plumbing, read};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
-
-fn unique(name: &str) -> String {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
-}
-
-/// A queue and its ARN.
-async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
-    let url = sqs.create_queue().queue_name(unique(name)).send().await.unwrap().queue_url.unwrap();
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap();
-    let arn = attributes.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
-    (url, arn)
-}
-
-async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
-    let mut bodies = Vec::new();
-    loop {
-        let output =
-            sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
-        let messages = output.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return bodies;
-        }
-        for message in messages {
-            bodies.push(serde_json::from_str(message.body().unwrap_or_default()).unwrap());
-            sqs.delete_message().queue_url(url).receipt_handle(message.receipt_handle().unwrap()).send().await.unwrap();
-        }
-    }
-}
-
-struct Plumbing {
-    sqs: aws_sdk_sqs::Client,
-    alerts_url: String,
-    bus_url: String,
-    topic_arn: String,
-    bus_name: String,
-}
-
-/// A topic subscribed by a queue, and a bus whose rule for `warden.governance` targets another queue.
-async fn plumbing(config: &SdkConfig) -> Plumbing {
-    let sqs = aws_sdk_sqs::Client::new(config);
-    let sns = aws_sdk_sns::Client::new(config);
-    let events = aws_sdk_eventbridge::Client::new(config);
-    let (alerts_url, alerts_arn) = queue(&sqs, "alerts").await;
-    let (bus_url, bus_arn) = queue(&sqs, "bus").await;
-    let topic_arn = sns.create_topic().name(unique("warden-alerts")).send().await.unwrap().topic_arn.unwrap();
-    sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(alerts_arn).send().await.unwrap();
-    let bus_name = unique("warden-governance");
-    events.create_event_bus().name(&bus_name).send().await.unwrap();
-    let rule = unique("to-queue");
-    events
-        .put_rule()
-        .name(&rule)
-        .event_bus_name(&bus_name)
-        .event_pattern(r#"{"source": ["warden.governance"]}"#)
-        .send()
-        .await
-        .unwrap();
-    let target = aws_sdk_eventbridge::types::Target::builder().id("queue").arn(bus_arn).build().unwrap();
-    events.put_targets().rule(&rule).event_bus_name(&bus_name).targets(target).send().await.unwrap();
-    Plumbing { sqs, alerts_url, bus_url, topic_arn, bus_name }
 }
 
 const GUARDDUTY: FunctionSpec = FunctionSpec { name: "warden-guardduty", sources: &["aws.guardduty"] };

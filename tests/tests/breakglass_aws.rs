@@ -185,3 +185,121 @@ async fn rollback_restore_and_a_silent_rollback_on_dynamodb_and_moto() {
     assert!(notifier.sent().last().is_some_and(|a| a.subject.starts_with("[CRITICAL]")));
     assert!(verify(&ledger).await.unwrap().ok());
 }
+
+/// Runs `warden` on the emulators with a DynamoDB ledger; returns the exit code and the JSON lines it printed.
+fn cli(table: &str, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+    let output = warden_tests::warden_cli()
+        .args(["--table", table, "--json"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run warden: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let lines = stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    (output.status.code().unwrap_or(-1), lines, stderr)
+}
+
+const FAST: [&str; 4] = ["--polls", "60", "--poll-seconds", "0.2"];
+
+#[tokio::test]
+async fn on_call_breaks_glass_from_the_cli_here_and_over_the_bus() {
+    let client = sagemaker_client();
+    moto_endpoint_named(&client, "cli-ep", &[("warden:managed", "true")]).await;
+    settle(&SageMakerClient::new(client.clone()), "cli-ep").await;
+    let ledger = fresh_dynamo_ledger("cli").await;
+    let table = ledger.table().to_owned();
+    let here = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("--here");
+        all.extend(FAST);
+        cli(&table, &all)
+    };
+
+    // Rolled back by alice from her terminal, verified on the endpoint.
+    let (code, lines, stderr) = here(&[
+        "--actor",
+        "alice",
+        "break-glass",
+        "rollback",
+        "--endpoint",
+        "cli-ep",
+        "--config",
+        "cli-ep-b",
+        "--reason",
+        "bad scores",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(lines[0]["phase"], "done", "{lines:?}");
+    assert_eq!(config_of(&settle(&SageMakerClient::new(client.clone()), "cli-ep").await), "cli-ep-b");
+
+    // Status shows what restore would undo, and who did what.
+    let (code, lines, stderr) = cli(&table, &["status", "--endpoint", "cli-ep"]);
+    assert_eq!(code, 0, "{stderr}");
+    let status = &lines[0];
+    assert_eq!(status["last_change"]["operation"], "rollback", "{status}");
+    assert!(status["in_flight"].is_null(), "{status}");
+    assert_eq!(status["history"][0]["phase"], "done", "newest first: {status}");
+    assert_eq!(status["history"][0]["operation"], "rollback");
+
+    // Restored without --actor: the caller is named by STS (moto's identity).
+    let (code, lines, stderr) = here(&["break-glass", "restore", "--endpoint", "cli-ep", "--reason", "false alarm"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(lines[0]["phase"], "done", "{lines:?}");
+    assert_eq!(config_of(&settle(&SageMakerClient::new(client.clone()), "cli-ep").await), "cli-ep-a");
+    let (_, lines, _) = cli(&table, &["status", "--endpoint", "cli-ep"]);
+    let requester = &lines[0]["history"][0]["actor"];
+    assert!(requester["name"].as_str().is_some_and(|n| n.starts_with("arn:aws:")), "{requester}");
+
+    // No fallback tags: a cutoff deletes, which waits for a second person; the requester cannot approve it.
+    let (code, lines, stderr) =
+        here(&["--actor", "alice", "break-glass", "cutoff", "--endpoint", "cli-ep", "--reason", "leaking PII"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(lines[0]["phase"], "awaiting-approval", "{lines:?}");
+    let request_id = lines[0]["request_id"].as_str().unwrap().to_owned();
+    let (_, lines, _) = cli(&table, &["status", "--endpoint", "cli-ep"]);
+    assert_eq!(lines[0]["in_flight"]["phase"], "awaiting-approval", "{}", lines[0]);
+    assert_eq!(lines[0]["in_flight"]["request_id"], request_id.as_str());
+    let (_, lines, _) = here(&["--actor", "alice", "break-glass", "approve", &request_id]);
+    assert_eq!(lines[0]["phase"], "awaiting-approval", "self-approval is ignored: {lines:?}");
+    let (code, lines, stderr) = here(&["--actor", "bob", "break-glass", "approve", &request_id]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(lines[0]["phase"], "done", "{lines:?}");
+    let gone = SageMakerClient::new(client.clone()).observe_endpoint("cli-ep").await.unwrap();
+    assert!(matches!(gone, Observation::Missing), "{gone:?}");
+
+    // An unknown request id and an empty reason are errors that say so, and change nothing.
+    let (code, _, stderr) = here(&["--actor", "bob", "break-glass", "approve", "manual-nope-1"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no request \"manual-nope-1\""), "{stderr}");
+    let (code, _, stderr) = here(&["--actor", "bob", "break-glass", "cutoff", "--endpoint", "x", "--reason", " "]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--reason"), "{stderr}");
+
+    // The normal way: the request goes to the break-glass function's bus, as the function will receive it.
+    let pipes = warden_tests::plumbing(&warden_tests::moto_config()).await;
+    let (code, lines, stderr) = cli(
+        &table,
+        &[
+            "--actor",
+            "carol",
+            "break-glass",
+            "gate",
+            "--model-package",
+            "arn:aws:sagemaker:us-east-1:123456789012:model-package/credit/3",
+            "--reason",
+            "bias",
+            "--bus",
+            &pipes.bus_name,
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let sent_id = lines[0]["request_id"].as_str().unwrap().to_owned();
+    let delivered = warden_tests::drain(&pipes.sqs, &pipes.bus_url).await;
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(delivered[0]["detail-type"], "Warden Break-Glass Requested");
+    let request: BreakGlassRequest = serde_json::from_value(delivered[0]["detail"].clone()).unwrap();
+    assert_eq!(request.request_id, sent_id);
+    assert_eq!((request.action, request.requested_by), (Operation::Gate, Actor::Person("carol".into())));
+
+    assert!(verify(&ledger).await.unwrap().ok());
+}

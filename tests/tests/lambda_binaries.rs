@@ -6,19 +6,12 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use warden_aws::function::ENV_TOPIC;
-use warden_tests::{events_dir, lambda_command, stack_resources as resources};
-
-fn functions_dir() -> PathBuf {
-    PathBuf::from(std::env::var("WARDEN_TEST_FUNCTIONS_DIR").unwrap_or_else(|_| {
-        panic!("WARDEN_TEST_FUNCTIONS_DIR is not set: run ./scripts/test.sh, which builds the function binaries")
-    }))
-}
+use warden_tests::{binaries_dir, events_dir, lambda_command, stack_resources as resources};
 
 struct Killed(Child);
 
@@ -42,7 +35,7 @@ fn wait_for_port(port: u16) {
 }
 
 fn function(name: &str, runtime_port: u16, env: &[(&str, String)]) -> Command {
-    let binary = functions_dir().join(name);
+    let binary = binaries_dir().join(name);
     assert!(binary.is_file(), "no function binary at {} (scripts/test.sh builds them)", binary.display());
     let mut command = lambda_command(&binary, &format!("http://127.0.0.1:{runtime_port}/.rt"), "_", env);
     command.stdout(Stdio::piped()).stderr(Stdio::piped());

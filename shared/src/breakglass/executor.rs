@@ -16,7 +16,6 @@ use crate::inventory::Model;
 use crate::ledger::{
     Actor, Commit, CommitOutcome, EntryBody, Ledger, LedgerError, NewEntry, Outcome, RecordWrite, UNATTRIBUTED_CHAIN,
 };
-use crate::signal::Resource;
 use crate::time::Timestamp;
 
 /// Why a step could not finish. Retryable ones leave the action where a later delivery resumes it.
@@ -333,10 +332,5 @@ fn owning_model(inventory: &crate::inventory::Inventory, request: &BreakGlassReq
     if let Some(model) = request.model_id.as_deref().and_then(|id| inventory.get(id)) {
         return Some(model.clone());
     }
-    let resource = if request.action.on_endpoint() {
-        Resource::Endpoint(request.target.clone())
-    } else {
-        Resource::ModelPackage(request.target.clone())
-    };
-    inventory.models().find(|m| m.owns(&resource)).cloned()
+    super::status::owning_model(inventory, request.action.target_kind(), &request.target).cloned()
 }

@@ -16,6 +16,7 @@
 pub mod alerts;
 pub mod executor;
 pub mod sagemaker;
+pub mod status;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -64,6 +65,10 @@ impl Operation {
     }
 
     /// Whether the target is an endpoint (else a model package).
+    pub fn target_kind(self) -> status::TargetKind {
+        if self.on_endpoint() { status::TargetKind::Endpoint } else { status::TargetKind::ModelPackage }
+    }
+
     pub fn on_endpoint(self) -> bool {
         matches!(self, Self::Rollback | Self::Cutoff | Self::Restore)
     }

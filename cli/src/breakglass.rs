@@ -1,0 +1,301 @@
+//! `warden break-glass ...` and `warden status`: a person acting on an endpoint or model package, approving a
+//! pending step, or looking before they act. Wiring only: the request, the state machine and the status come
+//! from `warden-core`; AWS from `warden-aws`.
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde::Serialize;
+use warden_aws::clients::AwsClients;
+use warden_aws::sns::SnsNotifier;
+use warden_core::breakglass::executor::{BreakGlass, BreakGlassError, Step};
+use warden_core::breakglass::status::{self, TargetKind};
+use warden_core::breakglass::{Input, Next, Operation, Phase};
+use warden_core::bus::{BreakGlassApproval, BreakGlassRequest, BusEvent};
+use warden_core::effects::{EffectError, MemoryNotifier, Notifier, Publisher};
+use warden_core::ledger::Actor;
+use warden_core::notify::Alert;
+
+use crate::commands::{CommandResult, Failure, describe_ledger, engine, now};
+use crate::{Delivery, EXIT_REJECTED, Global};
+
+/// What a person submits.
+pub enum Submission {
+    Request(BreakGlassRequest),
+    Approval(BreakGlassApproval),
+}
+
+impl Submission {
+    fn event(&self) -> BusEvent {
+        match self {
+            Self::Request(request) => request.event(),
+            Self::Approval(approval) => approval.event(),
+        }
+    }
+
+    fn request_id(&self) -> &str {
+        match self {
+            Self::Request(request) => &request.request_id,
+            Self::Approval(approval) => &approval.request_id,
+        }
+    }
+}
+
+/// `warden break-glass rollback|cutoff|restore|gate|release`.
+pub async fn request(
+    global: &Global,
+    operation: Operation,
+    target: &str,
+    config: Option<String>,
+    reason: &str,
+    send: &Delivery,
+) -> CommandResult {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Failure::Message("--reason must say why (it goes into the ledger and the alerts)".into()));
+    }
+    if target.trim().is_empty() {
+        return Err(Failure::Message(format!("{operation} needs a target: the endpoint or model package is empty")));
+    }
+    let clients = AwsClients::from_env().await;
+    let actor = who(global, &clients).await?;
+    let request = BreakGlassRequest::by_hand(operation, target, config, reason, actor, now());
+    submit(global, send, &clients, Submission::Request(request)).await
+}
+
+/// `warden break-glass approve REQUEST_ID`.
+pub async fn approve(global: &Global, request_id: &str, send: &Delivery) -> CommandResult {
+    if request_id.trim().is_empty() {
+        return Err(Failure::Message("approve needs the request id the alert names".into()));
+    }
+    let clients = AwsClients::from_env().await;
+    let actor = who(global, &clients).await?;
+    let approval = BreakGlassApproval::new(request_id.trim(), actor, now());
+    submit(global, send, &clients, Submission::Approval(approval)).await
+}
+
+/// The person acting: `--actor`, else the caller's AWS identity. Never automation: the ledger must name them.
+async fn who(global: &Global, clients: &AwsClients) -> Result<Actor, Failure> {
+    if let Some(name) = &global.actor {
+        return Ok(Actor::Person(name.clone()));
+    }
+    clients.caller_arn().await.map(Actor::Person).map_err(|e| {
+        Failure::Message(format!("cannot tell who is acting: pass --actor NAME, or configure AWS credentials ({e})"))
+    })
+}
+
+/// Where the submission goes: printed, sent to the break-glass function's bus, or carried out from here.
+async fn submit(global: &Global, send: &Delivery, clients: &AwsClients, submission: Submission) -> CommandResult {
+    if send.print {
+        let id = match &submission {
+            Submission::Request(request) => request.request_id.clone(),
+            Submission::Approval(approval) => format!("approval-{}", approval.request_id),
+        };
+        let envelope = submission.event().envelope(&id, now());
+        println!("{}", if global.json { envelope.to_string() } else { serde_json::to_string_pretty(&envelope)? });
+        return Ok(0);
+    }
+    if send.here {
+        return carry_out(global, send, clients, submission).await;
+    }
+    let Some(bus) = send.bus.as_deref().filter(|b| !b.trim().is_empty()) else {
+        return Err(Failure::Message(
+            "say where the request goes: --bus NAME (or WARDEN_EVENT_BUS_NAME) sends it to the break-glass \
+             function, --here carries it out from this machine, --print only prints it"
+                .into(),
+        ));
+    };
+    let event = submission.event();
+    clients
+        .publisher(bus)
+        .publish(std::slice::from_ref(&event))
+        .await
+        .map_err(|e| Failure::Message(format!("not sent: {e}")))?;
+    let follow = follow_up(&submission);
+    if global.json {
+        println!(
+            "{}",
+            serde_json::json!({"sent": event.detail_type, "bus": bus, "request_id": submission.request_id(), "follow": follow})
+        );
+    } else {
+        println!("sent {} for request {} to bus {bus}", event.detail_type, submission.request_id());
+        if let Some(follow) = follow {
+            println!("follow it: {follow}");
+        }
+    }
+    Ok(0)
+}
+
+fn follow_up(submission: &Submission) -> Option<String> {
+    match submission {
+        Submission::Request(request) => {
+            let flag = if request.action.on_endpoint() { "--endpoint" } else { "--model-package" };
+            Some(format!("warden status {flag} {}", request.target))
+        }
+        Submission::Approval(_) => None,
+    }
+}
+
+/// Alerts of an action carried out from here: to the team's topic, or printed.
+enum Alerts {
+    Topic(SnsNotifier),
+    Printed(MemoryNotifier),
+}
+
+impl Notifier for Alerts {
+    async fn notify(&self, alert: &Alert) -> Result<(), EffectError> {
+        match self {
+            Self::Topic(sns) => sns.notify(alert).await,
+            Self::Printed(memory) => memory.notify(alert).await,
+        }
+    }
+}
+
+/// One line of `--here --json`.
+#[derive(Serialize)]
+struct Carried<'a> {
+    request_id: &'a str,
+    operation: Operation,
+    target: &'a str,
+    phase: Option<Phase>,
+    note: Option<&'a str>,
+    still_verifying: bool,
+    alerts: Vec<&'a str>,
+}
+
+/// Runs the break-glass state machine from here: against this command's ledger and the caller's SageMaker,
+/// with the same locks, limits and records as the function, so the two never act twice on one endpoint.
+async fn carry_out(global: &Global, send: &Delivery, clients: &AwsClients, submission: Submission) -> CommandResult {
+    let engine = engine(global).await?;
+    let policy = engine.policy();
+    let alerts = match &send.topic {
+        Some(topic) => Alerts::Topic(clients.notifier(topic)),
+        None => Alerts::Printed(MemoryNotifier::default()),
+    };
+    let actor = match &submission {
+        Submission::Request(request) => request.requested_by.clone(),
+        Submission::Approval(approval) => approval.approved_by.clone(),
+    };
+    let executor = BreakGlass {
+        ledger: engine.ledger(),
+        sagemaker: clients.sagemaker(),
+        notifier: &alerts,
+        settings: policy.break_glass.clone(),
+        kill_switch: policy.kill_switch,
+        actor,
+    };
+    let (request, input) = match &submission {
+        Submission::Request(request) => (request.clone(), Input::Look),
+        Submission::Approval(approval) => {
+            let request = executor.request_by_id(&approval.request_id).await.map_err(|e| match e {
+                BreakGlassError::UnknownRequest(id) => {
+                    Failure::Message(format!("no request {id:?} in the ledger ({})", describe_ledger(global)))
+                }
+                other => Failure::Message(other.to_string()),
+            })?;
+            (request, Input::Approve { by: &approval.approved_by })
+        }
+    };
+    let interval = Duration::from_secs_f64(send.poll_seconds);
+    let pause = |_| tokio::time::sleep(interval);
+    // A busy endpoint (another update in progress) is waited for here, as Lambda's redelivery does for the function.
+    let mut waited = 0;
+    let step = loop {
+        match executor.drive(&request, input.clone(), now, pause, send.polls).await {
+            Err(BreakGlassError::RetryLater(why)) if waited < send.polls => {
+                waited += 1;
+                if !global.json {
+                    eprintln!("waiting: {why}");
+                }
+                tokio::time::sleep(interval).await;
+            }
+            Err(BreakGlassError::RetryLater(why)) => {
+                return Err(Failure::Message(format!(
+                    "gave up after {waited} looks: {why}; nothing was changed, run the command again later"
+                )));
+            }
+            Err(e) => return Err(Failure::Message(e.to_string())),
+            Ok(step) => break step,
+        }
+    };
+    let printed = match &alerts {
+        Alerts::Printed(memory) => memory.sent(),
+        Alerts::Topic(_) => Vec::new(),
+    };
+    report(global, &request, &step, &printed)
+}
+
+fn report(global: &Global, request: &BreakGlassRequest, step: &Step, printed: &[Alert]) -> CommandResult {
+    let record = step.record.as_ref();
+    let phase = record.map(|r| r.phase);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if global.json {
+        let line = Carried {
+            request_id: &request.request_id,
+            operation: request.action,
+            target: &request.target,
+            phase,
+            note: record.map(|r| r.note.as_str()),
+            still_verifying: step.next == Next::Poll,
+            alerts: printed.iter().map(|a| a.subject.as_str()).collect(),
+        };
+        serde_json::to_writer(&mut out, &line)?;
+        writeln!(out)?;
+    } else {
+        for alert in printed {
+            writeln!(out, "=== alert: {}\n{}\n", alert.subject, alert.body)?;
+        }
+        let phase_text = phase.map_or("nothing recorded", Phase::as_str);
+        let note = record.map(|r| format!(" ({})", r.note)).unwrap_or_default();
+        writeln!(out, "request {}: {} {}: {phase_text}{note}", request.request_id, request.action, request.target)?;
+        if step.next == Next::Poll {
+            let flag = if request.action.on_endpoint() { "--endpoint" } else { "--model-package" };
+            writeln!(
+                out,
+                "still verifying: the endpoint's next state change finishes it; warden status {flag} {}",
+                request.target
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(match phase {
+        Some(Phase::Failed | Phase::Refused) => EXIT_REJECTED,
+        _ => 0,
+    })
+}
+
+/// `warden status --endpoint NAME | --model-package ARN`.
+pub async fn show_status(global: &Global, kind: TargetKind, target: &str, history: usize) -> CommandResult {
+    let engine = engine(global).await?;
+    let status = status::load(engine.ledger(), target, kind, history, now()).await?;
+    let unknown = status.model.is_none()
+        && status.in_flight.is_none()
+        && status.last_change.is_none()
+        && status.history.is_empty();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if global.json {
+        serde_json::to_writer(&mut out, &status)?;
+        writeln!(out)?;
+    } else {
+        crate::output::status_block(&mut out, &status)?;
+    }
+    out.flush()?;
+    if unknown {
+        eprintln!(
+            "warden knows nothing about {} {target:?} in the ledger ({}): check the name, --ledger or --table",
+            kind_label(kind),
+            describe_ledger(global)
+        );
+        return Ok(EXIT_REJECTED);
+    }
+    Ok(0)
+}
+
+pub fn kind_label(kind: TargetKind) -> &'static str {
+    match kind {
+        TargetKind::Endpoint => "endpoint",
+        TargetKind::ModelPackage => "model package",
+    }
+}
