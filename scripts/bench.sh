@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Warden's benchmarks and prints their figures: the core (criterion: decode + correlate + decide per source,
 # replay into the embedded ledger), the DynamoDB ledger, and each Lambda function (cold start, warm and
-# in-process duration, binary size, peak RSS), against DynamoDB Local and moto started here.
+# in-process duration, binary size, peak RSS), break-glass time to act and to done, against DynamoDB Local and moto
+# started here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -12,5 +13,6 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 export WARDEN_BENCH_FUNCTIONS_DIR="$target_dir/release"
 python3 scripts/cold-start.py 20
 cargo bench --locked -p warden-tests --bench functions
+cargo bench --locked -p warden-tests --bench breakglass
 cargo bench --locked -p warden-aws --features conformance --bench dynamodb
 cargo bench --locked -p warden-core --bench pipeline

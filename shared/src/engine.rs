@@ -4,11 +4,12 @@
 //! [`Engine`] adds the two ledger calls around it (read the inventory and facts, commit), so the same
 //! decision runs in the CLI, in a Lambda function and in a unit test.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::breakglass::{LastChange, Versioned, change_key};
 use crate::event::{self, DecodeError, Event};
 use crate::inventory::{Affected, Inventory, Model};
 use crate::ledger::{
@@ -357,7 +358,11 @@ impl<L: Ledger> Engine<L> {
         loop {
             let inventory = self.ledger.inventory().await?;
             let prepared = prepare(event.clone(), inventory);
-            let context = self.ledger.facts(&prepared.fact_query()).await?;
+            let query = prepared.fact_query();
+            let mut context = self.ledger.facts(&query).await?;
+            if prepared.signal.may_report_warden_change() {
+                context.warden_changes = self.warden_changes(&query.targets).await?;
+            }
             let (commit, report) = plan(prepared, &self.policy, &context, &self.actor, recorded_at);
             match self.commit(commit, report).await {
                 Err(LedgerError::Conflict(_)) if attempt < MAX_CONFLICT_RETRIES => {
@@ -367,6 +372,22 @@ impl<L: Ledger> Engine<L> {
                 other => return other,
             }
         }
+    }
+
+    /// Warden's last break-glass change to each of `targets` (the `change#<target>` records).
+    async fn warden_changes(&self, targets: &[String]) -> Result<BTreeMap<String, LastChange>, LedgerError> {
+        let keys: Vec<String> = targets.iter().map(|t| change_key(t)).collect();
+        let records = self.ledger.records(&keys).await?;
+        targets
+            .iter()
+            .zip(&keys)
+            .filter_map(|(target, key)| records.get(key).map(|record| (target, key, record)))
+            .map(|(target, key, record)| {
+                Versioned::<LastChange>::from_record(key, record)
+                    .map(|v| (target.clone(), v.value))
+                    .map_err(LedgerError::Corrupt)
+            })
+            .collect()
     }
 
     /// Records an input that cannot be processed (once per body) and reports it rejected.

@@ -271,6 +271,9 @@ impl Policy {
     }
 }
 
+/// The rule name recorded for an event that reports Warden's own break-glass change.
+pub const ECHO_RULE: &str = "warden-own-change";
+
 /// Ledger facts the decision needs, fetched by the caller.
 #[derive(Debug, Clone, Default)]
 pub struct DecisionContext {
@@ -280,6 +283,15 @@ pub struct DecisionContext {
     pub last_actions: BTreeMap<String, Timestamp>,
     /// The last alert that paged about each alert key (see `Signal::alert_key`): its severity band and time.
     pub last_alerts: BTreeMap<String, (Band, Timestamp)>,
+    /// Warden's own last break-glass change to each target (read only for signals such a change can cause).
+    pub warden_changes: BTreeMap<String, crate::breakglass::LastChange>,
+}
+
+impl DecisionContext {
+    /// Warden's change that `signal` reports the result of, if it is such an echo.
+    pub fn echoed_change(&self, signal: &Signal) -> Option<&crate::breakglass::LastChange> {
+        self.warden_changes.values().find(|change| change.echoed_by(signal))
+    }
 }
 
 /// An action the decision plans. Warden's core never executes it; break-glass does.
@@ -342,6 +354,23 @@ impl Policy {
     pub fn decide(&self, signal: &Signal, model: Option<&Model>, context: &DecisionContext) -> Decision {
         let mut reasons = Vec::new();
         let severity = self.effective_severity(signal, model, &mut reasons);
+        // SageMaker reporting what Warden itself just did (a gate, a person's release, a rollback) is recorded,
+        // never acted on again: re-gating a package a person released would undo their decision.
+        if let Some(change) = context.echoed_change(signal) {
+            reasons.push(format!(
+                "the result of Warden's own {} (request {}) at {}",
+                change.operation, change.request_id, change.at
+            ));
+            return Decision {
+                model_id: model.map(|m| m.id.clone()),
+                rule: ECHO_RULE.into(),
+                severity,
+                alert: None,
+                actions: Vec::new(),
+                skipped: Vec::new(),
+                reasons,
+            };
+        }
         let risk = RiskMatch::of(model);
         let facts = model.map(|m| model_facts(m, context)).unwrap_or_default();
         let matched = self.rules.iter().find(|rule| {

@@ -258,6 +258,12 @@ pub struct Signal {
 }
 
 impl Signal {
+    /// Whether this could be SageMaker reporting a change Warden's break-glass made (an approval status, an
+    /// endpoint's state): only then is Warden's last change to the targets read.
+    pub fn may_report_warden_change(&self) -> bool {
+        matches!(self.class, SignalClass::ModelApproval | SignalClass::Endpoint)
+    }
+
     /// What repeated alerts are about, for the re-notify window: a finding (by id, across occurrences) or an
     /// alarm (by name, across flaps). `None`: every alert stands on its own.
     pub fn alert_key(&self) -> Option<String> {

@@ -194,6 +194,70 @@ pub async fn plumbing(config: &aws_config::SdkConfig) -> Plumbing {
     Plumbing { sqs, alerts_url, bus_url, topic_arn, bus_name }
 }
 
+/// A SageMaker client for moto server (extended by tools/emulators/moto_ext.py), SDK retries off.
+pub fn sagemaker_client() -> aws_sdk_sagemaker::Client {
+    use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+    let config = aws_sdk_sagemaker::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "warden-tests"))
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_sagemaker::Client::from_conf(config)
+}
+
+/// An endpoint `name` on `<name>-a`, with `<name>-b` ready, tagged as given.
+pub async fn moto_endpoint_named(client: &aws_sdk_sagemaker::Client, name: &str, tags: &[(&str, &str)]) {
+    let model = format!("{name}-model");
+    client
+        .create_model()
+        .model_name(&model)
+        .execution_role_arn("arn:aws:iam::123456789012:role/sagemaker")
+        .primary_container(aws_sdk_sagemaker::types::ContainerDefinition::builder().image("image").build())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for config in ["a", "b"] {
+        let variant = aws_sdk_sagemaker::types::ProductionVariant::builder()
+            .variant_name("blue")
+            .model_name(&model)
+            .initial_instance_count(1)
+            .instance_type(aws_sdk_sagemaker::types::ProductionVariantInstanceType::MlM5Large)
+            .initial_variant_weight(1.0)
+            .build();
+        client
+            .create_endpoint_config()
+            .endpoint_config_name(format!("{name}-{config}"))
+            .production_variants(variant)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create endpoint config {name}-{config}: {e}"));
+    }
+    let mut request = client.create_endpoint().endpoint_name(name).endpoint_config_name(format!("{name}-a"));
+    for (key, value) in tags {
+        request = request.tags(aws_sdk_sagemaker::types::Tag::builder().key(*key).value(*value).build());
+    }
+    request.send().await.unwrap_or_else(|e| panic!("create endpoint {name}: {e}"));
+}
+
+/// Waits until the endpoint is no longer Creating or Updating, and returns what SageMaker shows then.
+pub async fn settle<S: warden_core::breakglass::sagemaker::SageMaker>(
+    sagemaker: &S,
+    name: &str,
+) -> warden_core::breakglass::Observation {
+    for _ in 0..100 {
+        let observed = sagemaker.observe_endpoint(name).await.unwrap_or_else(|e| panic!("describe {name}: {e}"));
+        match &observed {
+            warden_core::breakglass::Observation::Endpoint(e)
+                if e.status != warden_core::event::sagemaker::EndpointStatus::InService => {}
+            _ => return observed,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{name} never settled");
+}
+
 /// Where `scripts/test.sh` built the workspace's binaries (the functions and the `warden` CLI).
 pub fn binaries_dir() -> PathBuf {
     PathBuf::from(std::env::var("WARDEN_TEST_FUNCTIONS_DIR").unwrap_or_else(|_| {

@@ -443,3 +443,78 @@ async fn a_target_warden_cannot_describe_is_refused_recorded_and_alerted_not_los
     assert_eq!(phases_on_chain(&ledger, "r1").await, [Phase::Refused]);
     assert!(notifier.sent()[0].subject.contains("CUTOFF REFUSED"));
 }
+
+/// The bundled story's approval of fraud-detector version 8 while its training data has an open Macie finding.
+async fn approval_after_finding(ledger: &EmbeddedLedger, last_modified: &str) -> warden_core::engine::Report {
+    let engine = warden_core::engine::Engine::new(
+        ledger,
+        warden_core::policy::Policy::builtin().unwrap(),
+        Actor::Automation("warden-sagemaker".into()),
+    );
+    let text = std::fs::read_to_string(warden_tests::events_dir().join("inventory.toml")).unwrap();
+    engine
+        .import_inventory(&warden_core::inventory::InventoryFile::parse(&text).unwrap(), "story", at(0))
+        .await
+        .unwrap();
+    let finding =
+        warden_tests::read(&warden_tests::events_dir().join("macie-finding-sensitive-data-training-bucket-gate.json"));
+    engine.ingest_bytes(&finding, at(0)).await.unwrap();
+    let approval = warden_tests::events_dir().join("sagemaker-model-package-approved-open-data-finding-gate.json");
+    let mut event: serde_json::Value = serde_json::from_slice(&warden_tests::read(&approval)).unwrap();
+    event["detail"]["LastModifiedTime"] = last_modified.into();
+    event["id"] = format!("approval-at-{last_modified}").into();
+    engine.ingest_value(event.clone(), event.to_string().as_bytes(), at(0)).await.unwrap()
+}
+
+#[tokio::test]
+async fn sagemaker_reporting_a_persons_release_is_recorded_as_warden_s_own_change_not_gated_again() {
+    const PACKAGE_8: &str = "arn:aws:sagemaker:us-east-1:111122223333:model-package/fraud-detector/8";
+    // Without a release by Warden, the approval is gated (the open finding): the rule the echo must not re-fire.
+    let baseline = approval_after_finding(&EmbeddedLedger::in_memory().unwrap(), "2026-11-02T13:05:00Z").await;
+    assert!(baseline.actions.iter().any(|a| a.target == PACKAGE_8), "{:?}", baseline.actions);
+
+    // A person releases the package through Warden at 13:04:30; SageMaker reports it Approved at 13:05.
+    let ledger = EmbeddedLedger::in_memory().unwrap();
+    let sagemaker = MemorySageMaker::new(1);
+    sagemaker.add_package(PACKAGE_8, ApprovalStatus::PendingManualApproval, &[MANAGED]);
+    let notifier = MemoryNotifier::default();
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let released_at = Timestamp::parse("2026-11-02T13:04:30Z").unwrap();
+    let release = request("rel8", Operation::Release, PACKAGE_8, alice());
+    let step = bg.drive(&release, Input::Look, || released_at, |_| async {}, 5).await.unwrap();
+    assert_eq!(phase(&step), Phase::Done, "{}", note(&step));
+
+    let echo = approval_after_finding(&ledger, "2026-11-02T13:05:00Z").await;
+    assert!(echo.actions.is_empty(), "the release must stand: {:?}", echo.actions);
+    assert_eq!((echo.alert, echo.rules.as_slice()), (None, &["warden-own-change".to_owned()][..]));
+
+    // An approval long after the release is someone's new decision, judged as usual.
+    let later = approval_after_finding(&ledger, "2026-11-02T15:00:00Z").await;
+    assert!(later.actions.iter().any(|a| a.target == PACKAGE_8), "{:?}", later.actions);
+    assert!(verify(&ledger).await.unwrap().ok());
+}
+
+#[test]
+fn an_endpoint_in_service_on_the_config_warden_set_soon_after_is_its_echo_and_nothing_else_is() {
+    use warden_core::breakglass::{Change, LastChange};
+    let fixture = warden_tests::events_dir().join("sagemaker-endpoint-inservice-records-config.json");
+    let event =
+        warden_core::event::decode_value(serde_json::from_slice(&warden_tests::read(&fixture)).unwrap()).unwrap();
+    let signal = warden_core::signal::Signal::from_event(&event);
+    let change = |config: &str, minutes_before: i64| LastChange {
+        request_id: "r1".into(),
+        operation: Operation::Rollback,
+        change: Change::UpdateEndpoint { endpoint: "support-summarizer-prod".into(), config: config.into() },
+        reverse: None,
+        at: Timestamp(signal.occurred_at.0 - chrono::Duration::minutes(minutes_before)),
+    };
+    assert!(change("support-cfg-v4", 1).echoed_by(&signal));
+    assert!(!change("support-cfg-v3", 1).echoed_by(&signal), "another config is not the result of this change");
+    assert!(!change("support-cfg-v4", 11).echoed_by(&signal), "outside the echo window");
+    assert!(!change("support-cfg-v4", -2).echoed_by(&signal), "an event before the change cannot report it");
+    let deleted = LastChange {
+        change: Change::DeleteEndpoint { endpoint: "support-summarizer-prod".into() },
+        ..change("support-cfg-v4", 1)
+    };
+    assert!(!deleted.echoed_by(&signal), "InService is not what a delete leads to");
+}

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_sagemaker::types::{ProductionVariant, ProductionVariantInstanceType, Tag};
+use aws_sdk_sagemaker::types::Tag;
 use warden_aws::sagemaker::SageMakerClient;
 use warden_core::breakglass::executor::BreakGlass;
 use warden_core::breakglass::sagemaker::{MemorySageMaker, SageMaker, SageMakerError};
@@ -15,65 +15,7 @@ use warden_core::effects::MemoryNotifier;
 use warden_core::event::sagemaker::EndpointStatus;
 use warden_core::ledger::{Actor, verify};
 use warden_core::time::Timestamp;
-use warden_tests::{fresh_dynamo_ledger, moto_endpoint};
-
-fn sagemaker_client() -> aws_sdk_sagemaker::Client {
-    use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
-    let config = aws_sdk_sagemaker::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(moto_endpoint())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "warden-tests"))
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_sagemaker::Client::from_conf(config)
-}
-
-/// An endpoint `name` on `<name>-a`, with `<name>-b` ready, tagged as given.
-async fn moto_endpoint_named(client: &aws_sdk_sagemaker::Client, name: &str, tags: &[(&str, &str)]) {
-    let model = format!("{name}-model");
-    client
-        .create_model()
-        .model_name(&model)
-        .execution_role_arn("arn:aws:iam::123456789012:role/sagemaker")
-        .primary_container(aws_sdk_sagemaker::types::ContainerDefinition::builder().image("image").build())
-        .send()
-        .await
-        .unwrap();
-    for config in ["a", "b"] {
-        let variant = ProductionVariant::builder()
-            .variant_name("blue")
-            .model_name(&model)
-            .initial_instance_count(1)
-            .instance_type(ProductionVariantInstanceType::MlM5Large)
-            .initial_variant_weight(1.0)
-            .build();
-        client
-            .create_endpoint_config()
-            .endpoint_config_name(format!("{name}-{config}"))
-            .production_variants(variant)
-            .send()
-            .await
-            .unwrap();
-    }
-    let mut request = client.create_endpoint().endpoint_name(name).endpoint_config_name(format!("{name}-a"));
-    for (key, value) in tags {
-        request = request.tags(Tag::builder().key(*key).value(*value).build());
-    }
-    request.send().await.unwrap();
-}
-
-async fn settle<S: SageMaker>(sagemaker: &S, name: &str) -> Observation {
-    for _ in 0..100 {
-        let observed = sagemaker.observe_endpoint(name).await.unwrap();
-        match &observed {
-            Observation::Endpoint(e) if e.status != EndpointStatus::InService => {}
-            _ => return observed,
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{name} never settled");
-}
+use warden_tests::{fresh_dynamo_ledger, moto_endpoint_named, sagemaker_client, settle};
 
 fn config_of(observed: &Observation) -> String {
     match observed {

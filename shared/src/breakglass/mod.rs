@@ -507,6 +507,38 @@ pub struct LastChange {
     pub at: Timestamp,
 }
 
+/// How long after Warden's change an event showing its result is taken as its echo. SageMaker reports within
+/// seconds; the window is short so that a person's later change to the same state is not mistaken for it.
+pub const ECHO_WINDOW_MINUTES: i64 = 10;
+
+impl LastChange {
+    /// Whether `signal` is SageMaker reporting this change's result (its echo) rather than something new: the
+    /// package in the approval Warden set, or the endpoint InService on the config Warden set, soon after.
+    pub fn echoed_by(&self, signal: &crate::signal::Signal) -> bool {
+        use crate::signal::{Resource, SignalClass};
+        let since = signal.occurred_at.0 - self.at.0;
+        // A minute of clock skew before the change: SageMaker's times and ours come from different clocks.
+        if since < chrono::Duration::minutes(-1) || since > chrono::Duration::minutes(ECHO_WINDOW_MINUTES) {
+            return false;
+        }
+        let names = |resource: Resource| signal.resources.contains(&resource);
+        match (&self.change, signal.class) {
+            (Change::SetApproval { package, status, .. }, SignalClass::ModelApproval) => {
+                signal.kind == status.to_string() && names(Resource::ModelPackage(package.clone()))
+            }
+            (
+                Change::UpdateEndpoint { endpoint, config } | Change::CreateEndpoint { endpoint, config, .. },
+                SignalClass::Endpoint,
+            ) => {
+                signal.kind == EndpointStatus::InService.to_string()
+                    && names(Resource::Endpoint(endpoint.clone()))
+                    && names(Resource::EndpointConfig(config.clone()))
+            }
+            _ => false,
+        }
+    }
+}
+
 pub fn action_key(request_id: &str) -> String {
     format!("action#{request_id}")
 }
