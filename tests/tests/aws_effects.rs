@@ -111,3 +111,34 @@ fn missing_topics_and_buses_are_reported_not_swallowed() {
         assert!(error.to_string().contains("WARDEN_ALERT_TOPIC_ARN"), "{error}");
     });
 }
+
+#[test]
+fn entries_put_events_refuses_are_retried_alone_and_a_lasting_refusal_is_retryable() {
+    runtime().block_on(async {
+        let config = moto_config();
+        let pipes = plumbing(&config).await;
+        let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), &pipes.bus_name);
+        // moto_ext refuses an entry marked `wardenTestFailTimes: N` the first N times (a partial failure).
+        let event = |id: &str, fail_times: u32| warden_core::bus::BusEvent {
+            detail_type: warden_core::bus::DECISION_DETAIL_TYPE,
+            detail: serde_json::json!({"decisionId": id, "wardenTestFailTimes": fail_times}),
+            resources: vec![],
+        };
+        let run = warden_tests::unique("partial");
+        let flaky = event(&format!("{run}-flaky"), 1);
+        let fine = event(&format!("{run}-fine"), 0);
+        publisher.publish(&[flaky, fine]).await.unwrap();
+        let mut delivered: Vec<String> = drain(&pipes.sqs, &pipes.bus_url)
+            .await
+            .iter()
+            .map(|e| e["detail"]["decisionId"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        delivered.sort();
+        assert_eq!(delivered, [format!("{run}-fine"), format!("{run}-flaky")], "each once, the refused one retried");
+
+        let error = publisher.publish(&[event(&format!("{run}-down"), 10)]).await.unwrap_err();
+        assert!(error.is_retryable(), "the invocation is retried later: {error}");
+        assert!(error.to_string().contains("1 entries failed after 3 attempts"), "{error}");
+        assert!(drain(&pipes.sqs, &pipes.bus_url).await.is_empty());
+    });
+}

@@ -14,10 +14,14 @@ What it adds, following AWS's documented behaviour (see ../../README.md, "Emulat
 - Silent rollback: an endpoint tagged `warden-test:silent-rollback` = `true` makes its next UpdateEndpoint end
   `InService` on the *old* config with a FailureReason (what SageMaker does when a deployment rolls back).
 - `warden-test:status` = `Failed` at CreateEndpoint creates a Failed endpoint.
+- EventBridge PutEvents partial failure: an entry whose Detail has `"wardenTestFailTimes": N` is refused with
+  `InternalException` (and the call's FailedEntryCount counts it) the first N times that same Detail is put;
+  the other entries of the call go through. AWS documents that PutEvents can fail some entries and not others.
 
 Nothing here runs in production: the functions talk to the real SageMaker.
 """
 
+import json
 import os
 import sys
 import threading
@@ -166,6 +170,36 @@ def _update_endpoint_response(self):
 
 
 responses.SageMakerResponse.update_endpoint = _update_endpoint_response
+
+from moto.events import models as events_models
+
+_put_attempts = {}
+
+
+def put_events(self, events):
+    """Refuses marked entries their first N times; passes the rest to moto, keeping the order of results."""
+    results, passed = [], []
+    for event in events:
+        try:
+            detail = json.loads(event.get("Detail") or "null")
+        except ValueError:
+            detail = None
+        times = detail.get("wardenTestFailTimes") if isinstance(detail, dict) else None
+        if isinstance(times, int):
+            with _lock:
+                attempt = _put_attempts.get(event["Detail"], 0)
+                _put_attempts[event["Detail"]] = attempt + 1
+            if attempt < times:
+                results.append({"ErrorCode": "InternalException", "ErrorMessage": "moto_ext: marked to fail"})
+                continue
+        results.append(None)
+        passed.append(event)
+    delivered = iter(_original_put_events(self, passed) if passed else [])
+    return [result if result is not None else next(delivered) for result in results]
+
+
+_original_put_events = events_models.EventsBackend.put_events
+events_models.EventsBackend.put_events = put_events
 
 if __name__ == "__main__":
     from moto.server import main
