@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every Warden test: formatting, lints, then the whole workspace's tests against Amazon DynamoDB Local and
-# moto server (installed on first use and started on 127.0.0.1 here, stopped on exit), and prints one total line.
+# Runs every Warden test: formatting, lints, the infrastructure checks, then the whole workspace's tests against
+# Amazon DynamoDB Local and moto server (installed on first use and started on 127.0.0.1 here, stopped on exit),
+# and prints one total line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 work=$(mktemp -d)
 trap 'scripts/emulators.sh stop "$work/emulators"; rm -rf "$work"' EXIT
+echo "== infrastructure: sam validate --lint, cfn-lint on the translated template, checkov"
+scripts/infra-check.sh "$work/infra"
+export WARDEN_TEST_INFRA_DIR="$work/infra"
+
 echo "== emulators: DynamoDB Local, moto server"
 eval "$(scripts/emulators.sh start "$work/emulators")"
 echo "DynamoDB Local on $WARDEN_TEST_DYNAMODB_ENDPOINT, moto on $WARDEN_TEST_MOTO_ENDPOINT"
