@@ -1,0 +1,5 @@
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/test"],
+  transform: { "^.+\\.tsx?$": "ts-jest" },
+};

@@ -1,0 +1,495 @@
+// Warden's stack in CDK: the same resources, permissions and protections as infra/sam/template.yaml.
+// tests/tests/infra.rs checks both against the code; test/warden-stack.test.ts checks this one's shape.
+
+import * as path from "path";
+import * as fs from "fs";
+import {
+  CfnCondition,
+  CfnParameter,
+  Duration,
+  Fn,
+  RemovalPolicy,
+  Stack,
+  StackProps,
+  Token,
+  Validations,
+  aws_cloudwatch as cloudwatch,
+  aws_cloudwatch_actions as actions,
+  aws_dynamodb as dynamodb,
+  aws_events as events,
+  aws_events_targets as targets,
+  aws_iam as iam,
+  aws_kms as kms,
+  aws_lambda as lambda,
+  aws_logs as logs,
+  aws_sns as sns,
+  aws_sqs as sqs,
+} from "aws-cdk-lib";
+import { Construct } from "constructs";
+
+/** The ledger table's keys and index: the same as `warden ledger schema` prints (a test compares them). */
+const TABLE = {
+  partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
+  sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
+  index: {
+    indexName: "gsi1",
+    partitionKey: { name: "gsi1pk", type: dynamodb.AttributeType.STRING },
+    sortKey: { name: "gsi1sk", type: dynamodb.AttributeType.STRING },
+  },
+};
+
+/** One Warden function: its crate (= binary) and what it consumes. */
+interface FunctionSpec {
+  id: string;
+  binary: string;
+  description: string;
+  /** Event patterns on the default bus (AWS sources) and on the governance bus (Warden's own). */
+  aws?: events.EventPattern;
+  governance?: events.EventPattern;
+  /** The break-glass function: SageMaker permissions, no bus publishing, its own timeout and concurrency. */
+  breakGlass?: boolean;
+}
+
+const FUNCTIONS: FunctionSpec[] = [
+  {
+    id: "SageMakerDetector",
+    binary: "warden-sagemaker",
+    description: "Records SageMaker approvals, deployments, jobs and model cards; gates ungoverned approvals.",
+    aws: {
+      source: ["aws.sagemaker"],
+      detailType: [
+        "SageMaker Model Package State Change",
+        "SageMaker Endpoint State Change",
+        "SageMaker Endpoint Deployment State Change",
+        "SageMaker Training Job State Change",
+        "SageMaker Processing Job State Change",
+        "SageMaker Model Building Pipeline Execution Status Change",
+        "SageMaker Model Card State Change",
+      ],
+    },
+  },
+  {
+    id: "ConfigDetector",
+    binary: "warden-config",
+    description: "Records AWS Config compliance changes on models' resources and alerts by risk.",
+    aws: { source: ["aws.config"], detailType: ["Config Rules Compliance Change", "Config Configuration Item Change"] },
+  },
+  {
+    id: "MacieDetector",
+    binary: "warden-macie",
+    description: "Gates models trained on data where Macie found sensitive data (never reads sample values).",
+    aws: { source: ["aws.macie"], detailType: ["Macie Finding"] },
+  },
+  {
+    id: "GuardDutyDetector",
+    binary: "warden-guardduty",
+    description: "Weighs GuardDuty findings against the affected model's risk; cuts off high-risk endpoints.",
+    aws: {
+      source: ["aws.guardduty"],
+      detailType: ["GuardDuty Finding", "GuardDuty Malware Protection Object Scan Result"],
+    },
+  },
+  {
+    id: "DriftDetector",
+    binary: "warden-drift",
+    description: "Judges drift and bias alarms against thresholds set by each model's risk; rolls back or cuts off.",
+    aws: { source: ["aws.cloudwatch"], detailType: ["CloudWatch Alarm State Change"] },
+    governance: { source: ["warden.monitor"], detailType: ["Warden Drift Detected"] },
+  },
+  {
+    id: "BreakGlass",
+    binary: "warden-breakglass",
+    description: "Rolls back, cuts off or restores endpoints and gates or releases model packages, verified.",
+    aws: { source: ["aws.sagemaker"], detailType: ["SageMaker Endpoint State Change"] },
+    governance: {
+      source: ["warden.governance"],
+      detailType: ["Warden Break-Glass Requested", "Warden Break-Glass Approved"],
+    },
+    breakGlass: true,
+  },
+];
+
+export interface WardenStackProps extends StackProps {
+  /**
+   * Where `cargo lambda build --release --arm64` left the binaries (`<dir>/<binary>/bootstrap`). `undefined`: a
+   * placeholder, for synthesising the template in checks without building Rust (never deploy that).
+   */
+  lambdaDir?: string;
+}
+
+export class WardenStack extends Stack {
+  constructor(scope: Construct, id: string, props: WardenStackProps = {}) {
+    super(scope, id, props);
+
+    const alertEmail = new CfnParameter(this, "AlertEmail", {
+      type: "String",
+      default: "",
+      description: "On-call email subscribed to the alert topic (confirm the subscription email). Empty for none.",
+    });
+    const policy = new CfnParameter(this, "Policy", {
+      type: "String",
+      default: "",
+      description: "A whole Warden policy as TOML (`warden policy default` prints the built-in one). Empty for built-in.",
+    });
+    const killSwitch = new CfnParameter(this, "KillSwitch", {
+      type: "String",
+      default: "false",
+      allowedValues: ["true", "false"],
+      description: "true: Warden decides and records, but every action is shadow only and break-glass touches nothing.",
+    });
+    const verifyPolls = new CfnParameter(this, "VerifyPolls", {
+      type: "Number",
+      default: 20,
+      minValue: 1,
+      maxValue: 200,
+      description: "DescribeEndpoint looks (every 3 s) per break-glass invocation while verifying an action.",
+    });
+
+    // One customer-managed key for the ledger, alerts, queues and logs; kept when the stack goes.
+    const key = new kms.Key(this, "WardenKey", {
+      description: "Warden ledger, alerts, queues and logs",
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "ServicesEncryptForWarden",
+        principals: [
+          new iam.ServicePrincipal("events.amazonaws.com"),
+          new iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+          new iam.ServicePrincipal("sns.amazonaws.com"),
+        ],
+        actions: ["kms:Decrypt", "kms:GenerateDataKey"],
+        resources: ["*"],
+        conditions: { StringEquals: { "aws:SourceAccount": this.account } },
+      }),
+    );
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "LogsEncryptWardenLogs",
+        principals: [new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`)],
+        actions: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        resources: ["*"],
+        conditions: {
+          ArnLike: {
+            "kms:EncryptionContext:aws:logs:arn": `arn:${this.partition}:logs:${this.region}:${this.account}:log-group:/aws/lambda/warden-*`,
+          },
+        },
+      }),
+    );
+
+    // The governance ledger: inventory, hash-chained audit trail, break-glass records. Kept on stack deletion.
+    const table = new dynamodb.Table(this, "LedgerTable", {
+      partitionKey: TABLE.partitionKey,
+      sortKey: TABLE.sortKey,
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: key,
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    table.addGlobalSecondaryIndex({ ...TABLE.index, projectionType: dynamodb.ProjectionType.ALL });
+
+    const topic = new sns.Topic(this, "AlertTopic", { displayName: "Warden alerts", masterKey: key, enforceSSL: true });
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "AlarmsPublish",
+        principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["sns:Publish"],
+        resources: [topic.topicArn],
+        conditions: { StringEquals: { "aws:SourceAccount": this.account } },
+      }),
+    );
+    const hasEmail = new CfnCondition(this, "HasAlertEmail", {
+      expression: Fn.conditionNot(Fn.conditionEquals(alertEmail.valueAsString, "")),
+    });
+    const subscription = new sns.CfnSubscription(this, "AlertEmailSubscription", {
+      topicArn: topic.topicArn,
+      protocol: "email",
+      endpoint: alertEmail.valueAsString,
+    });
+    subscription.cfnOptions.condition = hasEmail;
+
+    const bus = new events.EventBus(this, "GovernanceBus", { eventBusName: `warden-governance-${this.stackName}` });
+    bus.archive("GovernanceBusArchive", {
+      description: "Warden's governance events",
+      retention: Duration.days(365),
+      eventPattern: { source: ["warden.governance", "warden.monitor"] },
+    });
+    const defaultBus = events.EventBus.fromEventBusName(this, "DefaultBus", "default");
+    new events.Archive(this, "DefaultBusArchive", {
+      sourceEventBus: defaultBus,
+      description: "AWS events Warden consumes",
+      retention: Duration.days(365),
+      eventPattern: { source: ["aws.sagemaker", "aws.config", "aws.macie", "aws.guardduty", "aws.cloudwatch"] },
+    });
+
+    // Invocations that failed after Lambda's retries, and events EventBridge could not deliver. Both are the last
+    // stop (a dead-letter queue of their own would only move the problem); alarms watch them.
+    const queue = (id: string) =>
+      new sqs.Queue(this, id, {
+        encryption: sqs.QueueEncryption.KMS,
+        encryptionMasterKey: key,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+    const failedInvocations = queue("FailedInvocationsQueue");
+    const undeliveredEvents = queue("UndeliveredEventsQueue");
+    for (const q of [failedInvocations, undeliveredEvents]) {
+      Validations.of(q).acknowledge({
+        id: "AwsSolutions-SQS3",
+        reason: "This queue is itself a dead-letter queue, watched by an alarm.",
+      });
+    }
+
+    const functions: lambda.Function[] = [];
+    for (const spec of FUNCTIONS) {
+      const logGroup = new logs.LogGroup(this, `${spec.id}Logs`, {
+        logGroupName: `/aws/lambda/${spec.binary}-${this.stackName}`,
+        retention: logs.RetentionDays.ONE_YEAR,
+        encryptionKey: key,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      const role = new iam.Role(this, `${spec.id}Role`, {
+        assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+        description: `${spec.binary}: least privilege`,
+      });
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: "Logs",
+          actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+          resources: [logGroup.logGroupArn],
+        }),
+      );
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: "Tracing",
+          actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+          resources: ["*"],
+        }),
+      );
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: "Ledger",
+          actions: [
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",
+          ],
+          resources: [table.tableArn, `${table.tableArn}/index/${TABLE.index.indexName}`],
+        }),
+      );
+      role.addToPolicy(new iam.PolicyStatement({ sid: "Alerts", actions: ["sns:Publish"], resources: [topic.topicArn] }));
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: "FailedInvocations",
+          actions: ["sqs:SendMessage"],
+          resources: [failedInvocations.queueArn],
+        }),
+      );
+      role.addToPolicy(
+        new iam.PolicyStatement({ sid: "Key", actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [key.keyArn] }),
+      );
+      const environment: Record<string, string> = {
+        WARDEN_TABLE_NAME: table.tableName,
+        WARDEN_ALERT_TOPIC_ARN: topic.topicArn,
+        WARDEN_POLICY: policy.valueAsString,
+        WARDEN_KILL_SWITCH: killSwitch.valueAsString,
+        // The Lambda image's CA bundle: rustls reads it at start instead of probing several paths.
+        SSL_CERT_FILE: "/etc/pki/tls/certs/ca-bundle.crt",
+      };
+      if (spec.breakGlass) {
+        environment.WARDEN_VERIFY_POLLS = Token.asString(verifyPolls.valueAsNumber);
+        this.allowBreakGlass(role);
+      } else {
+        environment.WARDEN_EVENT_BUS_NAME = bus.eventBusName;
+        role.addToPolicy(
+          new iam.PolicyStatement({ sid: "GovernanceEvents", actions: ["events:PutEvents"], resources: [bus.eventBusArn] }),
+        );
+      }
+      const fn = new lambda.Function(this, spec.id, {
+        functionName: `${spec.binary}-${this.stackName}`,
+        description: spec.description,
+        runtime: lambda.Runtime.PROVIDED_AL2023,
+        architecture: lambda.Architecture.ARM_64,
+        handler: "bootstrap",
+        code: code(props.lambdaDir, spec.binary),
+        memorySize: 256,
+        // The break-glass timeout stays well under the policy's 15-minute action lock.
+        timeout: Duration.seconds(spec.breakGlass ? 120 : 30),
+        reservedConcurrentExecutions: spec.breakGlass ? 5 : 10,
+        tracing: lambda.Tracing.ACTIVE,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+        systemLogLevelV2: lambda.SystemLogLevel.WARN,
+        logGroup,
+        role,
+        environment,
+        environmentEncryption: key,
+        deadLetterQueue: failedInvocations,
+        retryAttempts: 2,
+        maxEventAge: Duration.hours(1),
+      });
+      // The crate the function runs, for the consistency test (CDK names assets by hash, not by binary).
+      const cfnFunction = fn.node.defaultChild as lambda.CfnFunction;
+      cfnFunction.addMetadata("warden:binary", spec.binary);
+      cfnFunction.addMetadata("checkov", {
+        skip: [{ id: "CKV_AWS_117", comment: "Calls only AWS APIs over TLS with IAM; no private resource to guard (README, Deploying)" }],
+      });
+      functions.push(fn);
+
+      const target = new targets.LambdaFunction(fn, {
+        deadLetterQueue: undeliveredEvents,
+        retryAttempts: spec.breakGlass ? 20 : 10,
+        maxEventAge: spec.breakGlass ? Duration.hours(1) : Duration.hours(24),
+      });
+      if (spec.aws) {
+        new events.Rule(this, `${spec.id}AwsRule`, { eventPattern: spec.aws, targets: [target] });
+      }
+      if (spec.governance) {
+        new events.Rule(this, `${spec.id}GovernanceRule`, { eventBus: bus, eventPattern: spec.governance, targets: [target] });
+      }
+      Validations.of(role).acknowledge({
+        id: "AwsSolutions-IAM5[Resource::*]",
+        reason: "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource to scope to.",
+      });
+    }
+
+    this.alarms(topic, failedInvocations, undeliveredEvents, functions);
+  }
+
+  /** SageMaker for the break-glass function alone: changes only to endpoints tagged warden:managed=true. */
+  private allowBreakGlass(role: iam.Role) {
+    const arn = (resource: string) => `arn:${this.partition}:sagemaker:${this.region}:${this.account}:${resource}`;
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: "Observe",
+        actions: [
+          "sagemaker:DescribeEndpoint",
+          "sagemaker:DescribeEndpointConfig",
+          "sagemaker:DescribeModelPackage",
+          "sagemaker:ListTags",
+        ],
+        resources: [arn("endpoint/*"), arn("endpoint-config/*"), arn("model-package/*"), arn("model-package-group/*")],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: "ChangeManagedEndpoints",
+        actions: [
+          "sagemaker:UpdateEndpoint",
+          "sagemaker:UpdateEndpointWeightsAndCapacities",
+          "sagemaker:DeleteEndpoint",
+        ],
+        resources: [arn("endpoint/*")],
+        conditions: { StringEquals: { "aws:ResourceTag/warden:managed": "true" } },
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: "RecreateManagedEndpoints",
+        actions: ["sagemaker:CreateEndpoint", "sagemaker:AddTags"],
+        resources: [arn("endpoint/*")],
+        conditions: { StringEquals: { "aws:RequestTag/warden:managed": "true" } },
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: "UseEndpointConfigs",
+        actions: ["sagemaker:UpdateEndpoint", "sagemaker:CreateEndpoint"],
+        resources: [arn("endpoint-config/*")],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: "HoldAndReleaseApprovals",
+        actions: ["sagemaker:UpdateModelPackage"],
+        resources: [arn("model-package/*")],
+      }),
+    );
+    for (const resource of ["endpoint/*", "endpoint-config/*", "model-package/*", "model-package-group/*"]) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:${this.region}:${this.account}:${resource}]`,
+        reason:
+          "Endpoints are chosen at run time by incident; changes need the warden:managed tag (IAM condition), " +
+          "configs are untagged, and Warden checks the package group's tag before UpdateModelPackage.",
+      });
+    }
+  }
+
+  private alarms(topic: sns.Topic, failed: sqs.Queue, undelivered: sqs.Queue, functions: lambda.Function[]) {
+    const page = new actions.SnsAction(topic);
+    const depth = (id: string, q: sqs.Queue, description: string) =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription: description,
+        metric: q.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
+        threshold: 0,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }).addAlarmAction(page);
+    depth("FailedInvocationsAlarm", failed, "Warden invocations failed after retries (see the failed-invocations queue).");
+    depth("UndeliveredEventsAlarm", undelivered, "EventBridge could not deliver events to Warden (see the undelivered-events queue).");
+
+    const usingMetrics: Record<string, cloudwatch.IMetric> = {};
+    functions.forEach((fn, i) => {
+      usingMetrics[`f${i}`] = fn.metricErrors({ period: Duration.minutes(5), statistic: "Sum" });
+    });
+    new cloudwatch.Alarm(this, "FunctionErrorsAlarm", {
+      alarmDescription: "A Warden function returned errors (each is retried; see its logs).",
+      metric: new cloudwatch.MathExpression({ expression: "SUM(METRICS())", usingMetrics, label: "Warden function errors" }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(page);
+
+    const breakGlassLogs = functions[functions.length - 1].logGroup;
+    const failedActions = new logs.MetricFilter(this, "FailedBreakGlassMetric", {
+      logGroup: breakGlassLogs,
+      filterPattern: logs.FilterPattern.stringValue("$.fields.phase", "=", "failed"),
+      metricNamespace: "Warden",
+      metricName: "FailedBreakGlassActions",
+      metricValue: "1",
+      defaultValue: 0,
+    });
+    new cloudwatch.Alarm(this, "FailedBreakGlassAlarm", {
+      alarmDescription: "A break-glass action failed (see the ledger: warden status --endpoint NAME).",
+      metric: failedActions.metric({ period: Duration.minutes(1), statistic: "Sum" }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(page);
+  }
+}
+
+/** The function's code: what cargo-lambda built, or a placeholder for synthesising in checks. */
+function code(lambdaDir: string | undefined, binary: string): lambda.Code {
+  if (lambdaDir === undefined) {
+    return lambda.Code.fromAsset(path.join(packageRoot(), "placeholder"));
+  }
+  const dir = path.resolve(lambdaDir, binary);
+  if (!fs.existsSync(path.join(dir, "bootstrap"))) {
+    throw new Error(
+      `${dir}/bootstrap is missing: run \`cargo lambda build --release --arm64\` in the workspace root first`,
+    );
+  }
+  return lambda.Code.fromAsset(dir);
+}
+
+/** infra/cdk, whether this file runs compiled (dist/lib) or through ts-jest (lib). */
+function packageRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, "package.json"))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${__dirname}`);
+    dir = parent;
+  }
+  return dir;
+}
