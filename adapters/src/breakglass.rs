@@ -35,6 +35,7 @@ pub const ENV_VARS: &[&str] = &[
     crate::function::ENV_TOPIC,
     crate::function::ENV_POLICY,
     crate::function::ENV_KILL_SWITCH,
+    crate::function::ENV_MODE,
     ENV_VERIFY_POLLS,
 ];
 

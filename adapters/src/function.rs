@@ -39,8 +39,10 @@ pub const ENV_BUS: &str = "WARDEN_EVENT_BUS_NAME";
 pub const ENV_POLICY: &str = "WARDEN_POLICY";
 /// Optional: `true` turns every action into shadow, whatever the policy says.
 pub const ENV_KILL_SWITCH: &str = "WARDEN_KILL_SWITCH";
+/// Optional: `shadow` makes every action shadow (observe-only rollout); `policy` (the default) acts as the policy says.
+pub const ENV_MODE: &str = "WARDEN_MODE";
 /// Every variable a function reads, for the infrastructure consistency test.
-pub const ENV_VARS: &[&str] = &[ENV_TABLE, ENV_TOPIC, ENV_BUS, ENV_POLICY, ENV_KILL_SWITCH];
+pub const ENV_VARS: &[&str] = &[ENV_TABLE, ENV_TOPIC, ENV_BUS, ENV_POLICY, ENV_KILL_SWITCH, ENV_MODE];
 
 /// A configuration problem that must fail the cold start, naming the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,6 +99,13 @@ pub fn common_config(lookup: &impl Fn(&str) -> Option<String>) -> Result<(String
                 name: ENV_KILL_SWITCH,
                 reason: format!("{other:?} is not true or false"),
             });
+        }
+    }
+    match lookup(ENV_MODE).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("policy") => {}
+        Some("shadow") => policy.force_shadow(),
+        Some(other) => {
+            return Err(ConfigError::Invalid { name: ENV_MODE, reason: format!("{other:?} is not policy or shadow") });
         }
     }
     Ok((table, topic_arn, policy))

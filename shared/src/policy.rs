@@ -177,6 +177,15 @@ pub enum PolicyError {
 }
 
 impl Policy {
+    /// Observe-only: every rule plans its actions as shadow and break-glass records what it would have done.
+    /// Unlike the kill switch (an emergency stop that refuses), this is how a new installation starts.
+    pub fn force_shadow(&mut self) {
+        for rule in &mut self.rules {
+            rule.mode = Some(Mode::Shadow);
+        }
+        self.break_glass.mode = Mode::Shadow;
+    }
+
     /// The built-in policy (`shared/src/default-policy.toml`).
     pub fn builtin() -> Result<Self, PolicyError> {
         Self::parse(DEFAULT_POLICY)

@@ -6,7 +6,8 @@
 
 use serde_json::Value;
 use warden_aws::function::{
-    Config, ConfigError, ENV_BUS, ENV_KILL_SWITCH, ENV_POLICY, ENV_TABLE, ENV_TOPIC, FunctionSpec, Handler, emf_line,
+    Config, ConfigError, ENV_BUS, ENV_KILL_SWITCH, ENV_MODE, ENV_POLICY, ENV_TABLE, ENV_TOPIC, FunctionSpec, Handler,
+    emf_line,
 };
 use warden_core::effects::{EffectError, MemoryNotifier, MemoryPublisher};
 use warden_core::engine::{Engine, Status};
@@ -135,9 +136,10 @@ fn configuration_errors_name_the_variable() {
     let config = Config::from_lookup(lookup(&good)).unwrap();
     assert!(!config.policy.kill_switch);
     assert_eq!(Config::from_lookup(lookup(&good[1..])).unwrap_err(), ConfigError::Missing(ENV_TABLE));
-    let cases: [(&'static str, &'static str, &str); 3] = [
+    let cases: [(&'static str, &'static str, &str); 4] = [
         (ENV_TOPIC, "warden-alerts", "is not an ARN"),
         (ENV_KILL_SWITCH, "maybe", "is not true or false"),
+        (ENV_MODE, "enforce-everything", "is not policy or shadow"),
         (ENV_POLICY, "version = 7", "invalid policy"),
     ];
     for (name, value, message) in cases {
@@ -150,6 +152,14 @@ fn configuration_errors_name_the_variable() {
     let mut pairs = good.to_vec();
     pairs.push((ENV_KILL_SWITCH, "TRUE"));
     assert!(Config::from_lookup(lookup(&pairs)).unwrap().policy.kill_switch);
+
+    // Observe-only rollout: every rule and break-glass in shadow; the built-in policy has enforce rules.
+    assert!(config.policy.rules.iter().any(|r| r.mode == Some(warden_core::policy::Mode::Enforce)));
+    let mut pairs = good.to_vec();
+    pairs.push((ENV_MODE, "shadow"));
+    let shadow = Config::from_lookup(lookup(&pairs)).unwrap().policy;
+    assert!(shadow.rules.iter().all(|r| r.mode == Some(warden_core::policy::Mode::Shadow)));
+    assert_eq!(shadow.break_glass.mode, warden_core::policy::Mode::Shadow);
 }
 
 #[test]

@@ -137,6 +137,14 @@ export class WardenStack extends Stack {
       allowedValues: ["true", "false"],
       description: "true: Warden decides and records, but every action is shadow only and break-glass touches nothing.",
     });
+    const mode = new CfnParameter(this, "Mode", {
+      type: "String",
+      default: "shadow",
+      allowedValues: ["shadow", "policy"],
+      description:
+        "shadow: observe only (every action recorded as what Warden would have done). policy: act as the policy " +
+        "says. Start in shadow, review the decisions, then switch.",
+    });
     const verifyPolls = new CfnParameter(this, "VerifyPolls", {
       type: "Number",
       default: 20,
@@ -300,6 +308,7 @@ export class WardenStack extends Stack {
         WARDEN_ALERT_TOPIC_ARN: topic.topicArn,
         WARDEN_POLICY: policy.valueAsString,
         WARDEN_KILL_SWITCH: killSwitch.valueAsString,
+        WARDEN_MODE: mode.valueAsString,
         // The Lambda image's CA bundle: rustls reads it at start instead of probing several paths.
         SSL_CERT_FILE: "/etc/pki/tls/certs/ca-bundle.crt",
       };
