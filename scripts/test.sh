@@ -13,7 +13,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 work=$(mktemp -d)
 trap 'scripts/emulators.sh stop "$work/emulators"; rm -rf "$work"' EXIT
-echo "== infrastructure: sam validate --lint, cfn-lint on the translated template, checkov"
+echo "== infrastructure: SAM and CDK stacks (sam validate --lint, cdk synth + cdk-nag, jest, cfn-lint, checkov)"
 scripts/infra-check.sh "$work/infra"
 export WARDEN_TEST_INFRA_DIR="$work/infra"
 
