@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use warden_aws::clients::AwsClients;
 use warden_aws::sns::SnsNotifier;
+use warden_core::breakglass::alerts::status_command;
 use warden_core::breakglass::executor::{BreakGlass, BreakGlassError, Step};
 use warden_core::breakglass::status::{self, TargetKind};
 use warden_core::breakglass::{Input, Next, Operation, Phase};
@@ -128,10 +129,7 @@ async fn submit(global: &Global, send: &Delivery, clients: &AwsClients, submissi
 
 fn follow_up(submission: &Submission) -> Option<String> {
     match submission {
-        Submission::Request(request) => {
-            let flag = if request.action.on_endpoint() { "--endpoint" } else { "--model-package" };
-            Some(format!("warden status {flag} {}", request.target))
-        }
+        Submission::Request(request) => Some(status_command(request.action, &request.target)),
         Submission::Approval(_) => None,
     }
 }
@@ -250,12 +248,8 @@ fn report(global: &Global, request: &BreakGlassRequest, step: &Step, printed: &[
         let note = record.map(|r| format!(" ({})", r.note)).unwrap_or_default();
         writeln!(out, "request {}: {} {}: {phase_text}{note}", request.request_id, request.action, request.target)?;
         if step.next == Next::Poll {
-            let flag = if request.action.on_endpoint() { "--endpoint" } else { "--model-package" };
-            writeln!(
-                out,
-                "still verifying: the endpoint's next state change finishes it; warden status {flag} {}",
-                request.target
-            )?;
+            let status = status_command(request.action, &request.target);
+            writeln!(out, "still verifying: the endpoint's next state change finishes it; {status}")?;
         }
     }
     out.flush()?;

@@ -71,9 +71,7 @@ pub fn compose(record: &ActionRecord, model: Option<&Model>) -> Option<Alert> {
     if matches!(record.phase, Phase::Refused | Phase::Shadowed | Phase::Failed) {
         body.push(format!("  retry by hand: {}", command(request.action, &request.target, &reason)));
     }
-    if request.action.on_endpoint() {
-        body.push(format!("  warden status --endpoint {}", request.target));
-    }
+    body.push(format!("  {}", status_command(request.action, &request.target)));
     body.push(String::new());
     body.push("--- machine-readable ---".into());
     body.push(
@@ -107,10 +105,19 @@ pub fn compose(record: &ActionRecord, model: Option<&Model>) -> Option<Alert> {
     Some(Alert { level, subject, body: body.join("\n"), attributes })
 }
 
+/// The CLI flag that names an operation's target.
+pub fn target_flag(operation: Operation) -> &'static str {
+    if operation.on_endpoint() { "--endpoint" } else { "--model-package" }
+}
+
 /// The CLI command that asks for `operation` on `target`.
 pub fn command(operation: Operation, target: &str, reason: &str) -> String {
-    let flag = if operation.on_endpoint() { "--endpoint" } else { "--model-package" };
-    format!("warden break-glass {operation} {flag} {target} --reason {reason}")
+    format!("warden break-glass {operation} {} {target} --reason {reason}", target_flag(operation))
+}
+
+/// The CLI command that shows what Warden knows of the target and the action in flight.
+pub fn status_command(operation: Operation, target: &str) -> String {
+    format!("warden status {} {target}", target_flag(operation))
 }
 
 /// The CLI command that undoes an action.
