@@ -6,7 +6,8 @@
 //! Each invocation drives the action until it rests: done, failed, refused, waiting for a person, or still
 //! verifying after a bounded number of DescribeEndpoint looks (the endpoint's next state change finishes it).
 //! An endpoint busy with another update is an error of type `WardenBreakGlassWaiting`, so Lambda redelivers the
-//! request later; the ledger keeps the action where it was.
+//! request later; the ledger keeps the action where it was. An input it cannot act on (malformed, misrouted, an
+//! approval of an unknown request) is recorded as rejected and alerted, and the invocation succeeds.
 
 use std::time::Duration;
 
@@ -17,8 +18,10 @@ use warden_core::breakglass::{Input, Next};
 use warden_core::bus::{
     APPROVAL_DETAIL_TYPE, BREAK_GLASS_DETAIL_TYPE, BreakGlassApproval, BreakGlassRequest, GOVERNANCE_SOURCE,
 };
-use warden_core::effects::Notifier;
-use warden_core::ledger::{Actor, Ledger};
+use warden_core::effects::{Notifier, deliver_alert};
+use warden_core::engine::plan_rejection;
+use warden_core::event::DecodeError;
+use warden_core::ledger::{Actor, CommitOutcome, Ledger};
 use warden_core::time::Timestamp;
 
 use crate::dynamodb::DynamoLedger;
@@ -39,15 +42,12 @@ pub const ENV_VARS: &[&str] = &[
     ENV_VERIFY_POLLS,
 ];
 
-/// Why an invocation failed.
+/// Why an invocation failed. An input this function cannot act on is not a failure: it is recorded as rejected
+/// and alerted, and the invocation succeeds (retrying the same input cannot help).
 #[derive(Debug, thiserror::Error)]
 pub enum BreakGlassInvocationError {
     #[error(transparent)]
     Action(#[from] BreakGlassError),
-    /// An event this function cannot act on (misrouted, or a malformed request): retrying cannot help, and Lambda
-    /// sends it to the dead-letter queue after its retries.
-    #[error("bad input: {0}")]
-    BadInput(String),
 }
 
 impl BreakGlassInvocationError {
@@ -57,7 +57,6 @@ impl BreakGlassInvocationError {
             Self::Action(e) if e.is_retryable() => "WardenBreakGlassUnavailable",
             Self::Action(BreakGlassError::UnknownRequest(_)) => "WardenBreakGlassUnknownRequest",
             Self::Action(_) => "WardenBreakGlassFailure",
-            Self::BadInput(_) => "WardenBadInput",
         }
     }
 }
@@ -80,45 +79,85 @@ fn now() -> Timestamp {
     Timestamp(chrono::Utc::now())
 }
 
-fn detail<T: serde::de::DeserializeOwned>(payload: &Value, what: &str) -> Result<T, BreakGlassInvocationError> {
+fn detail<T: serde::de::DeserializeOwned>(payload: &Value, detail_type: &str) -> Result<T, DecodeError> {
     let detail = payload.get("detail").cloned().unwrap_or(Value::Null);
-    serde_path_to_error::deserialize(detail)
-        .map_err(|e| BreakGlassInvocationError::BadInput(format!("{what}: detail.{}: {}", e.path(), e.inner())))
+    serde_path_to_error::deserialize(detail).map_err(|e| DecodeError::Malformed {
+        detail_type: detail_type.to_owned(),
+        path: format!("detail.{}", e.path()),
+        message: e.inner().to_string(),
+    })
 }
 
 impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
-    /// Handles one event; returns where the action rests (or `ignored` for a state change with no action).
+    /// Handles one event; returns where the action rests (`ignored` for a state change with no action in flight,
+    /// `rejected` for an input it cannot act on).
     pub async fn handle(&self, payload: Value) -> Result<Value, BreakGlassInvocationError> {
         let source = payload.get("source").and_then(Value::as_str).unwrap_or_default();
         let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default();
         let step = match (source, detail_type) {
-            (GOVERNANCE_SOURCE, BREAK_GLASS_DETAIL_TYPE) => {
-                let request: BreakGlassRequest = detail(&payload, "Warden Break-Glass Requested")?;
-                self.drive(&request, Input::Look).await?
-            }
+            (GOVERNANCE_SOURCE, BREAK_GLASS_DETAIL_TYPE) => match detail::<BreakGlassRequest>(&payload, detail_type) {
+                Ok(request) => self.drive(&request, Input::Look).await?,
+                Err(error) => return self.reject(&error, &payload).await,
+            },
             (GOVERNANCE_SOURCE, APPROVAL_DETAIL_TYPE) => {
-                let approval: BreakGlassApproval = detail(&payload, "Warden Break-Glass Approved")?;
-                let request = self.executor.request_by_id(&approval.request_id).await?;
+                let approval: BreakGlassApproval = match detail(&payload, detail_type) {
+                    Ok(approval) => approval,
+                    Err(error) => return self.reject(&error, &payload).await,
+                };
+                let request = match self.executor.request_by_id(&approval.request_id).await {
+                    Ok(request) => request,
+                    // An approval names the request an alert gave: one unknown here is a typo or another stack's.
+                    Err(BreakGlassError::UnknownRequest(id)) => {
+                        let error = DecodeError::Malformed {
+                            detail_type: detail_type.to_owned(),
+                            path: "detail.requestId".into(),
+                            message: format!("no break-glass request {id:?} on record"),
+                        };
+                        return self.reject(&error, &payload).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 self.drive(&request, Input::Approve { by: &approval.approved_by }).await?
             }
             ("aws.sagemaker", "SageMaker Endpoint State Change") => {
-                let name = payload.pointer("/detail/EndpointName").and_then(Value::as_str).ok_or_else(|| {
-                    BreakGlassInvocationError::BadInput(
-                        "SageMaker Endpoint State Change: detail.EndpointName is missing".into(),
-                    )
-                })?;
+                let Some(name) = payload.pointer("/detail/EndpointName").and_then(Value::as_str) else {
+                    let error = DecodeError::Malformed {
+                        detail_type: detail_type.to_owned(),
+                        path: "detail.EndpointName".into(),
+                        message: "missing".into(),
+                    };
+                    return self.reject(&error, &payload).await;
+                };
                 match self.executor.request_holding(name).await? {
                     Some(request) => self.drive(&request, Input::Look).await?,
                     None => return Ok(json!({"status": "ignored", "endpoint": name, "reason": "no action in flight"})),
                 }
             }
+            // A misrouted event (check the event rule).
             _ => {
-                return Err(BreakGlassInvocationError::BadInput(format!(
-                    "{FUNCTION_NAME} does not handle {source:?} / {detail_type:?} (check the event rule)"
-                )));
+                let error =
+                    DecodeError::Unsupported { event_source: source.to_owned(), detail_type: detail_type.to_owned() };
+                return self.reject(&error, &payload).await;
             }
         };
         Ok(outcome(&step))
+    }
+
+    /// Records an input this function cannot act on, as the detectors do (the error and a digest of the body,
+    /// once per body), and alerts once: someone's break-glass request may have gone nowhere.
+    async fn reject(&self, error: &DecodeError, payload: &Value) -> Result<Value, BreakGlassInvocationError> {
+        let body = serde_json::to_vec(payload).unwrap_or_default();
+        let executor = &self.executor;
+        let (commit, mut report) = plan_rejection(error, &body, &executor.actor, now(), payload);
+        if let CommitOutcome::Duplicate { original } =
+            executor.ledger.commit(commit).await.map_err(BreakGlassError::from)?
+        {
+            report.delivered = original.delivered;
+        }
+        let alerted =
+            deliver_alert(&report, &executor.ledger, &executor.notifier).await.map_err(BreakGlassError::from)?;
+        tracing::warn!(code = error.code(), error = %error, alerted, "break-glass input rejected");
+        Ok(json!({"status": "rejected", "error": error.to_string(), "alerted": alerted}))
     }
 
     async fn drive(&self, request: &BreakGlassRequest, input: Input<'_>) -> Result<Step, BreakGlassError> {

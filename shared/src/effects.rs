@@ -77,14 +77,7 @@ where
     N: Notifier,
     P: Publisher,
 {
-    let mut delivery = Delivery::default();
-    if !report.delivered.contains(ALERT_EFFECT)
-        && let Some(alert) = notify::compose(report)
-    {
-        notifier.notify(&alert).await?;
-        ledger.mark_delivered(&report.idempotency_key, ALERT_EFFECT).await?;
-        delivery.alerted = true;
-    }
+    let mut delivery = Delivery { alerted: deliver_alert(report, ledger, notifier).await?, ..Delivery::default() };
     let events = bus::events(report, actor, now);
     if !report.delivered.contains(BUS_EFFECT) && !events.is_empty() {
         publisher.publish(&events).await?;
@@ -92,6 +85,21 @@ where
         delivery.published = events.len();
     }
     Ok(delivery)
+}
+
+/// Sends the report's alert, if it pages and was not sent before, and marks it sent. Returns whether it sent.
+pub async fn deliver_alert<L: Ledger, N: Notifier>(
+    report: &Report,
+    ledger: &L,
+    notifier: &N,
+) -> Result<bool, EffectError> {
+    if report.delivered.contains(ALERT_EFFECT) {
+        return Ok(false);
+    }
+    let Some(alert) = notify::compose(report) else { return Ok(false) };
+    notifier.notify(&alert).await?;
+    ledger.mark_delivered(&report.idempotency_key, ALERT_EFFECT).await?;
+    Ok(true)
 }
 
 /// Keeps alerts in memory (tests, local runs).

@@ -518,3 +518,44 @@ fn an_endpoint_in_service_on_the_config_warden_set_soon_after_is_its_echo_and_no
     };
     assert!(!deleted.echoed_by(&signal), "InService is not what a delete leads to");
 }
+
+#[tokio::test]
+async fn inputs_break_glass_cannot_act_on_are_recorded_and_alerted_once_not_retried() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    let handler = warden_aws::breakglass::BreakGlassHandler {
+        executor: executor(&ledger, &sagemaker, &notifier, Settings::default()),
+        polls: 2,
+        poll_interval: std::time::Duration::ZERO,
+    };
+    let request = |detail: serde_json::Value| serde_json::json!({"source": "warden.governance", "detail-type": "Warden Break-Glass Requested", "detail": detail});
+    let no_target = request(serde_json::json!({"schemaVersion": 1, "requestId": "r1", "action": "cutoff"}));
+    let approval_of_nothing = serde_json::json!({
+        "source": "warden.governance", "detail-type": "Warden Break-Glass Approved",
+        "detail": {"schemaVersion": 1, "requestId": "manual-typo-1", "approvedBy": {"type": "person", "name": "bob"},
+                   "approvedAt": "2026-11-22T06:00:00Z"}
+    });
+    let misrouted = serde_json::json!({"source": "aws.macie", "detail-type": "Macie Finding", "detail": {}});
+    let cases = [
+        (no_target, "missing field"),
+        (approval_of_nothing, "no break-glass request \"manual-typo-1\""),
+        (misrouted, "unsupported"),
+    ];
+    for (n, (payload, says)) in cases.iter().enumerate() {
+        let outcome = handler.handle(payload.clone()).await.unwrap();
+        assert_eq!(outcome["status"], "rejected", "{outcome}");
+        assert!(outcome["error"].as_str().unwrap().contains(says), "{outcome}");
+        assert_eq!(notifier.sent().len(), n + 1, "one alert per rejected input");
+        // The same input again (a redelivery) is recorded once and alerted once.
+        assert_eq!(handler.handle(payload.clone()).await.unwrap()["alerted"], false);
+    }
+    let rejected = ledger
+        .entries(warden_core::ledger::UNATTRIBUTED_CHAIN)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.entry.body, EntryBody::Rejected { .. }))
+        .count();
+    assert_eq!(rejected, 3);
+    assert!(sagemaker.calls().is_empty(), "nothing was changed");
+    assert!(verify(&ledger).await.unwrap().ok());
+}
