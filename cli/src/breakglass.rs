@@ -9,12 +9,12 @@ use serde::Serialize;
 use warden_aws::clients::AwsClients;
 use warden_aws::sns::SnsNotifier;
 use warden_core::breakglass::alerts::status_command;
-use warden_core::breakglass::executor::{BreakGlass, BreakGlassError, Step};
+use warden_core::breakglass::executor::{BreakGlass, BreakGlassError, Step, recorded_request};
 use warden_core::breakglass::status::{self, TargetKind};
 use warden_core::breakglass::{Input, Next, Operation, Phase};
 use warden_core::bus::{BreakGlassApproval, BreakGlassRequest, BusEvent};
 use warden_core::effects::{EffectError, MemoryNotifier, Notifier, Publisher};
-use warden_core::ledger::Actor;
+use warden_core::ledger::{Actor, Ledger};
 use warden_core::notify::Alert;
 
 use crate::commands::{CommandResult, Failure, describe_ledger, engine, now};
@@ -22,24 +22,57 @@ use crate::{Delivery, EXIT_REJECTED, Global};
 
 /// What a person submits.
 pub enum Submission {
+    /// A new request.
     Request(BreakGlassRequest),
+    /// A second person's approval of a recorded request.
     Approval(BreakGlassApproval),
+    /// Carrying on with a recorded request (one `--here` stopped waiting for, or one that stalled), by `by`.
+    Resume { request: BreakGlassRequest, by: Actor },
 }
 
 impl Submission {
     fn event(&self) -> BusEvent {
         match self {
-            Self::Request(request) => request.event(),
+            Self::Request(request) | Self::Resume { request, .. } => request.event(),
             Self::Approval(approval) => approval.event(),
         }
     }
 
     fn request_id(&self) -> &str {
         match self {
-            Self::Request(request) => &request.request_id,
+            Self::Request(request) | Self::Resume { request, .. } => &request.request_id,
             Self::Approval(approval) => &approval.request_id,
         }
     }
+
+    /// Who the ledger records for the steps this submission moves.
+    fn actor(&self) -> &Actor {
+        match self {
+            Self::Request(request) => &request.requested_by,
+            Self::Approval(approval) => &approval.approved_by,
+            Self::Resume { by, .. } => by,
+        }
+    }
+}
+
+/// The request `request_id` names, from the command's ledger.
+async fn recorded<L: Ledger>(global: &Global, ledger: &L, request_id: &str) -> Result<BreakGlassRequest, Failure> {
+    recorded_request(ledger, request_id).await.map_err(|e| match e {
+        BreakGlassError::UnknownRequest(id) => {
+            Failure::Message(format!("no request {id:?} in the ledger ({})", describe_ledger(global)))
+        }
+        other => Failure::Message(other.to_string()),
+    })
+}
+
+/// How to carry on with a request that is recorded but not finished.
+fn resume_hint(request: &BreakGlassRequest) -> String {
+    format!(
+        "request {} is recorded (see `{}`); carry on with `warden break-glass resume {} --here`",
+        request.request_id,
+        status_command(request.action, &request.target),
+        request.request_id
+    )
 }
 
 /// `warden break-glass rollback|cutoff|restore|gate|release`.
@@ -75,6 +108,18 @@ pub async fn approve(global: &Global, request_id: &str, send: &Delivery) -> Comm
     submit(global, send, &clients, Submission::Approval(approval)).await
 }
 
+/// `warden break-glass resume REQUEST_ID`: the recorded request again, with the same id (never a second action).
+pub async fn resume(global: &Global, request_id: &str, send: &Delivery) -> CommandResult {
+    // The ledger is opened only to read the request: `--here` opens it again (the embedded one allows one opener).
+    let request = {
+        let engine = engine(global).await?;
+        recorded(global, engine.ledger(), request_id.trim()).await?
+    };
+    let clients = AwsClients::from_env().await;
+    let by = who(global, &clients).await?;
+    submit(global, send, &clients, Submission::Resume { request, by }).await
+}
+
 /// The person acting: `--actor`, else the caller's AWS identity. Never automation: the ledger must name them.
 async fn who(global: &Global, clients: &AwsClients) -> Result<Actor, Failure> {
     if let Some(name) = &global.actor {
@@ -88,8 +133,9 @@ async fn who(global: &Global, clients: &AwsClients) -> Result<Actor, Failure> {
 /// Where the submission goes: printed, sent to the break-glass function's bus, or carried out from here.
 async fn submit(global: &Global, send: &Delivery, clients: &AwsClients, submission: Submission) -> CommandResult {
     if send.print {
+        // A resumed request keeps its event id: EventBridge consumers see a redelivery, not a new event.
         let id = match &submission {
-            Submission::Request(request) => request.request_id.clone(),
+            Submission::Request(request) | Submission::Resume { request, .. } => request.request_id.clone(),
             Submission::Approval(approval) => format!("approval-{}", approval.request_id),
         };
         let envelope = submission.event().envelope(&id, now());
@@ -129,7 +175,9 @@ async fn submit(global: &Global, send: &Delivery, clients: &AwsClients, submissi
 
 fn follow_up(submission: &Submission) -> Option<String> {
     match submission {
-        Submission::Request(request) => Some(status_command(request.action, &request.target)),
+        Submission::Request(request) | Submission::Resume { request, .. } => {
+            Some(status_command(request.action, &request.target))
+        }
         Submission::Approval(_) => None,
     }
 }
@@ -164,15 +212,15 @@ struct Carried<'a> {
 /// Runs the break-glass state machine from here: against this command's ledger and the caller's SageMaker,
 /// with the same locks, limits and records as the function, so the two never act twice on one endpoint.
 async fn carry_out(global: &Global, send: &Delivery, clients: &AwsClients, submission: Submission) -> CommandResult {
+    // Checked before anything is recorded: a bad topic found at the first alert would leave the action half told.
+    if let Some(topic) = send.topic.as_deref().filter(|t| !t.starts_with("arn:")) {
+        return Err(Failure::Message(format!("--topic {topic:?} is not an SNS topic ARN")));
+    }
     let engine = engine(global).await?;
     let policy = engine.policy();
     let alerts = match &send.topic {
         Some(topic) => Alerts::Topic(clients.notifier(topic)),
         None => Alerts::Printed(MemoryNotifier::default()),
-    };
-    let actor = match &submission {
-        Submission::Request(request) => request.requested_by.clone(),
-        Submission::Approval(approval) => approval.approved_by.clone(),
     };
     let executor = BreakGlass {
         ledger: engine.ledger(),
@@ -180,19 +228,14 @@ async fn carry_out(global: &Global, send: &Delivery, clients: &AwsClients, submi
         notifier: &alerts,
         settings: policy.break_glass.clone(),
         kill_switch: policy.kill_switch,
-        actor,
+        actor: submission.actor().clone(),
     };
     let (request, input) = match &submission {
-        Submission::Request(request) => (request.clone(), Input::Look),
-        Submission::Approval(approval) => {
-            let request = executor.request_by_id(&approval.request_id).await.map_err(|e| match e {
-                BreakGlassError::UnknownRequest(id) => {
-                    Failure::Message(format!("no request {id:?} in the ledger ({})", describe_ledger(global)))
-                }
-                other => Failure::Message(other.to_string()),
-            })?;
-            (request, Input::Approve { by: &approval.approved_by })
-        }
+        Submission::Request(request) | Submission::Resume { request, .. } => (request.clone(), Input::Look),
+        Submission::Approval(approval) => (
+            recorded(global, engine.ledger(), &approval.request_id).await?,
+            Input::Approve { by: &approval.approved_by },
+        ),
     };
     let interval = Duration::from_secs_f64(send.poll_seconds);
     let pause = |_| tokio::time::sleep(interval);
@@ -207,12 +250,14 @@ async fn carry_out(global: &Global, send: &Delivery, clients: &AwsClients, submi
                 }
                 tokio::time::sleep(interval).await;
             }
+            // The action stays recorded (and holds the endpoint's lock): a new request would find it busy.
             Err(BreakGlassError::RetryLater(why)) => {
                 return Err(Failure::Message(format!(
-                    "gave up after {waited} looks: {why}; nothing was changed, run the command again later"
+                    "stopped waiting after {waited} looks ({why}); nothing changed on SageMaker yet; {}",
+                    resume_hint(&request)
                 )));
             }
-            Err(e) => return Err(Failure::Message(e.to_string())),
+            Err(e) => return Err(Failure::Message(format!("{e}; {}", resume_hint(&request)))),
             Ok(step) => break step,
         }
     };
@@ -263,10 +308,6 @@ fn report(global: &Global, request: &BreakGlassRequest, step: &Step, printed: &[
 pub async fn show_status(global: &Global, kind: TargetKind, target: &str, history: usize) -> CommandResult {
     let engine = engine(global).await?;
     let status = status::load(engine.ledger(), target, kind, history, now()).await?;
-    let unknown = status.model.is_none()
-        && status.in_flight.is_none()
-        && status.last_change.is_none()
-        && status.history.is_empty();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if global.json {
@@ -276,7 +317,7 @@ pub async fn show_status(global: &Global, kind: TargetKind, target: &str, histor
         crate::output::status_block(&mut out, &status)?;
     }
     out.flush()?;
-    if unknown {
+    if status.is_unknown() {
         eprintln!(
             "warden knows nothing about {} {target:?} in the ledger ({}): check the name, --ledger or --table",
             kind_label(kind),

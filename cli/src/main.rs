@@ -192,6 +192,15 @@ enum BreakGlassCommand {
         #[command(flatten)]
         act: Act,
     },
+    /// Carry on with a recorded request, by its id: one `--here` stopped waiting for, or one that stalled. The
+    /// same request again (never a second action); with --bus, its event is sent again.
+    Resume {
+        /// The request id (from the alert, `warden status` or the command that started it).
+        #[arg(value_name = "REQUEST_ID")]
+        request_id: String,
+        #[command(flatten)]
+        delivery: Delivery,
+    },
     /// Approve a request's destructive step, as the second person (the requester cannot approve their own).
     Approve {
         /// The request id the alert names.
@@ -268,6 +277,9 @@ async fn break_glass(global: &Global, command: BreakGlassCommand) -> Result<u8, 
     let (operation, target, config, act) = match command {
         BreakGlassCommand::Approve { request_id, delivery } => {
             return breakglass::approve(global, &request_id, &delivery).await;
+        }
+        BreakGlassCommand::Resume { request_id, delivery } => {
+            return breakglass::resume(global, &request_id, &delivery).await;
         }
         BreakGlassCommand::Rollback { endpoint, config, act } => (Operation::Rollback, endpoint, config, act),
         BreakGlassCommand::Cutoff { endpoint, act } => (Operation::Cutoff, endpoint, None, act),

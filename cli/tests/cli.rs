@@ -378,6 +378,9 @@ fn a_break_glass_request_prints_as_the_function_receives_it_and_says_where_it_co
         Command::new(env!("CARGO_BIN_EXE_warden")).args(args).env_remove("WARDEN_EVENT_BUS_NAME").output().unwrap();
     assert_eq!(nowhere.status.code(), Some(2));
     assert!(stderr(&nowhere).contains("--bus NAME"), "{}", stderr(&nowhere));
+    let bad_topic = warden(dir.path(), &[&args[..], &["--here", "--topic", "alerts"]].concat());
+    assert_eq!(bad_topic.status.code(), Some(2));
+    assert!(stderr(&bad_topic).contains("--topic \"alerts\" is not an SNS topic ARN"), "{}", stderr(&bad_topic));
     let both = warden(dir.path(), &[&args[..], &["--print", "--here"]].concat());
     assert_eq!(both.status.code(), Some(2), "--print and --here exclude each other");
     let no_reason = warden(dir.path(), &["--actor", "a", "break-glass", "gate", "--model-package", "g", "--print"]);

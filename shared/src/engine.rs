@@ -378,16 +378,13 @@ impl<L: Ledger> Engine<L> {
     async fn warden_changes(&self, targets: &[String]) -> Result<BTreeMap<String, LastChange>, LedgerError> {
         let keys: Vec<String> = targets.iter().map(|t| change_key(t)).collect();
         let records = self.ledger.records(&keys).await?;
-        targets
-            .iter()
-            .zip(&keys)
-            .filter_map(|(target, key)| records.get(key).map(|record| (target, key, record)))
-            .map(|(target, key, record)| {
-                Versioned::<LastChange>::from_record(key, record)
-                    .map(|v| (target.clone(), v.value))
-                    .map_err(LedgerError::Corrupt)
-            })
-            .collect()
+        let mut changes = BTreeMap::new();
+        for (target, key) in targets.iter().zip(&keys) {
+            if let Some(change) = Versioned::<LastChange>::read(&records, key).map_err(LedgerError::Corrupt)? {
+                changes.insert(target.clone(), change.value);
+            }
+        }
+        Ok(changes)
     }
 
     /// Records an input that cannot be processed (once per body) and reports it rejected.

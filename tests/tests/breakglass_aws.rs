@@ -217,6 +217,38 @@ async fn on_call_breaks_glass_from_the_cli_here_and_over_the_bus() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--reason"), "{stderr}");
 
+    // A busy endpoint: `--here` stops waiting without a second action, and `resume` carries the same request on.
+    let slow = [("warden:managed", "true"), ("warden-test:transition-seconds", "3")];
+    moto_endpoint_named(&client, "cli-busy", &slow).await;
+    let busy = [
+        "--actor",
+        "alice",
+        "break-glass",
+        "rollback",
+        "--endpoint",
+        "cli-busy",
+        "--config",
+        "cli-busy-b",
+        "--reason",
+        "drift",
+        "--here",
+        "--polls",
+        "0",
+    ];
+    let (code, _, stderr) = cli(&table, &busy);
+    assert_eq!(code, 2, "{stderr}");
+    let waiting_id = stderr.split("request ").nth(1).and_then(|rest| rest.split(' ').next()).unwrap().to_owned();
+    assert!(stderr.contains(&format!("warden break-glass resume {waiting_id} --here")), "{stderr}");
+    let (_, lines, _) = cli(&table, &["status", "--endpoint", "cli-busy"]);
+    assert_eq!(lines[0]["in_flight"]["request_id"], waiting_id.as_str(), "{}", lines[0]);
+    let (code, lines, stderr) = here(&["--actor", "bob", "break-glass", "resume", &waiting_id]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        (lines[0]["request_id"].as_str(), lines[0]["phase"].as_str()),
+        (Some(waiting_id.as_str()), Some("done"))
+    );
+    assert_eq!(config_of(&settle(&SageMakerClient::new(client.clone()), "cli-busy").await), "cli-busy-b");
+
     // The normal way: the request goes to the break-glass function's bus, as the function will receive it.
     let pipes = warden_tests::plumbing(&warden_tests::moto_config()).await;
     let (code, lines, stderr) = cli(

@@ -14,6 +14,8 @@ What it adds, following AWS's documented behaviour (see ../../README.md, "Emulat
 - Silent rollback: an endpoint tagged `warden-test:silent-rollback` = `true` makes its next UpdateEndpoint end
   `InService` on the *old* config with a FailureReason (what SageMaker does when a deployment rolls back).
 - `warden-test:status` = `Failed` at CreateEndpoint creates a Failed endpoint.
+- `warden-test:transition-seconds` = N on an endpoint makes its transitions take N seconds instead (a busy
+  endpoint that stays busy long enough to test waiting).
 - EventBridge PutEvents partial failure: an entry whose Detail has `"wardenTestFailTimes": N` is refused with
   `InternalException` (and the call's FailedEntryCount counts it) the first N times that same Detail is put;
   the other entries of the call go through. AWS documents that PutEvents can fail some entries and not others.
@@ -35,6 +37,7 @@ TRANSITION_SECONDS = float(os.environ.get("WARDEN_MOTO_TRANSITION_SECONDS", "0.5
 IN_PROGRESS = {"Creating", "Updating", "SystemUpdating"}
 SILENT_ROLLBACK_TAG = "warden-test:silent-rollback"
 STATUS_TAG = "warden-test:status"
+TRANSITION_TAG = "warden-test:transition-seconds"
 
 _lock = threading.RLock()
 Backend = models.SageMakerModelBackend
@@ -58,7 +61,7 @@ def _transition(endpoint, status, apply=lambda e: None, final="InService", confi
     endpoint.endpoint_status = status
     endpoint.last_modified_time = models.utcnow()
     endpoint._warden_pending = {
-        "at": time.monotonic() + TRANSITION_SECONDS,
+        "at": time.monotonic() + float(_tag(endpoint, TRANSITION_TAG) or TRANSITION_SECONDS),
         "apply": apply,
         "status": final,
         "config": config,

@@ -252,6 +252,7 @@ export class WardenStack extends Stack {
     }
 
     const functions: lambda.Function[] = [];
+    let breakGlassLogs: logs.ILogGroup | undefined;
     for (const spec of FUNCTIONS) {
       const logGroup = new logs.LogGroup(this, `${spec.id}Logs`, {
         logGroupName: `/aws/lambda/${spec.binary}-${this.stackName}`,
@@ -351,6 +352,7 @@ export class WardenStack extends Stack {
         skip: [{ id: "CKV_AWS_117", comment: "Calls only AWS APIs over TLS with IAM; no private resource to guard (README, Deploying)" }],
       });
       functions.push(fn);
+      if (spec.breakGlass) breakGlassLogs = logGroup;
 
       const target = new targets.LambdaFunction(fn, {
         deadLetterQueue: undeliveredEvents,
@@ -369,7 +371,8 @@ export class WardenStack extends Stack {
       });
     }
 
-    this.alarms(topic, failedInvocations, undeliveredEvents, functions);
+    if (breakGlassLogs === undefined) throw new Error("no break-glass function in FUNCTIONS");
+    this.alarms(topic, failedInvocations, undeliveredEvents, functions, breakGlassLogs);
   }
 
   /** SageMaker for the break-glass function alone: changes only to endpoints tagged warden:managed=true. */
@@ -431,34 +434,47 @@ export class WardenStack extends Stack {
     }
   }
 
-  private alarms(topic: sns.Topic, failed: sqs.Queue, undelivered: sqs.Queue, functions: lambda.Function[]) {
+  /** Pages on-call when anything is left in a dead-letter queue, any function errs, or a break-glass action fails. */
+  private alarms(
+    topic: sns.Topic,
+    failed: sqs.Queue,
+    undelivered: sqs.Queue,
+    functions: lambda.Function[],
+    breakGlassLogs: logs.ILogGroup,
+  ) {
     const page = new actions.SnsAction(topic);
-    const depth = (id: string, q: sqs.Queue, description: string) =>
+    const pageOnAny = (id: string, description: string, metric: cloudwatch.IMetric) =>
       new cloudwatch.Alarm(this, id, {
         alarmDescription: description,
-        metric: q.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
+        metric,
         threshold: 0,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }).addAlarmAction(page);
-    depth("FailedInvocationsAlarm", failed, "Warden invocations failed after retries (see the failed-invocations queue).");
-    depth("UndeliveredEventsAlarm", undelivered, "EventBridge could not deliver events to Warden (see the undelivered-events queue).");
+    const depth = (q: sqs.Queue) =>
+      q.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" });
+    pageOnAny(
+      "FailedInvocationsAlarm",
+      "Warden invocations failed after retries (see the failed-invocations queue).",
+      depth(failed),
+    );
+    pageOnAny(
+      "UndeliveredEventsAlarm",
+      "EventBridge could not deliver events to Warden (see the undelivered-events queue).",
+      depth(undelivered),
+    );
 
     const usingMetrics: Record<string, cloudwatch.IMetric> = {};
     functions.forEach((fn, i) => {
       usingMetrics[`f${i}`] = fn.metricErrors({ period: Duration.minutes(5), statistic: "Sum" });
     });
-    new cloudwatch.Alarm(this, "FunctionErrorsAlarm", {
-      alarmDescription: "A Warden function returned errors (each is retried; see its logs).",
-      metric: new cloudwatch.MathExpression({ expression: "SUM(METRICS())", usingMetrics, label: "Warden function errors" }),
-      threshold: 0,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    }).addAlarmAction(page);
+    pageOnAny(
+      "FunctionErrorsAlarm",
+      "A Warden function returned errors (each is retried; see its logs).",
+      new cloudwatch.MathExpression({ expression: "SUM(METRICS())", usingMetrics, label: "Warden function errors" }),
+    );
 
-    const breakGlassLogs = functions[functions.length - 1].logGroup;
     const failedActions = new logs.MetricFilter(this, "FailedBreakGlassMetric", {
       logGroup: breakGlassLogs,
       filterPattern: logs.FilterPattern.stringValue("$.fields.phase", "=", "failed"),
@@ -467,14 +483,11 @@ export class WardenStack extends Stack {
       metricValue: "1",
       defaultValue: 0,
     });
-    new cloudwatch.Alarm(this, "FailedBreakGlassAlarm", {
-      alarmDescription: "A break-glass action failed (see the ledger: warden status --endpoint NAME).",
-      metric: failedActions.metric({ period: Duration.minutes(1), statistic: "Sum" }),
-      threshold: 0,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    }).addAlarmAction(page);
+    pageOnAny(
+      "FailedBreakGlassAlarm",
+      "A break-glass action failed (see the ledger: warden status --endpoint NAME).",
+      failedActions.metric({ period: Duration.minutes(1), statistic: "Sum" }),
+    );
   }
 }
 

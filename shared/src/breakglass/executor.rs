@@ -200,11 +200,7 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
 
     /// The request an id refers to (approvals name only the id).
     pub async fn request_by_id(&self, request_id: &str) -> Result<BreakGlassRequest, BreakGlassError> {
-        let key = action_key(request_id);
-        let records = self.ledger.records(std::slice::from_ref(&key)).await?;
-        let record = records.get(&key).ok_or_else(|| BreakGlassError::UnknownRequest(request_id.to_owned()))?;
-        let versioned: Versioned<ActionRecord> = Versioned::from_record(&key, record).map_err(LedgerError::Corrupt)?;
-        Ok(versioned.value.request)
+        recorded_request(&self.ledger, request_id).await
     }
 
     /// The request holding a target's lock, if any (an endpoint's state change nudges its in-flight action).
@@ -324,6 +320,15 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
             _ => Ok(0),
         }
     }
+}
+
+/// The request a ledger has on record under `request_id`.
+pub async fn recorded_request<L: Ledger>(ledger: &L, request_id: &str) -> Result<BreakGlassRequest, BreakGlassError> {
+    let key = action_key(request_id);
+    let records = ledger.records(std::slice::from_ref(&key)).await?;
+    let record = records.get(&key).ok_or_else(|| BreakGlassError::UnknownRequest(request_id.to_owned()))?;
+    let versioned: Versioned<ActionRecord> = Versioned::from_record(&key, record).map_err(LedgerError::Corrupt)?;
+    Ok(versioned.value.request)
 }
 
 /// The model that owns the request's target: the one the request names, else the one whose inventory lists the

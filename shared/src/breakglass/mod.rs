@@ -566,6 +566,11 @@ impl<T: serde::de::DeserializeOwned> Versioned<T> {
             .map(|value| Self { version: record.version, value })
             .map_err(|e| format!("record {key}: {e}"))
     }
+
+    /// The record under `key` among those read, if there is one.
+    pub fn read(records: &BTreeMap<String, Record>, key: &str) -> Result<Option<Self>, String> {
+        records.get(key).map(|r| Self::from_record(key, r)).transpose()
+    }
 }
 
 /// Everything the ledger holds that the next move depends on.
@@ -598,18 +603,12 @@ impl Facts {
         records: &BTreeMap<String, Record>,
         model: Option<Model>,
     ) -> Result<Self, String> {
-        fn read<T: serde::de::DeserializeOwned>(
-            records: &BTreeMap<String, Record>,
-            key: &str,
-        ) -> Result<Option<Versioned<T>>, String> {
-            records.get(key).map(|r| Versioned::from_record(key, r)).transpose()
-        }
         Ok(Self {
-            record: read(records, &action_key(request_id))?,
-            lock: read(records, &lock_key(target))?,
-            target_window: read(records, &window_key(target))?,
-            account_window: read(records, ACCOUNT_WINDOW_KEY)?,
-            last_change: read(records, &change_key(target))?,
+            record: Versioned::read(records, &action_key(request_id))?,
+            lock: Versioned::read(records, &lock_key(target))?,
+            target_window: Versioned::read(records, &window_key(target))?,
+            account_window: Versioned::read(records, ACCOUNT_WINDOW_KEY)?,
+            last_change: Versioned::read(records, &change_key(target))?,
             model,
         })
     }

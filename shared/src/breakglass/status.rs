@@ -88,6 +88,14 @@ pub struct TargetStatus {
     pub history: Vec<HistoryItem>,
 }
 
+impl TargetStatus {
+    /// Warden knows nothing of the target: no model owns it and it has no break-glass record or history (usually
+    /// a misspelt name, or the wrong ledger).
+    pub fn is_unknown(&self) -> bool {
+        self.model.is_none() && self.in_flight.is_none() && self.last_change.is_none() && self.history.is_empty()
+    }
+}
+
 /// Reads the target's status from the ledger: the inventory, the lock and last change, the locked action, and
 /// the chain that holds the target's history.
 pub async fn load<L: Ledger>(
@@ -120,11 +128,7 @@ fn read<T: serde::de::DeserializeOwned>(
     records: &BTreeMap<String, Record>,
     key: &str,
 ) -> Result<Option<T>, LedgerError> {
-    records
-        .get(key)
-        .map(|r| Versioned::<T>::from_record(key, r).map(|v| v.value))
-        .transpose()
-        .map_err(LedgerError::Corrupt)
+    Ok(Versioned::<T>::read(records, key).map_err(LedgerError::Corrupt)?.map(|v| v.value))
 }
 
 /// Puts the status together from what was read: the inventory, the target's records (lock, last change and the
