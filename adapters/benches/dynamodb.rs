@@ -25,7 +25,7 @@ fn fixture(name: &str) -> Value {
 }
 
 fn now() -> Timestamp {
-    Timestamp(chrono::Utc::now())
+    Timestamp::now()
 }
 
 async fn engine(endpoint: &str, table: &str) -> Engine<DynamoLedger> {

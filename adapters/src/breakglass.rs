@@ -76,7 +76,7 @@ pub struct BreakGlassHandler<L, S, N> {
 }
 
 fn now() -> Timestamp {
-    Timestamp(chrono::Utc::now())
+    Timestamp::now()
 }
 
 fn detail<T: serde::de::DeserializeOwned>(payload: &Value, detail_type: &str) -> Result<T, DecodeError> {

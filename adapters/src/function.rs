@@ -176,7 +176,7 @@ impl<L: Ledger, N: Notifier, P: Publisher> Handler<L, N, P> {
     pub async fn handle(&self, payload: Value) -> Result<Outcome, InvocationError> {
         let started = Instant::now();
         let body = serde_json::to_vec(&payload).unwrap_or_default();
-        let now = Timestamp(chrono::Utc::now());
+        let now = Timestamp::now();
         let source = payload.get("source").and_then(Value::as_str).unwrap_or_default().to_owned();
         let result = if !source.is_empty() && !self.spec.sources.contains(&source.as_str()) {
             // A misrouted event (an event rule sending the wrong source here) is rejected, not processed.
@@ -224,7 +224,7 @@ impl<L: Ledger, N: Notifier, P: Publisher> Handler<L, N, P> {
 impl<L, N, P> Handler<L, N, P> {
     fn record(&self, source: &str, report: Option<&Report>, error: bool, started: Instant) {
         let millis = started.elapsed().as_secs_f64() * 1000.0;
-        (self.metrics)(&emf_line(self.spec.name, source, report, error, millis, Timestamp(chrono::Utc::now())));
+        (self.metrics)(&emf_line(self.spec.name, source, report, error, millis, Timestamp::now()));
     }
 }
 

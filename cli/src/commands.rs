@@ -74,7 +74,7 @@ fn write_item<W: Write, T: Serialize>(
 const PROGRESS_EVERY: usize = 500;
 
 pub fn now() -> Timestamp {
-    Timestamp(chrono::Utc::now())
+    Timestamp::now()
 }
 
 fn actor(global: &Global) -> Actor {

@@ -1,6 +1,6 @@
 //! Reading replay inputs: files holding one event, a JSON array of events, or JSON lines; and folders, whose
-//! `.json` and `.jsonl` files are read in file-name order (sub-folders are not entered, so `events/invalid/`
-//! stays apart from `events/`).
+//! `.json` and `.jsonl` files are read recursively in path order (stable from run to run). A path that yields no
+//! input is an error: replaying nothing is never what the user meant.
 
 use std::path::{Path, PathBuf};
 
@@ -23,22 +23,35 @@ pub enum Body {
     Invalid(Vec<u8>),
 }
 
-/// Expands paths into the files to read, in order. An unreadable or missing path is an error naming it.
+/// Expands paths into the files to read, in order. An unreadable or missing path, or one that holds no `.json` or
+/// `.jsonl` file, is an error naming it.
 pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if meta.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| format!("cannot list {}: {e}", path.display()))?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("json" | "jsonl")))
-                .collect();
-            entries.sort();
-            files.extend(entries);
-        } else {
+        if !meta.is_dir() {
             files.push(path.clone());
+            continue;
         }
+        let mut found = Vec::new();
+        let mut folders = vec![path.clone()];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).map_err(|e| format!("cannot list {}: {e}", folder.display()))? {
+                let entry = entry.map_err(|e| format!("cannot list {}: {e}", folder.display()))?;
+                let kind = entry.file_type().map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
+                let child = entry.path();
+                if kind.is_dir() {
+                    folders.push(child);
+                } else if matches!(child.extension().and_then(|e| e.to_str()), Some("json" | "jsonl")) {
+                    found.push(child);
+                }
+            }
+        }
+        if found.is_empty() {
+            return Err(format!("{} holds no .json or .jsonl file (folders are read recursively)", path.display()));
+        }
+        found.sort();
+        files.extend(found);
     }
     Ok(files)
 }
@@ -61,23 +74,33 @@ pub fn split<'a>(file: &'a str, bytes: &'a [u8]) -> Box<dyn Iterator<Item = Inpu
         Err(_) => {
             let is_blank = |line: &&[u8]| line.iter().all(u8::is_ascii_whitespace);
             let lines = || bytes.split(|b| *b == b'\n').enumerate().filter(move |(_, line)| !is_blank(line));
-            match lines().nth(1) {
-                None if lines().next().is_none() => {
-                    Box::new(std::iter::once(input(None, Body::Invalid(bytes.to_vec()))))
-                }
-                only_one => {
-                    let several = only_one.is_some();
-                    Box::new(lines().map(move |(number, line)| {
-                        let body = match serde_json::from_slice::<Value>(line) {
-                            Ok(value) => Body::Json(value, line.to_vec()),
-                            Err(_) => Body::Invalid(line.to_vec()),
-                        };
-                        input(several.then_some(number + 1), body)
-                    }))
-                }
+            if !looks_like_json_lines(lines().map(|(_, line)| line)) {
+                // One document that does not parse (a pretty-printed event with a trailing comma): one rejection for
+                // the file, not one per line.
+                return Box::new(std::iter::once(input(None, Body::Invalid(bytes.to_vec()))));
             }
+            let several = lines().nth(1).is_some();
+            Box::new(lines().map(move |(number, line)| {
+                let body = match serde_json::from_slice::<Value>(line) {
+                    Ok(value) => Body::Json(value, line.to_vec()),
+                    Err(_) => Body::Invalid(line.to_vec()),
+                };
+                input(several.then_some(number + 1), body)
+            }))
         }
     }
+}
+
+/// JSON lines: some line is a whole JSON object, and the file does not open like a pretty-printed document (a
+/// lone `{` or `[` on its first line).
+fn looks_like_json_lines<'a>(mut lines: impl Iterator<Item = &'a [u8]>) -> bool {
+    let Some(first) = lines.next() else { return false };
+    if matches!(first.trim_ascii(), b"{" | b"[") {
+        return false;
+    }
+    std::iter::once(first)
+        .chain(lines)
+        .any(|line| matches!(serde_json::from_slice::<Value>(line), Ok(Value::Object(_))))
 }
 
 #[cfg(test)]
@@ -98,5 +121,36 @@ mod tests {
         );
         assert_eq!(kinds(split("f", b"not json")), [(None, false)]);
         assert_eq!(kinds(split("f", b"  \n")), [(None, false)]);
+    }
+
+    #[test]
+    fn a_broken_document_is_one_rejection_not_one_per_line() {
+        let pretty = b"{\n  \"version\": \"0\",\n  \"detail\": {\"a\": 1},\n  \"resources\": [],\n}\n";
+        assert_eq!(kinds(split("f", pretty)), [(None, false)]);
+        let array = b"[\n  {\"a\": 1},\n  {\"b\": 2},\n]\n";
+        assert_eq!(kinds(split("f", array)), [(None, false)]);
+        assert_eq!(
+            kinds(split("f", b"oops\n{\"a\":1}\n")),
+            [(Some(1), false), (Some(2), true)],
+            "JSON lines, a bad first line"
+        );
+    }
+
+    #[test]
+    fn folders_are_read_recursively_and_an_empty_one_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("warden-inputs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("b/c")).ok();
+        std::fs::create_dir_all(dir.join("empty")).ok();
+        for name in ["b/c/2.json", "a.jsonl", "b/1.json", "b/notes.txt"] {
+            std::fs::write(dir.join(name), "{}").ok();
+        }
+        let found = files(std::slice::from_ref(&dir)).unwrap_or_default();
+        let relative: Vec<_> =
+            found.iter().filter_map(|f| f.strip_prefix(&dir).ok()).map(|p| p.display().to_string()).collect();
+        assert_eq!(relative, ["a.jsonl", "b/1.json", "b/c/2.json"]);
+        let error = files(&[dir.join("empty")]).err().unwrap_or_default();
+        assert!(error.contains("holds no .json or .jsonl file"), "{error}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

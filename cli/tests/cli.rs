@@ -68,7 +68,7 @@ fn json_output_follows_the_contract() {
             "--inventory",
             "events/inventory.toml",
             "events/guardduty-finding-role-high-risk-cutoff.json",
-            "events/invalid/guardduty-severity-not-a-number.json",
+            "tests/fixtures/invalid/guardduty-severity-not-a-number.json",
         ],
     );
     assert_eq!(output.status.code(), Some(1), "a rejected input exits 1");
@@ -253,7 +253,7 @@ fn replay_on_dynamodb_matches_the_embedded_ledger() {
     assert!(stdout(&dynamo(&["ledger", "init"])).contains("already exists"));
 
     let dir = tempdir();
-    let args = ["replay", "events", "events/invalid", "--inventory", "events/inventory.toml", "--json"];
+    let args = ["replay", "events", "tests/fixtures/invalid", "--inventory", "events/inventory.toml", "--json"];
     let embedded = warden(dir.path(), &args);
     let on_dynamo = dynamo(&args);
     assert_eq!(on_dynamo.status.code(), embedded.status.code(), "{}", stderr(&on_dynamo));

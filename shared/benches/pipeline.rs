@@ -57,7 +57,7 @@ fn decide_per_source(c: &mut Criterion) {
             b.iter_batched(
                 || inventory.clone(),
                 |inventory| {
-                    let event = event::decode_slice(&bytes).unwrap();
+                    let event = event::decode_slice(&bytes, now).unwrap();
                     plan(prepare(event, inventory), &policy, &context, &actor, now)
                 },
                 BatchSize::SmallInput,
@@ -98,15 +98,13 @@ fn replay_throughput(c: &mut Criterion) {
                 let dir = tempfile::tempdir().unwrap();
                 let ledger = EmbeddedLedger::open(dir.path()).unwrap();
                 let engine = Engine::new(ledger, Policy::builtin().unwrap(), Actor::Automation("bench".into()));
-                runtime
-                    .block_on(engine.import_inventory(&inventory_file(), "bench", Timestamp(chrono::Utc::now())))
-                    .unwrap();
+                runtime.block_on(engine.import_inventory(&inventory_file(), "bench", Timestamp::now())).unwrap();
                 (dir, engine)
             },
             |(dir, engine)| {
                 runtime.block_on(async {
                     for body in &batch {
-                        engine.ingest_bytes(body, Timestamp(chrono::Utc::now())).await.unwrap();
+                        engine.ingest_bytes(body, Timestamp::now()).await.unwrap();
                     }
                 });
                 drop(engine);

@@ -137,11 +137,11 @@ impl BreakGlassRequest {
         requested_by: Actor,
         requested_at: Timestamp,
     ) -> Self {
-        let nanos = requested_at.0.timestamp_nanos_opt().unwrap_or_default();
+        let nanos = requested_at.datetime().timestamp_nanos_opt().unwrap_or_default();
         let fingerprint =
             format!("{requested_by}\n{action}\n{target}\n{}\n{reason}\n{nanos}", config.as_deref().unwrap_or(""));
         let digest = crate::ledger::content_digest(fingerprint.as_bytes());
-        let decision_id = format!("manual-{}-{}", requested_at.0.format("%Y%m%dT%H%M%SZ"), &digest[..8]);
+        let decision_id = format!("manual-{}-{}", requested_at.datetime().format("%Y%m%dT%H%M%SZ"), &digest[..8]);
         Self {
             schema_version: SCHEMA_VERSION,
             request_id: format!("{decision_id}-1"),

@@ -74,8 +74,13 @@ pub struct Prepared {
 }
 
 /// Updates the inventory from the event and finds the models the signal affects. Pure.
-pub fn prepare(event: Event, mut inventory: Inventory) -> Prepared {
+pub fn prepare(event: Event, inventory: Inventory) -> Prepared {
     let signal = Signal::from_event(&event);
+    prepare_signal(event, signal, inventory)
+}
+
+/// [`prepare`], with the event's signal already made.
+fn prepare_signal(event: Event, signal: Signal, mut inventory: Inventory) -> Prepared {
     let changed = inventory.observe(&event);
     let affected = inventory.affected(&signal.resources);
     Prepared { event, signal, inventory, changed, affected }
@@ -180,7 +185,8 @@ pub fn plan(
                 changed.insert(link.model_id.clone());
             }
         }
-        if let (SignalClass::SensitiveData, Some(finding)) = (signal.class, &signal.finding) {
+        // A sample finding never opens anything: it would hold the model's next approval.
+        if let (SignalClass::SensitiveData, Some(finding), false) = (signal.class, &signal.finding, signal.sample) {
             commit.findings.push(FindingMark {
                 model_id: link.model_id.clone(),
                 finding_id: finding.id.clone(),
@@ -265,8 +271,10 @@ pub fn plan_rejection(
 ) -> (Commit, Report) {
     let digest = crate::ledger::content_digest(body);
     let key = format!("rejected#{digest}");
-    let text = |field: &str| envelope.get(field).and_then(Value::as_str).map(str::to_owned);
+    // The envelope's fields are the sender's: kept short, so a rejection always fits one ledger item.
+    let text = |field: &str| envelope.get(field).and_then(Value::as_str).map(|t| event::bounded(t, 256));
     let summary = format!("rejected input: {error}");
+    let alert = error.alert_level();
     let entry = NewEntry {
         chain: UNATTRIBUTED_CHAIN.to_owned(),
         recorded_at,
@@ -287,7 +295,7 @@ pub fn plan_rejection(
     };
     let commit = Commit {
         idempotency_key: key.clone(),
-        outcome: Outcome { summary: summary.clone(), ..Outcome::default() },
+        outcome: Outcome { summary: summary.clone(), alert: Some(alert), ..Outcome::default() },
         entries: vec![entry],
         ..Commit::default()
     };
@@ -303,7 +311,7 @@ pub fn plan_rejection(
         occurred_at: None,
         summary,
         models: Vec::new(),
-        alert: None,
+        alert: Some(alert),
         actions: Vec::new(),
         skipped: Vec::new(),
         rules: Vec::new(),
@@ -348,16 +356,29 @@ impl<L: Ledger> Engine<L> {
     /// Ingests a parsed event; `body` is its original bytes (only digested, for rejections).
     pub async fn ingest_value(&self, value: Value, body: &[u8], recorded_at: Timestamp) -> Result<Report, LedgerError> {
         let envelope = envelope_fields(&value);
-        let event = match event::decode_value(value) {
+        let event = match event::decode_value(value, recorded_at) {
             Ok(event) => event,
             Err(error) => return self.reject(&error, body, &envelope, recorded_at).await,
         };
+        let signal = Signal::from_event(&event);
+        if let Some(resource) = signal.oversized_resource() {
+            let error = DecodeError::Malformed {
+                detail_type: event.detail_type.clone(),
+                path: "detail".into(),
+                message: format!(
+                    "a {} name longer than {} characters, which no AWS name is",
+                    resource.kind_name(),
+                    crate::signal::MAX_RESOURCE_CHARS
+                ),
+            };
+            return self.reject(&error, body, &envelope, recorded_at).await;
+        }
         // Decisions depend on what the ledger holds; if another writer changes it between our read and our
         // commit, re-read and decide again rather than commit a stale plan.
         let mut attempt = 0;
         loop {
             let inventory = self.ledger.inventory().await?;
-            let prepared = prepare(event.clone(), inventory);
+            let prepared = prepare_signal(event.clone(), signal.clone(), inventory);
             let query = prepared.fact_query();
             let mut context = self.ledger.facts(&query).await?;
             if prepared.signal.may_report_warden_change() {

@@ -306,7 +306,7 @@ impl Inventory {
                     // A deployment event's EndpointConfigName is the old config; only an endpoint event
                     // that is InService says which config is serving.
                     EndpointStatus::InService if d.pending_deployment_summary.is_none() => {
-                        endpoint.deployed(&d.endpoint_config_name, d.last_modified_time.or(event.time));
+                        endpoint.deployed(&d.endpoint_config_name, d.last_modified_time.or(Some(event.time)));
                     }
                     EndpointStatus::Failed | EndpointStatus::UpdateRollbackFailed => {
                         endpoint.mark_suspect(&d.endpoint_config_name);

@@ -67,8 +67,9 @@ pub struct Alert {
 /// The alert for a report, or `None` when the report does not page.
 pub fn compose(report: &Report) -> Option<Alert> {
     let level = match report.status {
-        // Retrying cannot fix a rejected input: tell someone, quietly.
-        Status::Rejected => Band::Low,
+        // Retrying cannot fix a rejected input: tell someone, quietly unless the input may be real news (a value
+        // out of its documented range).
+        Status::Rejected => report.alert.unwrap_or(Band::Low),
         _ if report.notify => report.alert?,
         _ => return None,
     };

@@ -282,6 +282,9 @@ impl Policy {
 
 /// The rule name recorded for an event that reports Warden's own break-glass change.
 pub const ECHO_RULE: &str = "warden-own-change";
+/// The built-in rule for sample findings: recorded as samples, at most an info alert, never an action, whatever
+/// the policy and mode say.
+pub const SAMPLE_RULE: &str = "sample-finding";
 
 /// Ledger facts the decision needs, fetched by the caller.
 #[derive(Debug, Clone, Default)]
@@ -375,6 +378,20 @@ impl Policy {
                 rule: ECHO_RULE.into(),
                 severity,
                 alert: None,
+                actions: Vec::new(),
+                skipped: Vec::new(),
+                reasons,
+            };
+        }
+        if signal.sample {
+            reasons.push(
+                "a sample finding (made by create-sample-findings or Macie's sample findings), not a real one".into(),
+            );
+            return Decision {
+                model_id: model.map(|m| m.id.clone()),
+                rule: SAMPLE_RULE.into(),
+                severity,
+                alert: Some(Band::Info),
                 actions: Vec::new(),
                 skipped: Vec::new(),
                 reasons,

@@ -160,12 +160,14 @@ impl Severity {
         }
     }
 
-    /// Macie's 1-3 scores: Low, Medium, High.
-    pub fn from_macie(score: u8) -> Self {
-        match score {
-            0 | 1 => Self::LOW,
-            2 => Self::MEDIUM,
-            _ => Self::MACIE_HIGH,
+    /// Macie's 1-3 scores: Low, Medium, High (decoding rejects any other score).
+    pub fn from_macie(score: f64) -> Self {
+        if score >= 3.0 {
+            Self::MACIE_HIGH
+        } else if score >= 2.0 {
+            Self::MEDIUM
+        } else {
+            Self::LOW
         }
     }
 }
@@ -195,26 +197,53 @@ pub enum Resource {
     Other(String),
 }
 
+impl Resource {
+    /// What kind of resource this is, for people.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Self::Model(_) => "model",
+            Self::Endpoint(_) => "endpoint",
+            Self::EndpointConfig(_) => "endpoint config",
+            Self::ModelPackage(_) => "model package",
+            Self::ModelPackageGroup(_) => "model package group",
+            Self::S3Bucket(_) => "bucket",
+            Self::IamRole(_) => "role",
+            Self::AccessKey(_) => "access key",
+            Self::KmsKey(_) => "KMS key",
+            Self::TrainingJob(_) => "training job",
+            Self::ProcessingJob(_) => "processing job",
+            Self::MonitoringSchedule(_) => "monitoring schedule",
+            Self::Pipeline(_) => "pipeline",
+            Self::ModelCard(_) => "model card",
+            Self::Other(_) => "resource",
+        }
+    }
+
+    /// The resource's name, ARN or id.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Model(id)
+            | Self::Endpoint(id)
+            | Self::EndpointConfig(id)
+            | Self::ModelPackage(id)
+            | Self::ModelPackageGroup(id)
+            | Self::S3Bucket(id)
+            | Self::IamRole(id)
+            | Self::AccessKey(id)
+            | Self::KmsKey(id)
+            | Self::TrainingJob(id)
+            | Self::ProcessingJob(id)
+            | Self::MonitoringSchedule(id)
+            | Self::Pipeline(id)
+            | Self::ModelCard(id)
+            | Self::Other(id) => id,
+        }
+    }
+}
+
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (kind, id) = match self {
-            Self::Model(id) => ("model", id),
-            Self::Endpoint(id) => ("endpoint", id),
-            Self::EndpointConfig(id) => ("endpoint config", id),
-            Self::ModelPackage(id) => ("model package", id),
-            Self::ModelPackageGroup(id) => ("model package group", id),
-            Self::S3Bucket(id) => ("bucket", id),
-            Self::IamRole(id) => ("role", id),
-            Self::AccessKey(id) => ("access key", id),
-            Self::KmsKey(id) => ("KMS key", id),
-            Self::TrainingJob(id) => ("training job", id),
-            Self::ProcessingJob(id) => ("processing job", id),
-            Self::MonitoringSchedule(id) => ("monitoring schedule", id),
-            Self::Pipeline(id) => ("pipeline", id),
-            Self::ModelCard(id) => ("model card", id),
-            Self::Other(id) => ("resource", id),
-        };
-        write!(f, "{kind} {id}")
+        write!(f, "{} {}", self.kind_name(), self.id())
     }
 }
 
@@ -255,7 +284,18 @@ pub struct Signal {
     pub drift: Option<DriftMeasure>,
     /// Where a person can see the finding or resource in the AWS console.
     pub console_url: Option<String>,
+    /// A sample finding (`create-sample-findings`, Macie's samples): recorded as such, never acted on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sample: bool,
 }
+
+/// The longest resource name Warden accepts: AWS names are at most 255 characters and ARNs 2048, and these
+/// become ledger keys (DynamoDB's partition key holds 2048 bytes, with a prefix).
+pub const MAX_RESOURCE_CHARS: usize = 1024;
+/// The longest one-line summary kept; longer free text (a failure reason) is cut.
+pub const MAX_SUMMARY_CHARS: usize = 1000;
+/// An idempotency key longer than this keeps a digest of its natural part instead.
+const MAX_KEY_CHARS: usize = 512;
 
 impl Signal {
     /// Whether this could be SageMaker reporting a change Warden's break-glass made (an approval status, an
@@ -293,22 +333,40 @@ impl Signal {
     /// Normalises a decoded event. Total: every supported event gives a signal.
     pub fn from_event(event: &Event) -> Self {
         let parts = describe(event);
-        let occurred_at = parts.occurred_at.or(event.time).unwrap_or(Timestamp(chrono::DateTime::UNIX_EPOCH));
+        let natural_key = if parts.natural_key.len() > MAX_KEY_CHARS {
+            format!("sha256:{}", crate::ledger::content_digest(parts.natural_key.as_bytes()))
+        } else {
+            parts.natural_key
+        };
         Self {
             source: event.source.clone(),
             detail_type: event.detail_type.clone(),
-            event_id: event.id.clone(),
+            event_id: crate::event::bounded(&event.id, 256),
             class: parts.class,
-            idempotency_key: format!("{}#{}", event.source, parts.natural_key),
-            kind: parts.kind,
-            summary: parts.summary,
+            idempotency_key: format!("{}#{natural_key}", event.source),
+            kind: crate::event::bounded(&parts.kind, 256),
+            summary: crate::event::bounded(&parts.summary, MAX_SUMMARY_CHARS),
             resources: dedup(parts.resources),
             severity: parts.severity,
-            occurred_at,
+            occurred_at: parts.occurred_at.unwrap_or(event.time),
             finding: parts.finding,
             drift: parts.drift,
             console_url: console_url(event),
+            sample: is_sample(event),
         }
+    }
+
+    /// A resource whose name is too long to be an AWS name, which Warden would have to key the ledger by.
+    pub fn oversized_resource(&self) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.id().chars().count() > MAX_RESOURCE_CHARS)
+    }
+}
+
+fn is_sample(event: &Event) -> bool {
+    match &event.detail {
+        Detail::GuardDutyFinding(d) => d.sample(),
+        Detail::MacieFinding(d) => d.sample,
+        _ => false,
     }
 }
 
@@ -862,9 +920,9 @@ mod tests {
 
     #[test]
     fn macie_scores_map_to_bands() {
-        assert_eq!(Severity::from_macie(1).band(), Band::Low);
-        assert_eq!(Severity::from_macie(2).band(), Band::Medium);
-        assert_eq!(Severity::from_macie(3).band(), Band::High);
+        assert_eq!(Severity::from_macie(1.0).band(), Band::Low);
+        assert_eq!(Severity::from_macie(2.0).band(), Band::Medium);
+        assert_eq!(Severity::from_macie(3.0).band(), Band::High);
     }
 
     #[test]

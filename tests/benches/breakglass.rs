@@ -74,9 +74,9 @@ fn rollback_event(endpoint: &str, n: usize) -> Value {
         Some(format!("{endpoint}-b")),
         "benchmark",
         Actor::Person("bench".into()),
-        Timestamp(chrono::Utc::now()),
+        Timestamp::now(),
     );
-    request.event().envelope(&format!("bench-{n}"), Timestamp(chrono::Utc::now()))
+    request.event().envelope(&format!("bench-{n}"), Timestamp::now())
 }
 
 /// Handles one rollback request event and times it.

@@ -245,7 +245,7 @@ fn in_process(spec: &FunctionSpec, events: &[Vec<u8>]) -> Duration {
                 Policy::builtin().unwrap(),
                 Actor::Automation(spec.name.into()),
             );
-            engine.import_inventory(&inventory, "bench", Timestamp(chrono::Utc::now())).await.unwrap();
+            engine.import_inventory(&inventory, "bench", Timestamp::now()).await.unwrap();
             let mut handler = Handler::new(*spec, engine, MemoryNotifier::default(), MemoryPublisher::default());
             handler.metrics = |_| {};
             for payload in &payloads {

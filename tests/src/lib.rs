@@ -17,6 +17,29 @@ pub fn events_dir() -> PathBuf {
     root().join("events")
 }
 
+/// Inputs Warden must reject, each with its expected error (`tests/tests/decoding.rs`).
+pub fn invalid_dir() -> PathBuf {
+    root().join("tests/fixtures/invalid")
+}
+
+/// Every bundled event, the published AWS samples in `events/aws/` included, in the order `warden replay events`
+/// reads them.
+pub fn event_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut folders = vec![events_dir()];
+    while let Some(folder) = folders.pop() {
+        for path in std::fs::read_dir(&folder).into_iter().flatten().filter_map(|e| e.ok().map(|e| e.path())) {
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 /// The reference shelf's example events, when the shelf is beside the checkout.
 pub fn reference_events_dir() -> Option<PathBuf> {
     let dir = root().parent()?.join("shared/reference/events");

@@ -10,11 +10,11 @@ use warden_core::notify::{Alert, MAX_SUBJECT_CHARS, compose};
 use warden_core::policy::{DecisionContext, Policy};
 use warden_core::signal::Band;
 use warden_core::time::Timestamp;
-use warden_tests::{events_dir, json_files, read, sample_inventory};
+use warden_tests::{events_dir, read, sample_inventory};
 
 fn report(fixture: &str) -> Report {
-    let event = event::decode_slice(&read(&events_dir().join(fixture))).unwrap();
     let now = Timestamp::parse("2026-11-03T00:00:00Z").unwrap();
+    let event = event::decode_slice(&read(&events_dir().join(fixture)), now).unwrap();
     plan(
         prepare(event, sample_inventory()),
         &Policy::builtin().unwrap(),
@@ -61,8 +61,8 @@ fn a_cutoff_alert_says_what_who_where_and_how_to_undo() {
 #[test]
 fn every_fixture_that_alerts_gives_a_valid_subject_and_parseable_json() {
     let mut alerts = 0;
-    for file in json_files(&events_dir()) {
-        let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+    for file in warden_tests::event_files() {
+        let name = file.strip_prefix(events_dir()).unwrap().to_str().unwrap().to_owned();
         let report = report(&name);
         match (report.alert, compose(&report)) {
             (Some(level), Some(alert)) => {
@@ -100,8 +100,9 @@ fn a_shadow_or_alert_only_decision_offers_the_command_to_act_by_hand() {
     let alert = compose(&report("guardduty-finding-s3-bucket-medium-risk-alert.json")).unwrap();
     assert!(alert.body.contains("Warden took no action"), "{}", alert.body);
     let text = Policy::builtin_text().replace("kill_switch = false", "kill_switch = true");
-    let event = event::decode_slice(&read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json"))).unwrap();
     let now = Timestamp::parse("2026-11-03T00:00:00Z").unwrap();
+    let event =
+        event::decode_slice(&read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json")), now).unwrap();
     let shadow = plan(
         prepare(event, sample_inventory()),
         &Policy::parse(&text).unwrap(),

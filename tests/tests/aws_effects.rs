@@ -33,10 +33,7 @@ fn a_cutoff_reaches_on_call_and_the_bus_once() {
             Actor::Automation(GUARDDUTY.name.into()),
         );
         let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap();
-        engine
-            .import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", Timestamp(chrono::Utc::now()))
-            .await
-            .unwrap();
+        engine.import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", Timestamp::now()).await.unwrap();
         let handler = Handler::new(
             GUARDDUTY,
             engine,

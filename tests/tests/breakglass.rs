@@ -498,15 +498,18 @@ async fn sagemaker_reporting_a_persons_release_is_recorded_as_warden_s_own_chang
 fn an_endpoint_in_service_on_the_config_warden_set_soon_after_is_its_echo_and_nothing_else_is() {
     use warden_core::breakglass::{Change, LastChange};
     let fixture = warden_tests::events_dir().join("sagemaker-endpoint-inservice-records-config.json");
-    let event =
-        warden_core::event::decode_value(serde_json::from_slice(&warden_tests::read(&fixture)).unwrap()).unwrap();
+    let event = warden_core::event::decode_value(
+        serde_json::from_slice(&warden_tests::read(&fixture)).unwrap(),
+        Timestamp::now(),
+    )
+    .unwrap();
     let signal = warden_core::signal::Signal::from_event(&event);
     let change = |config: &str, minutes_before: i64| LastChange {
         request_id: "r1".into(),
         operation: Operation::Rollback,
         change: Change::UpdateEndpoint { endpoint: "support-summarizer-prod".into(), config: config.into() },
         reverse: None,
-        at: Timestamp(signal.occurred_at.0 - chrono::Duration::minutes(minutes_before)),
+        at: signal.occurred_at.plus_minutes(-minutes_before).unwrap(),
     };
     assert!(change("support-cfg-v4", 1).echoed_by(&signal));
     assert!(!change("support-cfg-v3", 1).echoed_by(&signal), "another config is not the result of this change");

@@ -80,7 +80,7 @@ fn request(id: &str, action: Operation, target: &str, config: Option<&str>) -> B
         model_id: None,
         reason: "test".into(),
         requested_by: Actor::Person("alice".into()),
-        requested_at: Timestamp(chrono::Utc::now()),
+        requested_at: Timestamp::now(),
     }
 }
 
@@ -99,7 +99,7 @@ async fn rollback_restore_and_a_silent_rollback_on_dynamodb_and_moto() {
         kill_switch: false,
         actor: Actor::Automation("warden-breakglass".into()),
     };
-    let clock = || Timestamp(chrono::Utc::now());
+    let clock = || Timestamp::now();
     let pause = |_| tokio::time::sleep(Duration::from_millis(100));
 
     let rollback = request("e2e-1", Operation::Rollback, "e2e-ep", Some("e2e-ep-b"));

@@ -8,14 +8,16 @@ use proptest::prelude::*;
 use serde_json::Value;
 use warden_core::event::{self, DecodeError, Detail, SUPPORTED};
 use warden_core::signal::Signal;
+use warden_core::time::Timestamp;
 use warden_tests::{events_dir, json_files, read, reference_events_dir};
 
 #[test]
 fn every_project_fixture_decodes_into_a_signal() {
-    let files = json_files(&events_dir());
+    let files = warden_tests::event_files();
     assert!(files.len() >= 40, "expected the bundled fixtures, found {}", files.len());
     for file in files {
-        let event = event::decode_slice(&read(&file)).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let event =
+            event::decode_slice(&read(&file), Timestamp::now()).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let signal = Signal::from_event(&event);
         assert!(!signal.idempotency_key.is_empty() && !signal.summary.is_empty(), "{}", file.display());
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
@@ -27,9 +29,9 @@ fn every_project_fixture_decodes_into_a_signal() {
 
 #[test]
 fn every_supported_detail_type_has_a_fixture() {
-    let decoded: Vec<(String, String)> = json_files(&events_dir())
+    let decoded: Vec<(String, String)> = warden_tests::event_files()
         .iter()
-        .filter_map(|f| event::decode_slice(&read(f)).ok())
+        .filter_map(|f| event::decode_slice(&read(f), Timestamp::now()).ok())
         .map(|e| (e.source, e.detail_type))
         .collect();
     for (source, detail_type) in SUPPORTED {
@@ -38,9 +40,9 @@ fn every_supported_detail_type_has_a_fixture() {
             "no fixture for {source} / {detail_type}"
         );
     }
-    let oversized = json_files(&events_dir())
+    let oversized = warden_tests::event_files()
         .iter()
-        .filter_map(|f| event::decode_slice(&read(f)).ok())
+        .filter_map(|f| event::decode_slice(&read(f), Timestamp::now()).ok())
         .any(|e| matches!(&e.detail, Detail::ConfigItemChange(c) if c.is_oversized()));
     assert!(oversized, "no oversized configuration item fixture");
 }
@@ -53,12 +55,12 @@ fn reference_examples_decode_or_fail_as_documented() {
     };
     for file in json_files(&dir) {
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-        let result = event::decode_slice(&read(&file));
+        let result = event::decode_slice(&read(&file), Timestamp::now());
         match name.as_str() {
             // The doc sample's envelope time is epoch ms: decoded leniently.
             "sagemaker-endpoint-state-change-doc-verbatim-bad-time.json" => {
                 let event = result.unwrap_or_else(|e| panic!("{name}: {e}"));
-                assert_eq!(event.time.map(|t| t.millis()), Some(1_583_831_889_050));
+                assert_eq!(event.time.millis(), 1_583_831_889_050);
             }
             "sagemaker-model-package-state-change-doc-duplicate-source-key.json" => {
                 assert!(
@@ -93,10 +95,10 @@ fn malformed_inputs_are_rejected_with_the_path_at_fault() {
         ("sagemaker-duplicate-source-key.json", "not-an-event", "source"),
         ("warden-drift-unknown-field.json", "malformed", "score"),
     ];
-    let dir = events_dir().join("invalid");
+    let dir = warden_tests::invalid_dir();
     assert_eq!(json_files(&dir).len(), cases.len(), "every invalid fixture needs a case here");
     for (file, code, needle) in cases {
-        let error = match event::decode_slice(&read(&dir.join(file))) {
+        let error = match event::decode_slice(&read(&dir.join(file)), Timestamp::now()) {
             Ok(event) => panic!("{file} decoded: {event:?}"),
             Err(error) => error,
         };
@@ -120,7 +122,7 @@ fn lenient_where_aws_is_inconsistent() {
         event["detail"]["EndpointStatus"] = Value::from(status);
         event["detail"]["LastModifiedTime"] = modified;
         event["detail"]["Tags"] = Value::Null;
-        let decoded = event::decode_value(event).unwrap_or_else(|e| panic!("{status}: {e}"));
+        let decoded = event::decode_value(event, Timestamp::now()).unwrap_or_else(|e| panic!("{status}: {e}"));
         let Detail::EndpointStateChange(detail) = decoded.detail else { panic!("wrong detail") };
         assert_eq!(detail.endpoint_status.to_string(), "InService");
         assert_eq!(detail.last_modified_time.map(|t| t.millis()), Some(1_793_620_800_000));
@@ -128,7 +130,7 @@ fn lenient_where_aws_is_inconsistent() {
 }
 
 fn fixture_values() -> Vec<Value> {
-    json_files(&events_dir()).iter().filter_map(|f| serde_json::from_slice(&read(f)).ok()).collect()
+    warden_tests::event_files().iter().filter_map(|f| serde_json::from_slice(&read(f)).ok()).collect()
 }
 
 /// Every path to a value inside `value`, as object keys and array indexes.
@@ -197,7 +199,7 @@ proptest! {
             }
         }
         let bytes = serde_json::to_vec(&event).unwrap_or_default();
-        if let Ok(decoded) = event::decode_slice(&bytes) {
+        if let Ok(decoded) = event::decode_slice(&bytes, Timestamp::now()) {
             let signal = Signal::from_event(&decoded);
             prop_assert!(!signal.idempotency_key.is_empty());
         }
@@ -206,6 +208,6 @@ proptest! {
     /// Arbitrary bytes are rejected, never a panic.
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        let _ = event::decode_slice(&bytes);
+        let _ = event::decode_slice(&bytes, Timestamp::now());
     }
 }

@@ -18,7 +18,7 @@ use warden_core::time::Timestamp;
 use warden_tests::{dynamodb_client, events_dir, fresh_dynamo_ledger, json_files, read};
 
 fn now() -> Timestamp {
-    Timestamp(chrono::Utc::now())
+    Timestamp::now()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -173,9 +173,9 @@ fn replay_gives_the_same_results_on_dynamodb_and_embedded() {
         let dir = tempfile::tempdir().unwrap();
         let embedded = engine(EmbeddedLedger::open(dir.path()).unwrap()).await;
         let dynamo = engine(fresh_dynamo_ledger("parity").await).await;
-        let mut files = json_files(&events_dir());
-        files.extend(json_files(&events_dir().join("invalid")));
-        files.extend(json_files(&events_dir()));
+        let mut files = warden_tests::event_files();
+        files.extend(json_files(&warden_tests::invalid_dir()));
+        files.extend(warden_tests::event_files());
         for file in &files {
             let body = read(file);
             let (a, b) =

@@ -14,7 +14,7 @@ use warden_core::time::Timestamp;
 use warden_tests::{events_dir, read};
 
 fn now() -> Timestamp {
-    Timestamp(chrono::Utc::now())
+    Timestamp::now()
 }
 
 async fn engine(dir: &std::path::Path) -> Engine<EmbeddedLedger> {

@@ -28,10 +28,7 @@ async fn handler(dir: &std::path::Path, spec: FunctionSpec) -> TestHandler {
         Actor::Automation(spec.name.into()),
     );
     let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap();
-    engine
-        .import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", Timestamp(chrono::Utc::now()))
-        .await
-        .unwrap();
+    engine.import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", Timestamp::now()).await.unwrap();
     Handler::new(spec, engine, MemoryNotifier::default(), MemoryPublisher::default())
 }
 
@@ -50,7 +47,7 @@ fn every_fixture_is_handled_by_its_function() {
         for spec in FUNCTIONS {
             let dir = tempfile::tempdir().unwrap();
             let handler = handler(dir.path(), *spec).await;
-            let mine: Vec<_> = json_files(&events_dir())
+            let mine: Vec<_> = warden_tests::event_files()
                 .into_iter()
                 .filter(|f| spec.sources.contains(&payload(f)["source"].as_str().unwrap_or_default()))
                 .collect();
@@ -73,7 +70,7 @@ fn malformed_events_are_recorded_alerted_low_and_succeed() {
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let handler = handler(dir.path(), FUNCTIONS[3]).await;
-        let invalid = json_files(&events_dir().join("invalid"));
+        let invalid = json_files(&warden_tests::invalid_dir());
         for file in &invalid {
             let outcome = handler.handle(payload(file)).await.unwrap_or_else(|e| panic!("{}: {e}", file.display()));
             assert_eq!(outcome.status, Status::Rejected, "{}", file.display());

@@ -41,7 +41,7 @@ fn in_memory_ledger_passes_the_conformance_suite() {
 }
 
 fn now() -> Timestamp {
-    Timestamp(chrono::Utc::now())
+    Timestamp::now()
 }
 
 async fn engine_with_inventory(ledger: EmbeddedLedger) -> Engine<EmbeddedLedger> {
@@ -58,8 +58,8 @@ fn replaying_everything_twice_changes_nothing_and_reports_duplicates() {
     runtime().block_on(async {
         let (_dir, ledger) = fresh();
         let engine = engine_with_inventory(ledger).await;
-        let mut files = json_files(&events_dir());
-        files.extend(json_files(&events_dir().join("invalid")));
+        let mut files = warden_tests::event_files();
+        files.extend(json_files(&warden_tests::invalid_dir()));
         let mut first = Vec::new();
         for file in &files {
             first.push(engine.ingest_bytes(&read(file), now()).await.unwrap_or_else(|e| panic!("{e}")));
@@ -89,7 +89,7 @@ fn replaying_everything_twice_changes_nothing_and_reports_duplicates() {
             .into_iter()
             .filter(|e| matches!(e.entry.body, EntryBody::Rejected { .. }))
             .collect();
-        assert_eq!(rejected.len(), json_files(&events_dir().join("invalid")).len());
+        assert_eq!(rejected.len(), json_files(&warden_tests::invalid_dir()).len());
     });
 }
 

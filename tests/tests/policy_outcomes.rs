@@ -241,9 +241,10 @@ fn cases() -> Vec<Case> {
 }
 
 fn decide(fixture: &str, policy: &Policy, context: &DecisionContext) -> warden_core::engine::Report {
-    let event = event::decode_slice(&read(&events_dir().join(fixture))).unwrap_or_else(|e| panic!("{fixture}: {e}"));
-    let prepared = prepare(event, sample_inventory());
     let now = Timestamp::parse("2026-11-03T00:00:00Z").unwrap_or_else(|| panic!("time"));
+    let event =
+        event::decode_slice(&read(&events_dir().join(fixture)), now).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+    let prepared = prepare(event, sample_inventory());
     plan(prepared, policy, context, &Actor::Automation("test".into()), now).1
 }
 

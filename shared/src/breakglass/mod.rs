@@ -516,9 +516,9 @@ impl LastChange {
     /// package in the approval Warden set, or the endpoint InService on the config Warden set, soon after.
     pub fn echoed_by(&self, signal: &crate::signal::Signal) -> bool {
         use crate::signal::{Resource, SignalClass};
-        let since = signal.occurred_at.0 - self.at.0;
+        let since_millis = signal.occurred_at.millis() - self.at.millis();
         // A minute of clock skew before the change: SageMaker's times and ours come from different clocks.
-        if since < chrono::Duration::minutes(-1) || since > chrono::Duration::minutes(ECHO_WINDOW_MINUTES) {
+        if !(-60_000..=ECHO_WINDOW_MINUTES * 60_000).contains(&since_millis) {
             return false;
         }
         let names = |resource: Resource| signal.resources.contains(&resource);

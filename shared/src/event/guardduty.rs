@@ -30,6 +30,17 @@ impl GuardDutyFinding {
     pub fn archived(&self) -> bool {
         self.service.as_ref().and_then(|s| s.archived).unwrap_or(false)
     }
+
+    /// Made by `aws guardduty create-sample-findings` (or the console's sample findings): never real.
+    pub fn sample(&self) -> bool {
+        self.service.as_ref().and_then(|s| s.additional_info.as_ref()).is_some_and(AdditionalInfo::sample)
+    }
+
+    /// GuardDuty documents severities from 1.0 (low) to 10.0 (critical).
+    pub fn out_of_range(&self) -> Option<super::OutOfRange> {
+        (!(1.0..=10.0).contains(&self.severity))
+            .then_some(super::OutOfRange { path: "detail.severity", expected: "a GuardDuty severity from 1.0 to 10.0" })
+    }
 }
 
 /// `resource`: `resourceType` is a free string, so every detail block is optional and unknown types
@@ -130,6 +141,32 @@ pub struct FindingService {
     pub archived: Option<bool>,
     pub detector_id: Option<String>,
     pub event_last_seen: Option<Timestamp>,
+    pub additional_info: Option<AdditionalInfo>,
+}
+
+/// `service.additionalInfo`: free-form. Sample findings carry `sample: true`; some findings nest their details as
+/// a JSON string in `value`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdditionalInfo {
+    #[serde(default)]
+    sample: Option<serde_json::Value>,
+    #[serde(default)]
+    value: Option<serde_json::Value>,
+}
+
+impl AdditionalInfo {
+    fn sample(&self) -> bool {
+        let flagged = |v: &serde_json::Value| v.as_bool() == Some(true) || v.as_str() == Some("true");
+        if self.sample.as_ref().is_some_and(flagged) {
+            return true;
+        }
+        // `{"value": "{\"sample\":true,...}", "type": "default"}`
+        self.value
+            .as_ref()
+            .and_then(serde_json::Value::as_str)
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+            .is_some_and(|inner| inner.get("sample").is_some_and(flagged))
+    }
 }
 
 /// `GuardDuty Malware Protection Object Scan Result`.

@@ -40,11 +40,21 @@ fn one() -> u64 {
     1
 }
 
+impl MacieFinding {
+    /// Macie documents scores 1 (Low), 2 (Medium) and 3 (High).
+    pub fn out_of_range(&self) -> Option<super::OutOfRange> {
+        (![1.0, 2.0, 3.0].contains(&self.severity.score)).then_some(super::OutOfRange {
+            path: "detail.severity.score",
+            expected: "a Macie severity score of 1, 2 or 3",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MacieSeverity {
-    /// 1 (Low), 2 (Medium) or 3 (High).
-    pub score: u8,
+    /// 1 (Low), 2 (Medium) or 3 (High); read as a number so any other value is reported as out of range.
+    pub score: f64,
     pub description: Option<String>,
 }
 

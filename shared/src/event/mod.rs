@@ -14,7 +14,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::time::Timestamp;
+use crate::time::{DecodeWindow, Timestamp};
 
 /// Source of Warden's own events (drift from monitors other than Model Monitor).
 pub const WARDEN_MONITOR_SOURCE: &str = "warden.monitor";
@@ -46,7 +46,8 @@ pub struct Event {
     pub detail_type: String,
     pub account: Option<String>,
     pub region: Option<String>,
-    pub time: Option<Timestamp>,
+    /// Required and plausible: an event with no usable time is rejected rather than dated 1970.
+    pub time: Timestamp,
     pub resources: Vec<String>,
     pub detail: Detail,
 }
@@ -83,6 +84,12 @@ pub enum DecodeError {
     Unsupported { event_source: String, detail_type: String },
     #[error("malformed {detail_type:?} event: at {path}: {message}")]
     Malformed { detail_type: String, path: String, message: String },
+    /// A value outside its source's documented range. Never decided on (clamping it could cut off an endpoint),
+    /// and news in itself: AWS has widened such ranges before.
+    #[error(
+        "{detail_type:?} event out of range: at {path}: expected {expected}; Warden does not decide on a value it cannot interpret"
+    )]
+    OutOfRange { detail_type: String, path: String, expected: String },
 }
 
 impl DecodeError {
@@ -93,8 +100,70 @@ impl DecodeError {
             Self::Envelope { .. } => "not-an-event",
             Self::Unsupported { .. } => "unsupported",
             Self::Malformed { .. } => "malformed",
+            Self::OutOfRange { .. } => "out-of-range",
         }
     }
+
+    /// How loudly a rejection pages: a finding Warden cannot interpret may be a real threat in a new shape.
+    pub fn alert_level(&self) -> crate::signal::Band {
+        match self {
+            Self::OutOfRange { .. } => crate::signal::Band::High,
+            _ => crate::signal::Band::Low,
+        }
+    }
+}
+
+/// The longest error text kept: errors are recorded and alerted, and must fit any ledger item with room to spare.
+pub const MAX_ERROR_CHARS: usize = 600;
+
+/// `text` cut to at most `max` characters (with `…` when cut), control characters shown as `?`: for anything from
+/// an input that ends up in an error, a record or an alert.
+pub fn bounded(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max).map(|c| if c.is_control() { '?' } else { c }).collect();
+    if text.chars().nth(max).is_some() {
+        out.pop();
+        out.push('…');
+    }
+    out
+}
+
+/// A serde error message without the offending value: serde writes `invalid type: string "<value>", expected X`,
+/// `invalid value: integer `<value>``, `unknown variant `<value>``. The value may be huge or sensitive, and a
+/// rejection is recorded and alerted; the path and what was expected say enough to fix the sender.
+pub fn without_value(message: &str) -> String {
+    let (head, expected) = match message.rfind(", expected ") {
+        Some(at) => message.split_at(at),
+        None => (message, ""),
+    };
+    let kind = |unexpected: &str| -> String {
+        let end = unexpected.find([' ', '`', '"']).unwrap_or(unexpected.len());
+        match &unexpected[..end] {
+            "string" => "a string".into(),
+            "integer" => "an integer".into(),
+            "floating" => "a number".into(),
+            "boolean" => "a boolean".into(),
+            "character" => "a character".into(),
+            other => bounded(other, 40),
+        }
+    };
+    let head = if let Some(rest) = head.strip_prefix("invalid type: ") {
+        format!("invalid type: {}", kind(rest))
+    } else if let Some(rest) = head.strip_prefix("invalid value: ") {
+        format!("invalid value: {}", kind(rest))
+    } else if head.starts_with("unknown variant") {
+        "unknown value".to_owned()
+    } else if let Some(rest) = head.strip_prefix("unknown field ") {
+        // A field name is the sender's key, not a value: keep a short, plain one (it names a typo).
+        let name = rest.trim_matches('`');
+        if name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c)) {
+            format!("unknown field `{name}`")
+        } else {
+            "unknown field".to_owned()
+        }
+    } else {
+        head.to_owned()
+    };
+    bounded(&format!("{head}{expected}"), MAX_ERROR_CHARS)
 }
 
 /// `#[serde(default, deserialize_with = "null_as_default")]`: AWS sends `null` as often as it omits an empty
@@ -108,21 +177,24 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-/// Decodes one event from JSON bytes.
-pub fn decode_slice(bytes: &[u8]) -> Result<Event, DecodeError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::NotJson(e.to_string()))?;
-    decode_value(value)
+/// Decodes one event from JSON bytes, recorded at `recorded_at` (timestamps must be plausible for it).
+pub fn decode_slice(bytes: &[u8], recorded_at: Timestamp) -> Result<Event, DecodeError> {
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| DecodeError::NotJson(bounded(&e.to_string(), MAX_ERROR_CHARS)))?;
+    decode_value(value, recorded_at)
 }
 
-/// Decodes one event from a parsed JSON value.
-pub fn decode_value(mut value: Value) -> Result<Event, DecodeError> {
+/// Decodes one event from a parsed JSON value, recorded at `recorded_at`: every timestamp in it must lie between
+/// 2006 and a day after `recorded_at`, or the event is rejected naming the field.
+pub fn decode_value(mut value: Value, recorded_at: Timestamp) -> Result<Event, DecodeError> {
+    let _window = DecodeWindow::open(recorded_at);
     if !value.is_object() {
         return Err(DecodeError::Envelope { path: ".".into(), message: "expected a JSON object".into() });
     }
-    normalise_envelope_time(&mut value);
+    let time = envelope_time(&mut value)?;
     let envelope: EventBridgeEvent<Value> = serde_path_to_error::deserialize(value).map_err(|e| {
         let message = e.inner().to_string();
-        DecodeError::Envelope { path: path_of(e.path(), "", &message), message }
+        DecodeError::Envelope { path: path_of(e.path(), "", &message), message: without_value(&message) }
     })?;
     let source = envelope.source.clone();
     let detail_type = envelope.detail_type.clone();
@@ -133,7 +205,7 @@ pub fn decode_value(mut value: Value) -> Result<Event, DecodeError> {
         detail_type,
         account: envelope.account,
         region: envelope.region,
-        time: envelope.time.map(Timestamp),
+        time,
         resources: envelope.resources.unwrap_or_default(),
         detail,
     })
@@ -167,6 +239,15 @@ fn decode_detail(source: &str, detail_type: &str, detail: Value) -> Result<Detai
             D::ConfigComplianceChange(typed_detail(detail_type, detail)?)
         }
         ("aws.config", "Config Configuration Item Change") => {
+            if detail.get("configurationItem").is_some_and(Value::is_array) {
+                return Err(DecodeError::Malformed {
+                    detail_type: detail_type.to_owned(),
+                    path: "detail.configurationItem".into(),
+                    message: "a list: this is AWS Config's pre-2015 SNS notification form, not an EventBridge event; \
+                              deliver Config to Warden through an EventBridge rule"
+                        .into(),
+                });
+            }
             let change: config::ConfigurationItemChange = typed_detail(detail_type, detail)?;
             if change.item().is_none() {
                 return Err(DecodeError::Malformed {
@@ -177,8 +258,16 @@ fn decode_detail(source: &str, detail_type: &str, detail: Value) -> Result<Detai
             }
             D::ConfigItemChange(change)
         }
-        ("aws.macie", "Macie Finding") => D::MacieFinding(typed_detail(detail_type, detail)?),
-        ("aws.guardduty", "GuardDuty Finding") => D::GuardDutyFinding(typed_detail(detail_type, detail)?),
+        ("aws.macie", "Macie Finding") => {
+            let finding: macie::MacieFinding = typed_detail(detail_type, detail)?;
+            in_range(detail_type, finding.out_of_range())?;
+            D::MacieFinding(finding)
+        }
+        ("aws.guardduty", "GuardDuty Finding") => {
+            let finding: guardduty::GuardDutyFinding = typed_detail(detail_type, detail)?;
+            in_range(detail_type, finding.out_of_range())?;
+            D::GuardDutyFinding(finding)
+        }
         ("aws.guardduty", "GuardDuty Malware Protection Object Scan Result") => {
             D::MalwareScanResult(typed_detail(detail_type, detail)?)
         }
@@ -196,6 +285,24 @@ fn decode_detail(source: &str, detail_type: &str, detail: Value) -> Result<Detai
     })
 }
 
+/// A documented range a decoded value lies outside: its JSON path and what the source documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutOfRange {
+    pub path: &'static str,
+    pub expected: &'static str,
+}
+
+fn in_range(detail_type: &str, problem: Option<OutOfRange>) -> Result<(), DecodeError> {
+    match problem {
+        None => Ok(()),
+        Some(OutOfRange { path, expected }) => Err(DecodeError::OutOfRange {
+            detail_type: detail_type.to_owned(),
+            path: path.to_owned(),
+            expected: expected.to_owned(),
+        }),
+    }
+}
+
 fn typed_detail<T: DeserializeOwned>(detail_type: &str, detail: Value) -> Result<T, DecodeError> {
     if !detail.is_object() {
         return Err(DecodeError::Malformed {
@@ -209,7 +316,7 @@ fn typed_detail<T: DeserializeOwned>(detail_type: &str, detail: Value) -> Result
         DecodeError::Malformed {
             detail_type: detail_type.to_owned(),
             path: path_of(e.path(), "detail", &message),
-            message,
+            message: without_value(&message),
         }
     })
 }
@@ -220,6 +327,8 @@ fn path_of(path: &serde_path_to_error::Path, prefix: &str, message: &str) -> Str
     if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
         inner = if matches!(inner.as_str(), "." | "") { field.to_owned() } else { format!("{inner}.{field}") };
     }
+    // Map keys in the path are the sender's: keep the path short enough to record and read.
+    let inner = bounded(&inner, 200);
     match (prefix.is_empty(), inner.as_str()) {
         (true, "." | "") => ".".to_owned(),
         (true, _) => inner,
@@ -240,18 +349,57 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// The envelope `time` is RFC 3339 in real events, but AWS's own SageMaker sample has epoch milliseconds.
-/// Rewrite any form [`Timestamp`] understands to RFC 3339, and leave the rest for the envelope to reject.
-fn normalise_envelope_time(value: &mut Value) {
-    let Some(time) = value.get_mut("time") else {
-        return;
-    };
+/// The envelope `time`: RFC 3339 in real events, but AWS's own SageMaker sample has epoch milliseconds. Reads
+/// any form [`Timestamp`] understands, requires it to be plausible, and rewrites it as RFC 3339 for the envelope
+/// type. An event without a usable time is rejected: dating it 1970 would misplace it in every history.
+fn envelope_time(value: &mut Value) -> Result<Timestamp, DecodeError> {
+    let invalid = |message: &str| DecodeError::Envelope { path: "time".into(), message: message.to_owned() };
+    let time = value.get_mut("time").ok_or_else(|| invalid("missing field `time`"))?;
     let parsed = match &*time {
         Value::String(text) => Timestamp::parse(text),
         Value::Number(number) => number.as_f64().and_then(Timestamp::from_epoch),
         _ => None,
-    };
-    if let Some(parsed) = parsed {
-        *time = Value::String(parsed.to_rfc3339());
+    }
+    .ok_or_else(|| invalid("expected a timestamp between 1970 and 9999 (RFC 3339, or epoch milliseconds)"))?;
+    parsed.check_plausible().map_err(invalid)?;
+    *time = Value::String(parsed.to_rfc3339());
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_errors_lose_their_values() {
+        let secret = "4111-1111-1111-1111";
+        for (message, expected) in [
+            (
+                format!("invalid type: string \"{secret}, expected x\", expected f64"),
+                "invalid type: a string, expected f64",
+            ),
+            (format!("invalid value: integer `{secret}`, expected u8"), "invalid value: an integer, expected u8"),
+            (format!("invalid type: floating point `{secret}`, expected u64"), "invalid type: a number, expected u64"),
+            (
+                format!("unknown variant `{secret}`, expected one of `A`, `B`"),
+                "unknown value, expected one of `A`, `B`",
+            ),
+            (
+                "unknown field `score`, expected one of `value`".to_owned(),
+                "unknown field `score`, expected one of `value`",
+            ),
+            (format!("unknown field `{secret} {secret}`, expected `value`"), "unknown field, expected `value`"),
+            ("missing field `id`".to_owned(), "missing field `id`"),
+        ] {
+            assert_eq!(without_value(&message), expected, "{message}");
+        }
+        assert!(without_value(&"x".repeat(300_000)).chars().count() <= MAX_ERROR_CHARS);
+    }
+
+    #[test]
+    fn bounded_cuts_and_cleans() {
+        assert_eq!(bounded("abc", 3), "abc");
+        assert_eq!(bounded("abcd", 3), "ab…");
+        assert_eq!(bounded("a\nb", 5), "a?b");
     }
 }

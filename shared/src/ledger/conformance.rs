@@ -31,7 +31,7 @@ fn ensure(condition: bool, message: impl FnOnce() -> String) -> Check {
 }
 
 fn at(millis: i64) -> Timestamp {
-    Timestamp::from_millis(millis).unwrap_or(Timestamp(chrono::DateTime::UNIX_EPOCH))
+    Timestamp::from_millis(millis).unwrap_or(Timestamp::MIN)
 }
 
 /// A minimal entry for `chain`.
