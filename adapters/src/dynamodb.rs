@@ -600,8 +600,18 @@ impl Ledger for DynamoLedger {
 
     async fn inventory(&self) -> Result<Inventory, LedgerError> {
         let items = self.query(schema::INVENTORY_PK.to_owned(), Some("MODEL#"), None).await?;
-        let models = items.iter().map(|item| json::<Model>(item, "model")).collect::<Result<Vec<_>, _>>()?;
-        Ok(Inventory::from_models(models))
+        let mut models = Vec::new();
+        let mut unreadable = std::collections::BTreeSet::new();
+        for item in &items {
+            match json::<Model>(item, "model") {
+                Ok(model) => models.push(model),
+                // One damaged record must not stop every other model's events.
+                Err(_) => {
+                    unreadable.insert(text(item, SK)?.trim_start_matches("MODEL#").to_owned());
+                }
+            }
+        }
+        Ok(Inventory::from_stored(models, unreadable))
     }
 
     async fn facts(&self, query: &FactQuery) -> Result<DecisionContext, LedgerError> {

@@ -22,6 +22,8 @@ use crate::{EXIT_REJECTED, ExportFormat, Global};
 #[derive(Debug)]
 pub enum Failure {
     Message(String),
+    /// The ledger holds damaged or tampered data (exit 1, like a failed verification).
+    Integrity(String),
     BrokenPipe,
 }
 
@@ -39,7 +41,10 @@ impl From<std::io::Error> for Failure {
 
 impl From<warden_core::ledger::LedgerError> for Failure {
     fn from(error: warden_core::ledger::LedgerError) -> Self {
-        Self::Message(error.to_string())
+        match error {
+            warden_core::ledger::LedgerError::Corrupt(_) => Self::Integrity(error.to_string()),
+            _ => Self::Message(error.to_string()),
+        }
     }
 }
 
@@ -193,14 +198,27 @@ pub async fn ledger_show(global: &Global, model: Option<&str>) -> CommandResult 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut shown = 0;
+    let mut unreadable = Vec::new();
     for chain in &chains {
-        let entries = ledger.entries(chain).await?;
+        let entries = match readable(ledger.entries(chain).await)? {
+            Ok(entries) => entries,
+            Err(error) => {
+                unreadable.push(format!("chain {chain}: {error}"));
+                continue;
+            }
+        };
         shown += entries.len();
         for entry in &entries {
             write_item(&mut out, global.json, entry, |out| output::entry_row(out, entry))?;
         }
     }
     out.flush()?;
+    if !unreadable.is_empty() {
+        return Err(Failure::Integrity(format!(
+            "shown what could be read; these chains cannot be read (run `warden ledger verify`): {}",
+            unreadable.join("; ")
+        )));
+    }
     if shown == 0 && !global.json {
         match model {
             Some(id) => eprintln!("no entries for model {id:?}"),
@@ -208,6 +226,17 @@ pub async fn ledger_show(global: &Global, model: Option<&str>) -> CommandResult 
         }
     }
     Ok(0)
+}
+
+/// A read that failed on damaged data is the caller's to report (`Ok(Err)`); an unreachable ledger stops the
+/// command.
+fn readable<T>(
+    result: Result<T, warden_core::ledger::LedgerError>,
+) -> Result<Result<T, warden_core::ledger::LedgerError>, Failure> {
+    match result {
+        Err(error @ warden_core::ledger::LedgerError::Unavailable(_)) => Err(error.into()),
+        other => Ok(other),
+    }
 }
 
 pub async fn ledger_verify(global: &Global) -> CommandResult {
@@ -232,8 +261,10 @@ pub async fn ledger_export(global: &Global, filter: evidence::Filter, format: Ex
     let verification = verify(ledger).await?;
     let mut chains = Vec::new();
     for chain in ledger.chains().await? {
-        if filter.model.as_ref().is_none_or(|m| *m == chain) {
-            let entries = ledger.entries(&chain).await?;
+        // A chain that cannot be read is left out here and named by the verification below.
+        if filter.model.as_ref().is_none_or(|m| *m == chain)
+            && let Ok(entries) = readable(ledger.entries(&chain).await)?
+        {
             chains.push((chain, entries));
         }
     }

@@ -291,6 +291,9 @@ async fn break_glass(global: &Global, command: BreakGlassCommand) -> Result<u8, 
 }
 
 fn main() -> ExitCode {
+    // A panic (redb asserts on some damaged pages; the ledger turns that into an error) is one line, not a
+    // backtrace hint that reads like a crash; the command then reports what failed.
+    std::panic::set_hook(Box::new(|info| eprintln!("warden: internal error: {info}")));
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -335,6 +338,11 @@ fn main() -> ExitCode {
         Err(commands::Failure::Message(message)) => {
             eprintln!("warden: {message}");
             ExitCode::from(EXIT_CONFIG)
+        }
+        // Damaged or tampered data is a finding about the ledger, not a usage error.
+        Err(commands::Failure::Integrity(message)) => {
+            eprintln!("warden: {message}");
+            ExitCode::from(EXIT_REJECTED)
         }
     }
 }

@@ -387,3 +387,73 @@ fn a_break_glass_request_prints_as_the_function_receives_it_and_says_where_it_co
     assert_eq!(no_reason.status.code(), Some(2));
     assert!(stderr(&no_reason).contains("--reason"), "{}", stderr(&no_reason));
 }
+
+/// Bytes flipped anywhere in the embedded store: `verify` reports storage corruption (exit 1) or, when the bytes
+/// were unused, an intact ledger (exit 0). Never a panic, never a usage error.
+#[test]
+fn a_damaged_embedded_store_is_reported_never_a_crash() {
+    let dir = tempdir();
+    let first = warden(dir.path(), &["replay", "events", "--inventory", "events/inventory.toml"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let file = dir.path().join("ledger.redb");
+    let pristine = std::fs::read(&file).unwrap();
+    let mut seed: u64 = 0x5eed_0000_d00d_f00d;
+    let mut next = || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        seed >> 33
+    };
+    let mut corrupt_runs = 0;
+    for _ in 0..40 {
+        let mut bytes = pristine.clone();
+        for _ in 0..8 {
+            let at = usize::try_from(next()).unwrap() % bytes.len();
+            bytes[at] ^= 1 << (next() % 8);
+        }
+        std::fs::write(&file, &bytes).unwrap();
+        let verified = warden(dir.path(), &["ledger", "verify"]);
+        let code = verified.status.code();
+        assert!(matches!(code, Some(0 | 1)), "exit {code:?}: {}{}", stdout(&verified), stderr(&verified));
+        assert!(!stderr(&verified).contains("RUST_BACKTRACE"), "{}", stderr(&verified));
+        if code == Some(1) {
+            corrupt_runs += 1;
+        }
+    }
+    assert!(corrupt_runs > 0, "some of 40 damaged files must be found damaged");
+}
+
+/// A replayed path must mean something: an empty folder is an error naming it; a broken pretty-printed event is one
+/// rejection; AWS Config's pre-2015 SNS form is named for what it is.
+#[test]
+fn replay_refuses_nothing_to_do_and_reports_a_broken_file_once() {
+    let dir = tempdir();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let output = warden(dir.path(), &["replay", empty.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("holds no .json or .jsonl file"), "{}", stderr(&output));
+
+    let pretty = std::fs::read_to_string(root().join("events/guardduty-finding-role-high-risk-cutoff.json")).unwrap();
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, pretty.replacen("\"resources\": [],", "\"resources\": [],,", 1)).unwrap();
+    let output = warden(dir.path(), &["replay", broken.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 1, "one rejection for the file: {}", stdout(&output));
+    assert_eq!(lines[0]["status"], "rejected");
+
+    let legacy = dir.path().join("legacy.json");
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("events/config-configuration-item-change-endpoint-tagged.json")).unwrap(),
+    )
+    .unwrap();
+    let item = event["detail"]["configurationItem"].take();
+    event["detail"]["configurationItem"] = Value::Array(vec![item]);
+    std::fs::write(&legacy, event.to_string()).unwrap();
+    let output = warden(dir.path(), &["replay", legacy.to_str().unwrap(), "--json"]);
+    let lines = json_lines(&output);
+    assert!(
+        lines[0]["error"].as_str().unwrap_or_default().contains("pre-2015 SNS notification form"),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -70,6 +70,8 @@ pub struct Prepared {
     pub inventory: Inventory,
     /// Models whose inventory record this event changed.
     pub changed: BTreeSet<String>,
+    /// `warden:*` tags that disagreed with the inventory and were not applied.
+    pub conflicts: Vec<crate::inventory::TagConflict>,
     pub affected: Vec<Affected>,
 }
 
@@ -81,9 +83,15 @@ pub fn prepare(event: Event, inventory: Inventory) -> Prepared {
 
 /// [`prepare`], with the event's signal already made.
 fn prepare_signal(event: Event, signal: Signal, mut inventory: Inventory) -> Prepared {
-    let changed = inventory.observe(&event);
-    let affected = inventory.affected(&signal.resources);
-    Prepared { event, signal, inventory, changed, affected }
+    let observation = inventory.observe(&event);
+    let mut affected = inventory.affected(&signal.resources);
+    // A conflict is news for the model whose record it disagrees with, even if the signal does not name it.
+    for conflict in &observation.conflicts {
+        if !affected.iter().any(|a| a.model_id == conflict.model_id) && inventory.get(&conflict.model_id).is_some() {
+            affected.push(Affected { model_id: conflict.model_id.clone(), via: conflict.resource.clone() });
+        }
+    }
+    Prepared { event, signal, inventory, changed: observation.changed, conflicts: observation.conflicts, affected }
 }
 
 impl Prepared {
@@ -117,12 +125,24 @@ pub fn plan(
     actor: &Actor,
     recorded_at: Timestamp,
 ) -> (Commit, Report) {
-    let Prepared { event, signal, mut inventory, mut changed, affected } = prepared;
-    let decisions: Vec<(Option<&Affected>, Decision)> = if affected.is_empty() {
+    let Prepared { event, mut signal, mut inventory, mut changed, conflicts, affected } = prepared;
+    let mut decisions: Vec<(Option<&Affected>, Decision)> = if affected.is_empty() {
         vec![(None, policy.decide(&signal, None, context))]
     } else {
         affected.iter().map(|a| (Some(a), policy.decide(&signal, inventory.get(&a.model_id), context))).collect()
     };
+    // A tag that disagreed with the inventory is a governance anomaly: recorded with the decision, alerted at
+    // medium at least, whatever the rule said.
+    for (link, decision) in &mut decisions {
+        for conflict in conflicts.iter().filter(|c| link.is_some_and(|a| a.model_id == c.model_id)) {
+            decision.reasons.push(conflict.to_string());
+            decision.alert = decision.alert.max(Some(Band::Medium));
+        }
+    }
+    if let Some(first) = conflicts.first() {
+        signal.summary =
+            crate::event::bounded(&format!("{}; {first}", signal.summary), crate::signal::MAX_SUMMARY_CHARS);
+    }
 
     let mut commit = Commit { idempotency_key: signal.idempotency_key.clone(), ..Commit::default() };
     for (link, decision) in &decisions {

@@ -221,11 +221,25 @@ pub struct Affected {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inventory {
     models: BTreeMap<String, Model>,
+    /// Ids of stored records that could not be read (damaged or tampered with). Left out, so every other model is
+    /// governed as usual, and never re-created from an event: that would silently replace, say, a high-risk
+    /// record with an unclassified one. An inventory import by a person repairs them.
+    #[serde(skip)]
+    unreadable: BTreeSet<String>,
 }
 
 impl Inventory {
     pub fn from_models(models: impl IntoIterator<Item = Model>) -> Self {
-        Self { models: models.into_iter().map(|m| (m.id.clone(), m)).collect() }
+        Self { models: models.into_iter().map(|m| (m.id.clone(), m)).collect(), unreadable: BTreeSet::new() }
+    }
+
+    /// The readable models, with the ids of the records that could not be read.
+    pub fn from_stored(models: impl IntoIterator<Item = Model>, unreadable: BTreeSet<String>) -> Self {
+        Self { unreadable, ..Self::from_models(models) }
+    }
+
+    pub fn unreadable(&self) -> &BTreeSet<String> {
+        &self.unreadable
     }
 
     pub fn get(&self, id: &str) -> Option<&Model> {
@@ -288,17 +302,20 @@ impl Inventory {
     }
 
     /// Keeps the inventory current from a SageMaker event: endpoint configs, package versions and approvals,
-    /// training lineage, and `warden:*` tags. Returns the ids of the models that changed.
-    pub fn observe(&mut self, event: &Event) -> BTreeSet<String> {
-        let mut changed = BTreeSet::new();
+    /// training lineage, and `warden:*` tags (which may only associate and fill in: see [`TagConflict`]).
+    pub fn observe(&mut self, event: &Event) -> Observation {
+        let mut seen = Observation::default();
+        let changed = &mut seen.changed;
         match &event.detail {
             Detail::EndpointStateChange(d) | Detail::EndpointDeploymentStateChange(d) => {
-                let owner = self.apply_tags(&d.tags, &mut changed).or_else(|| self.endpoint_owner(&d.endpoint_name));
+                let endpoint = Resource::Endpoint(d.endpoint_name.clone());
+                let bound = self.endpoint_owner(&d.endpoint_name);
+                let owner = self.apply_tags(&d.tags, &endpoint, bound, changed, &mut seen.conflicts);
                 let Some(model_id) = owner else {
-                    return changed;
+                    return seen;
                 };
                 let Some(model) = self.models.get_mut(&model_id) else {
-                    return changed;
+                    return seen;
                 };
                 let before = model.clone();
                 let endpoint = model.endpoint_mut(&d.endpoint_name);
@@ -319,13 +336,19 @@ impl Inventory {
             }
             Detail::ModelPackageStateChange(d) => {
                 let group = &d.model_package_group_name;
-                let model_id = self
+                let known = self
                     .models
                     .values()
                     .find(|m| m.model_package_group.as_deref() == Some(group))
                     .or_else(|| self.models.get(group))
-                    .map(|m| m.id.clone())
-                    .unwrap_or_else(|| group.clone());
+                    .map(|m| m.id.clone());
+                // An unknown group becomes an unclassified model named after it, if its name can be a model id.
+                let Some(model_id) = known.or_else(|| is_valid_model_id(group).then(|| group.clone())) else {
+                    return seen;
+                };
+                if self.unreadable.contains(&model_id) {
+                    return seen;
+                }
                 let model = self.models.entry(model_id.clone()).or_insert_with(|| Model::new(&model_id));
                 let before = model.clone();
                 model.model_package_group.get_or_insert_with(|| group.clone());
@@ -345,11 +368,12 @@ impl Inventory {
                 }
             }
             Detail::TrainingJobStateChange(d) => {
-                let Some(model_id) = self.apply_tags(&d.tags, &mut changed) else {
-                    return changed;
+                let job = Resource::TrainingJob(d.training_job_name.clone());
+                let Some(model_id) = self.apply_tags(&d.tags, &job, None, changed, &mut seen.conflicts) else {
+                    return seen;
                 };
                 let Some(model) = self.models.get_mut(&model_id) else {
-                    return changed;
+                    return seen;
                 };
                 let before = model.clone();
                 model.roles.extend(d.role_arn.iter().cloned());
@@ -366,7 +390,7 @@ impl Inventory {
             }
             _ => {}
         }
-        changed
+        seen
     }
 
     /// Marks an endpoint's current config suspect, because Warden acted against it.
@@ -387,30 +411,119 @@ impl Inventory {
         self.models.values().find(|m| m.endpoint(endpoint).is_some()).map(|m| m.id.clone())
     }
 
-    /// Applies `warden:*` tags; returns the model the resource is tagged with.
-    fn apply_tags(&mut self, tags: &BTreeMap<String, String>, changed: &mut BTreeSet<String>) -> Option<String> {
-        let model_id = tags.get(TAG_MODEL)?.trim();
-        if !is_valid_model_id(model_id) {
+    /// Applies a resource's `warden:*` tags, which may associate a resource bound to no model and fill in fields the
+    /// inventory left unset, never more: a tag that would move a bound resource, or change a tier or owner already
+    /// set, is not applied and becomes a [`TagConflict`]. Returns the model the resource belongs to afterwards.
+    fn apply_tags(
+        &mut self,
+        tags: &BTreeMap<String, String>,
+        resource: &Resource,
+        bound: Option<String>,
+        changed: &mut BTreeSet<String>,
+        conflicts: &mut Vec<TagConflict>,
+    ) -> Option<String> {
+        let Some(tagged) = tags.get(TAG_MODEL).map(|t| t.trim()) else {
+            return bound;
+        };
+        let conflict = |model_id: &str, tag: &str, recorded: String| TagConflict {
+            model_id: model_id.to_owned(),
+            resource: resource.clone(),
+            tag: tag.to_owned(),
+            recorded,
+        };
+        if !is_valid_model_id(tagged) {
+            if let Some(owner) = &bound {
+                conflicts.push(conflict(owner, TAG_MODEL, "a tag value that is not a valid model id".into()));
+            }
+            return bound;
+        }
+        if let Some(owner) = bound.filter(|owner| owner != tagged) {
+            conflicts.push(conflict(&owner, TAG_MODEL, format!("bound to model {owner}")));
+            return Some(owner);
+        }
+        if self.unreadable.contains(tagged) {
             return None;
         }
-        let model = self.models.entry(model_id.to_owned()).or_insert_with(|| Model::new(model_id));
+        let model = self.models.entry(tagged.to_owned()).or_insert_with(|| Model::new(tagged));
         let before = model.clone();
-        if let Some(risk) = tags.get(TAG_RISK).and_then(|r| RiskTier::parse(r)) {
-            model.risk = Some(risk);
+        if let Some(value) = tags.get(TAG_RISK) {
+            match (RiskTier::parse(value), model.risk) {
+                (Some(risk), None) => model.risk = Some(risk),
+                (Some(risk), Some(recorded)) if risk == recorded => {}
+                (_, recorded) => conflicts.push(conflict(
+                    tagged,
+                    TAG_RISK,
+                    recorded.map_or("no valid tier".to_owned(), |r| format!("risk tier {r}")),
+                )),
+            }
         }
-        if let Some(owner) = tags.get(TAG_OWNER).filter(|o| !o.trim().is_empty()) {
-            model.owner = Some(owner.trim().to_owned());
+        if let Some(value) = tags.get(TAG_OWNER).map(|o| o.trim()).filter(|o| !o.is_empty()) {
+            match &model.owner {
+                None if is_plain_text(value) => model.owner = Some(value.to_owned()),
+                Some(recorded) if recorded == value => {}
+                recorded => conflicts.push(conflict(
+                    tagged,
+                    TAG_OWNER,
+                    recorded.as_ref().map_or("no valid owner".to_owned(), |o| format!("owner {o}")),
+                )),
+            }
         }
         if *model != before {
-            changed.insert(model_id.to_owned());
+            changed.insert(tagged.to_owned());
         }
-        Some(model_id.to_owned())
+        Some(tagged.to_owned())
     }
 }
 
-/// Model ids are non-empty, trimmed, and never start with `_` (reserved for Warden's own chains).
+/// What an event taught the inventory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observation {
+    /// Models whose record changed.
+    pub changed: BTreeSet<String>,
+    /// Tags that disagreed with the inventory and were not applied.
+    pub conflicts: Vec<TagConflict>,
+}
+
+/// A `warden:*` tag that disagrees with the inventory: it would move a resource bound to a model, or change a tier
+/// or owner the inventory set. Not applied (tagging is an ordinary SageMaker permission; downgrading a model must
+/// not be), but recorded on the model's chain and alerted as a governance anomaly. Only the inventory file or
+/// `warden inventory`, by a person on record, changes these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagConflict {
+    /// The model whose record the tag disagrees with.
+    pub model_id: String,
+    pub resource: Resource,
+    pub tag: String,
+    /// What the inventory holds, for people.
+    pub recorded: String,
+}
+
+impl fmt::Display for TagConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "governance anomaly: tag {} on {} disagrees with the inventory ({}); not applied",
+            self.tag, self.resource, self.recorded
+        )
+    }
+}
+
+/// Text a person wrote, safe to show and record: no control characters, at most 256 characters.
+fn is_plain_text(text: &str) -> bool {
+    text.chars().count() <= 256 && !text.chars().any(char::is_control)
+}
+
+/// The longest model id: ids name ledger chains and keys.
+pub const MAX_MODEL_ID_CHARS: usize = 128;
+
+/// Model ids are non-empty, at most [`MAX_MODEL_ID_CHARS`], with no whitespace or control characters, and never
+/// start with `_` (reserved for Warden's own chains, such as `_unattributed`). Checked on every path that creates
+/// one: the inventory file, `warden:model` tags and model package groups.
 pub fn is_valid_model_id(id: &str) -> bool {
-    !id.is_empty() && id.trim() == id && !id.starts_with('_')
+    !id.is_empty()
+        && id.chars().count() <= MAX_MODEL_ID_CHARS
+        && !id.starts_with('_')
+        && !id.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// The inventory file users write by hand (TOML, `[[model]]` tables).
@@ -466,7 +579,7 @@ impl InventoryFile {
             let invalid = |message: String| InventoryError::Invalid { index, message };
             if !is_valid_model_id(&spec.id) {
                 return Err(invalid(format!(
-                    "id {:?} must be non-empty, with no surrounding spaces, and not start with '_' (reserved)",
+                    "id {:?} must be 1 to {MAX_MODEL_ID_CHARS} characters with no spaces or control characters, and not start with '_' (reserved)",
                     spec.id
                 )));
             }
@@ -531,7 +644,8 @@ mod tests {
     #[test]
     fn rejects_bad_inventory_files() {
         let cases = [
-            ("[[model]]\nid = \"\"", "non-empty"),
+            ("[[model]]\nid = \"\"", "1 to 128 characters"),
+            ("[[model]]\nid = \"fraud detector\"", "no spaces"),
             ("[[model]]\nid = \"_unattributed\"", "reserved"),
             ("[[model]]\nid = \"a\"\n[[model]]\nid = \"a\"", "duplicate model id"),
             ("[[model]]\nid = \"a\"\nrisk = \"extreme\"", "unknown variant"),

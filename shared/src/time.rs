@@ -200,8 +200,9 @@ impl Visitor<'_> for TimestampVisitor {
 
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<Timestamp, E> {
         plausible(
-            Timestamp::from_epoch(value)
-                .ok_or_else(|| E::custom("expected epoch seconds or milliseconds between 1970 and 9999"))?,
+            Timestamp::from_epoch(value).ok_or_else(|| {
+                E::custom("expected a timestamp: epoch seconds or milliseconds between 1970 and 9999")
+            })?,
         )
     }
 }

@@ -20,7 +20,8 @@ const MANAGED: (&str, &str) = ("warden:managed", "true");
 const PACKAGE: &str = "arn:aws:sagemaker:us-east-1:111122223333:model-package/fraud-scoring/12";
 
 fn at(minute: i64) -> Timestamp {
-    Timestamp::from_millis(1_780_000_000_000 + minute * 60_000).unwrap()
+    // After every bundled event (2026-11-02), so none of them lies in the future of the clock.
+    Timestamp::from_millis(1_793_664_000_000 + minute * 60_000).unwrap()
 }
 
 fn request(id: &str, action: Operation, target: &str, by: Actor) -> BreakGlassRequest {

@@ -278,8 +278,8 @@ fn decode_detail(source: &str, detail_type: &str, detail: Value) -> Result<Detai
         (WARDEN_MONITOR_SOURCE, "Warden Drift Detected") => D::WardenDrift(typed_detail(detail_type, detail)?),
         _ => {
             return Err(DecodeError::Unsupported {
-                event_source: source.to_owned(),
-                detail_type: detail_type.to_owned(),
+                event_source: bounded(source, 128),
+                detail_type: bounded(detail_type, 128),
             });
         }
     })
@@ -327,8 +327,15 @@ fn path_of(path: &serde_path_to_error::Path, prefix: &str, message: &str) -> Str
     if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
         inner = if matches!(inner.as_str(), "." | "") { field.to_owned() } else { format!("{inner}.{field}") };
     }
-    // Map keys in the path are the sender's: keep the path short enough to record and read.
-    let inner = bounded(&inner, 200);
+    // Map keys in the path are the sender's: a key that is not a plain name (long, spaced, odd characters) is shown
+    // as `<key>`, so the path names where the fault is without repeating what was sent.
+    let plain = |segment: &str| {
+        segment.len() <= 64 && segment.chars().all(|c| c.is_ascii_alphanumeric() || "_-:[]@$".contains(c))
+    };
+    let inner = bounded(
+        &inner.split('.').map(|segment| if plain(segment) { segment } else { "<key>" }).collect::<Vec<_>>().join("."),
+        200,
+    );
     match (prefix.is_empty(), inner.as_str()) {
         (true, "." | "") => ".".to_owned(),
         (true, _) => inner,

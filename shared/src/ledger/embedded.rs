@@ -44,12 +44,45 @@ pub const LEDGER_FILE: &str = "ledger.redb";
 
 #[derive(Debug)]
 pub struct EmbeddedLedger {
-    db: Database,
+    /// `None` only while being dropped.
+    db: Option<Database>,
     path: PathBuf,
+}
+
+impl Drop for EmbeddedLedger {
+    /// redb writes its allocator state when the file closes, and can panic there on a damaged file: contain it, so
+    /// a command that already reported the damage does not end in a crash.
+    fn drop(&mut self) {
+        let db = self.db.take();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(db)));
+    }
 }
 
 fn storage(error: impl std::fmt::Display) -> LedgerError {
     LedgerError::Storage(error.to_string())
+}
+
+/// redb's own report of a damaged file is corruption (the data cannot be trusted), not a passing storage failure.
+fn redb_error(error: impl Into<redb::Error>) -> LedgerError {
+    match error.into() {
+        redb::Error::Corrupted(message) => {
+            LedgerError::Corrupt(format!("the embedded ledger file is damaged: {message}"))
+        }
+        other => LedgerError::Storage(other.to_string()),
+    }
+}
+
+/// Runs one operation on the file, turning a panic inside redb (it asserts on some damaged pages) into a
+/// corruption error, so a damaged file is reported, never a crash.
+fn guarded<T>(operation: impl FnOnce() -> Result<T, LedgerError>) -> Result<T, LedgerError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(operation)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|m| (*m).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(LedgerError::Corrupt(format!("the embedded ledger file is damaged (storage engine failed: {message})")))
+    })
 }
 
 fn corrupt(what: &str, error: impl std::fmt::Display) -> LedgerError {
@@ -62,68 +95,72 @@ impl EmbeddedLedger {
         std::fs::create_dir_all(dir)
             .map_err(|e| storage(format!("cannot create ledger folder {}: {e}", dir.display())))?;
         let path = dir.join(LEDGER_FILE);
-        let db = Database::create(&path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => {
-                LedgerError::Unavailable(format!("{} is in use by another process", path.display()))
-            }
-            other => storage(format!("cannot open {}: {other}", path.display())),
+        let db = guarded(|| {
+            Database::create(&path).map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    LedgerError::Unavailable(format!("{} is in use by another process", path.display()))
+                }
+                other => match redb_error(other) {
+                    LedgerError::Corrupt(message) => LedgerError::Corrupt(format!("{}: {message}", path.display())),
+                    error => storage(format!("cannot open {}: {error}", path.display())),
+                },
+            })
         })?;
-        Self::with_tables(db, path)
+        guarded(|| Self::with_tables(db, path))
     }
 
     /// A ledger held in memory only (tests, benchmarks, trying policies): same code, no file.
     pub fn in_memory() -> Result<Self, LedgerError> {
-        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new()).map_err(storage)?;
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new()).map_err(redb_error)?;
         Self::with_tables(db, PathBuf::from(":memory:"))
     }
 
     /// Creates the tables, so every read transaction finds them.
     fn with_tables(db: Database, path: PathBuf) -> Result<Self, LedgerError> {
-        let txn = db.begin_write().map_err(storage)?;
+        let txn = db.begin_write().map_err(redb_error)?;
         {
-            txn.open_table(ENTRIES).map_err(storage)?;
-            txn.open_table(HEADS).map_err(storage)?;
-            txn.open_table(MARKERS).map_err(storage)?;
-            txn.open_table(MODELS).map_err(storage)?;
-            txn.open_table(ACTION_MARKS).map_err(storage)?;
-            txn.open_table(ALERT_MARKS).map_err(storage)?;
-            txn.open_table(OPEN_FINDINGS).map_err(storage)?;
-            txn.open_table(RECORDS).map_err(storage)?;
+            txn.open_table(ENTRIES).map_err(redb_error)?;
+            txn.open_table(HEADS).map_err(redb_error)?;
+            txn.open_table(MARKERS).map_err(redb_error)?;
+            txn.open_table(MODELS).map_err(redb_error)?;
+            txn.open_table(ACTION_MARKS).map_err(redb_error)?;
+            txn.open_table(ALERT_MARKS).map_err(redb_error)?;
+            txn.open_table(OPEN_FINDINGS).map_err(redb_error)?;
+            txn.open_table(RECORDS).map_err(redb_error)?;
         }
-        txn.commit().map_err(storage)?;
-        Ok(Self { db, path })
+        txn.commit().map_err(redb_error)?;
+        Ok(Self { db: Some(db), path })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The underlying database, for tests that must tamper with stored bytes.
-    pub fn database(&self) -> &Database {
-        &self.db
+    fn db(&self) -> Result<&Database, LedgerError> {
+        self.db.as_ref().ok_or_else(|| LedgerError::Storage("the embedded ledger is closed".into()))
     }
 
     fn commit_sync(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
         if commit.idempotency_key.is_empty() {
             return Err(LedgerError::Invalid("empty idempotency key".into()));
         }
-        let txn = self.db.begin_write().map_err(storage)?;
+        let txn = self.db()?.begin_write().map_err(redb_error)?;
         let sealed = {
-            let mut markers = txn.open_table(MARKERS).map_err(storage)?;
-            if let Some(existing) = markers.get(commit.idempotency_key.as_str()).map_err(storage)? {
+            let mut markers = txn.open_table(MARKERS).map_err(redb_error)?;
+            if let Some(existing) = markers.get(commit.idempotency_key.as_str()).map_err(redb_error)? {
                 let original: Outcome = serde_json::from_slice(existing.value()).map_err(|e| corrupt("marker", e))?;
                 return Ok(CommitOutcome::Duplicate { original });
             }
             let outcome = serde_json::to_vec(&commit.outcome).map_err(storage)?;
-            markers.insert(commit.idempotency_key.as_str(), outcome.as_slice()).map_err(storage)?;
+            markers.insert(commit.idempotency_key.as_str(), outcome.as_slice()).map_err(redb_error)?;
 
-            let mut heads_table = txn.open_table(HEADS).map_err(storage)?;
+            let mut heads_table = txn.open_table(HEADS).map_err(redb_error)?;
             let mut heads: BTreeMap<String, Option<Head>> = BTreeMap::new();
             for entry in &commit.entries {
                 if !heads.contains_key(&entry.chain) {
                     let head = heads_table
                         .get(entry.chain.as_str())
-                        .map_err(storage)?
+                        .map_err(redb_error)?
                         .map(|h| serde_json::from_slice::<Head>(h.value()))
                         .transpose()
                         .map_err(|e| corrupt("head", e))?;
@@ -131,43 +168,43 @@ impl EmbeddedLedger {
                 }
             }
             let sealed = seal_all(commit.entries, &mut heads)?;
-            let mut entries = txn.open_table(ENTRIES).map_err(storage)?;
+            let mut entries = txn.open_table(ENTRIES).map_err(redb_error)?;
             for entry in &sealed {
                 let bytes = serde_json::to_vec(entry).map_err(storage)?;
-                entries.insert((entry.chain(), entry.seq), bytes.as_slice()).map_err(storage)?;
+                entries.insert((entry.chain(), entry.seq), bytes.as_slice()).map_err(redb_error)?;
             }
             for (chain, head) in &heads {
                 if let Some(head) = head {
                     let bytes = serde_json::to_vec(head).map_err(storage)?;
-                    heads_table.insert(chain.as_str(), bytes.as_slice()).map_err(storage)?;
+                    heads_table.insert(chain.as_str(), bytes.as_slice()).map_err(redb_error)?;
                 }
             }
-            let mut models = txn.open_table(MODELS).map_err(storage)?;
+            let mut models = txn.open_table(MODELS).map_err(redb_error)?;
             for model in &commit.models {
                 let bytes = serde_json::to_vec(model).map_err(storage)?;
-                models.insert(model.id.as_str(), bytes.as_slice()).map_err(storage)?;
+                models.insert(model.id.as_str(), bytes.as_slice()).map_err(redb_error)?;
             }
-            let mut marks = txn.open_table(ACTION_MARKS).map_err(storage)?;
+            let mut marks = txn.open_table(ACTION_MARKS).map_err(redb_error)?;
             for (target, at) in &commit.action_marks {
-                let newer = marks.get(target.as_str()).map_err(storage)?.is_none_or(|m| m.value() < at.millis());
+                let newer = marks.get(target.as_str()).map_err(redb_error)?.is_none_or(|m| m.value() < at.millis());
                 if newer {
-                    marks.insert(target.as_str(), at.millis()).map_err(storage)?;
+                    marks.insert(target.as_str(), at.millis()).map_err(redb_error)?;
                 }
             }
-            let mut alerts = txn.open_table(ALERT_MARKS).map_err(storage)?;
+            let mut alerts = txn.open_table(ALERT_MARKS).map_err(redb_error)?;
             for (key, level, at) in &commit.alert_marks {
                 let previous =
-                    alerts.get(key.as_str()).map_err(storage)?.map(|v| decode_alert_mark(v.value())).transpose()?;
+                    alerts.get(key.as_str()).map_err(redb_error)?.map(|v| decode_alert_mark(v.value())).transpose()?;
                 if previous.is_none_or(|(_, last)| last <= *at) {
                     let bytes = serde_json::to_vec(&(level, at.millis())).map_err(storage)?;
-                    alerts.insert(key.as_str(), bytes.as_slice()).map_err(storage)?;
+                    alerts.insert(key.as_str(), bytes.as_slice()).map_err(redb_error)?;
                 }
             }
-            let mut records = txn.open_table(RECORDS).map_err(storage)?;
+            let mut records = txn.open_table(RECORDS).map_err(redb_error)?;
             for write in &commit.records {
                 let stored = records
                     .get(write.key.as_str())
-                    .map_err(storage)?
+                    .map_err(redb_error)?
                     .map(|v| serde_json::from_slice::<Record>(v.value()))
                     .transpose()
                     .map_err(|e| corrupt("record", e))?;
@@ -183,64 +220,69 @@ impl EmbeddedLedger {
                     Some(value) => {
                         let record = Record { version: write.next_version(), value: value.clone() };
                         let bytes = serde_json::to_vec(&record).map_err(storage)?;
-                        records.insert(write.key.as_str(), bytes.as_slice()).map_err(storage)?;
+                        records.insert(write.key.as_str(), bytes.as_slice()).map_err(redb_error)?;
                     }
                     None => {
-                        records.remove(write.key.as_str()).map_err(storage)?;
+                        records.remove(write.key.as_str()).map_err(redb_error)?;
                     }
                 }
             }
-            let mut findings = txn.open_table(OPEN_FINDINGS).map_err(storage)?;
+            let mut findings = txn.open_table(OPEN_FINDINGS).map_err(redb_error)?;
             for mark in &commit.findings {
                 let key = (mark.model_id.as_str(), mark.finding_id.as_str());
                 if mark.open {
-                    findings.insert(key, ()).map_err(storage)?;
+                    findings.insert(key, ()).map_err(redb_error)?;
                 } else {
-                    findings.remove(key).map_err(storage)?;
+                    findings.remove(key).map_err(redb_error)?;
                 }
             }
             sealed
         };
-        txn.commit().map_err(storage)?;
+        txn.commit().map_err(redb_error)?;
         Ok(CommitOutcome::Committed { entries: sealed })
     }
 
     fn inventory_sync(&self) -> Result<Inventory, LedgerError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(MODELS).map_err(storage)?;
+        let txn = self.db()?.begin_read().map_err(redb_error)?;
+        let table = txn.open_table(MODELS).map_err(redb_error)?;
         let mut models = Vec::new();
-        for row in table.iter().map_err(storage)? {
-            let (key, value) = row.map_err(storage)?;
-            let model: Model =
-                serde_json::from_slice(value.value()).map_err(|e| corrupt(&format!("model {}", key.value()), e))?;
-            models.push(model);
+        let mut unreadable = std::collections::BTreeSet::new();
+        for row in table.iter().map_err(redb_error)? {
+            let (key, value) = row.map_err(redb_error)?;
+            match serde_json::from_slice::<Model>(value.value()) {
+                Ok(model) => models.push(model),
+                // One damaged record must not stop every other model's events.
+                Err(_) => {
+                    unreadable.insert(key.value().to_owned());
+                }
+            }
         }
-        Ok(Inventory::from_models(models))
+        Ok(Inventory::from_stored(models, unreadable))
     }
 
     fn facts_sync(&self, query: &FactQuery) -> Result<DecisionContext, LedgerError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let findings = txn.open_table(OPEN_FINDINGS).map_err(storage)?;
-        let marks = txn.open_table(ACTION_MARKS).map_err(storage)?;
+        let txn = self.db()?.begin_read().map_err(redb_error)?;
+        let findings = txn.open_table(OPEN_FINDINGS).map_err(redb_error)?;
+        let marks = txn.open_table(ACTION_MARKS).map_err(redb_error)?;
         let mut context = DecisionContext::default();
         for model in &query.models {
-            let mut open = findings.range((model.as_str(), "")..).map_err(storage)?;
+            let mut open = findings.range((model.as_str(), "")..).map_err(redb_error)?;
             if let Some(row) = open.next() {
-                let (key, _) = row.map_err(storage)?;
+                let (key, _) = row.map_err(redb_error)?;
                 if key.value().0 == model.as_str() {
                     context.open_data_findings.insert(model.clone());
                 }
             }
         }
         for target in &query.targets {
-            if let Some(mark) = marks.get(target.as_str()).map_err(storage)? {
+            if let Some(mark) = marks.get(target.as_str()).map_err(redb_error)? {
                 let at = Timestamp::from_millis(mark.value()).ok_or_else(|| corrupt("action mark", mark.value()))?;
                 context.last_actions.insert(target.clone(), at);
             }
         }
-        let alerts = txn.open_table(ALERT_MARKS).map_err(storage)?;
+        let alerts = txn.open_table(ALERT_MARKS).map_err(redb_error)?;
         for key in &query.alert_keys {
-            if let Some(mark) = alerts.get(key.as_str()).map_err(storage)? {
+            if let Some(mark) = alerts.get(key.as_str()).map_err(redb_error)? {
                 context.last_alerts.insert(key.clone(), decode_alert_mark(mark.value())?);
             }
         }
@@ -248,26 +290,26 @@ impl EmbeddedLedger {
     }
 
     fn chains_sync(&self) -> Result<Vec<String>, LedgerError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let heads = txn.open_table(HEADS).map_err(storage)?;
-        let entries = txn.open_table(ENTRIES).map_err(storage)?;
+        let txn = self.db()?.begin_read().map_err(redb_error)?;
+        let heads = txn.open_table(HEADS).map_err(redb_error)?;
+        let entries = txn.open_table(ENTRIES).map_err(redb_error)?;
         let mut chains = std::collections::BTreeSet::new();
-        for row in heads.iter().map_err(storage)? {
-            chains.insert(row.map_err(storage)?.0.value().to_owned());
+        for row in heads.iter().map_err(redb_error)? {
+            chains.insert(row.map_err(redb_error)?.0.value().to_owned());
         }
         // Chains whose head was removed still have entries to verify.
-        for row in entries.iter().map_err(storage)? {
-            chains.insert(row.map_err(storage)?.0.value().0.to_owned());
+        for row in entries.iter().map_err(redb_error)? {
+            chains.insert(row.map_err(redb_error)?.0.value().0.to_owned());
         }
         Ok(chains.into_iter().collect())
     }
 
     fn entries_sync(&self, chain: &str) -> Result<Vec<Entry>, LedgerError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(ENTRIES).map_err(storage)?;
+        let txn = self.db()?.begin_read().map_err(redb_error)?;
+        let table = txn.open_table(ENTRIES).map_err(redb_error)?;
         let mut entries = Vec::new();
-        for row in table.range((chain, 0)..=(chain, u64::MAX)).map_err(storage)? {
-            let (key, value) = row.map_err(storage)?;
+        for row in table.range((chain, 0)..=(chain, u64::MAX)).map_err(redb_error)? {
+            let (key, value) = row.map_err(redb_error)?;
             let (chain, seq) = key.value();
             let entry: Entry =
                 serde_json::from_slice(value.value()).map_err(|e| corrupt(&format!("entry {chain}/{seq}"), e))?;
@@ -277,11 +319,11 @@ impl EmbeddedLedger {
     }
 
     fn head_sync(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(HEADS).map_err(storage)?;
+        let txn = self.db()?.begin_read().map_err(redb_error)?;
+        let table = txn.open_table(HEADS).map_err(redb_error)?;
         table
             .get(chain)
-            .map_err(storage)?
+            .map_err(redb_error)?
             .map(|h| serde_json::from_slice(h.value()).map_err(|e| corrupt("head", e)))
             .transpose()
     }
@@ -295,11 +337,11 @@ fn decode_alert_mark(bytes: &[u8]) -> Result<(crate::signal::Band, Timestamp), L
 
 impl EmbeddedLedger {
     fn records_sync(&self, keys: &[String]) -> Result<BTreeMap<String, Record>, LedgerError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(RECORDS).map_err(storage)?;
+        let txn = self.db()?.begin_read().map_err(redb_error)?;
+        let table = txn.open_table(RECORDS).map_err(redb_error)?;
         let mut found = BTreeMap::new();
         for key in keys {
-            if let Some(value) = table.get(key.as_str()).map_err(storage)? {
+            if let Some(value) = table.get(key.as_str()).map_err(redb_error)? {
                 let record: Record = serde_json::from_slice(value.value()).map_err(|e| corrupt("record", e))?;
                 found.insert(key.clone(), record);
             }
@@ -308,68 +350,68 @@ impl EmbeddedLedger {
     }
 
     fn outcome_sync(&self, key: &str) -> Result<Option<Outcome>, LedgerError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(MARKERS).map_err(storage)?;
+        let txn = self.db()?.begin_read().map_err(redb_error)?;
+        let table = txn.open_table(MARKERS).map_err(redb_error)?;
         table
             .get(key)
-            .map_err(storage)?
+            .map_err(redb_error)?
             .map(|v| serde_json::from_slice(v.value()).map_err(|e| corrupt("marker", e)))
             .transpose()
     }
 
     fn mark_delivered_sync(&self, key: &str, effect: &str) -> Result<(), LedgerError> {
-        let txn = self.db.begin_write().map_err(storage)?;
+        let txn = self.db()?.begin_write().map_err(redb_error)?;
         {
-            let mut markers = txn.open_table(MARKERS).map_err(storage)?;
-            let current = markers.get(key).map_err(storage)?.map(|v| v.value().to_vec());
+            let mut markers = txn.open_table(MARKERS).map_err(redb_error)?;
+            let current = markers.get(key).map_err(redb_error)?.map(|v| v.value().to_vec());
             let Some(current) = current else {
                 return Err(LedgerError::Invalid(format!("no event with idempotency key {key:?}")));
             };
             let mut outcome: Outcome = serde_json::from_slice(&current).map_err(|e| corrupt("marker", e))?;
             if outcome.delivered.insert(effect.to_owned()) {
                 let bytes = serde_json::to_vec(&outcome).map_err(storage)?;
-                markers.insert(key, bytes.as_slice()).map_err(storage)?;
+                markers.insert(key, bytes.as_slice()).map_err(redb_error)?;
             }
         }
-        txn.commit().map_err(storage)
+        txn.commit().map_err(redb_error)
     }
 }
 
 impl Ledger for EmbeddedLedger {
     async fn mark_delivered(&self, idempotency_key: &str, effect: &str) -> Result<(), LedgerError> {
-        self.mark_delivered_sync(idempotency_key, effect)
+        guarded(|| self.mark_delivered_sync(idempotency_key, effect))
     }
 
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
-        self.commit_sync(commit)
+        guarded(|| self.commit_sync(commit))
     }
 
     async fn inventory(&self) -> Result<Inventory, LedgerError> {
-        self.inventory_sync()
+        guarded(|| self.inventory_sync())
     }
 
     async fn facts(&self, query: &FactQuery) -> Result<DecisionContext, LedgerError> {
-        self.facts_sync(query)
+        guarded(|| self.facts_sync(query))
     }
 
     async fn chains(&self) -> Result<Vec<String>, LedgerError> {
-        self.chains_sync()
+        guarded(|| self.chains_sync())
     }
 
     async fn entries(&self, chain: &str) -> Result<Vec<Entry>, LedgerError> {
-        self.entries_sync(chain)
+        guarded(|| self.entries_sync(chain))
     }
 
     async fn head(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
-        self.head_sync(chain)
+        guarded(|| self.head_sync(chain))
     }
 
     async fn records(&self, keys: &[String]) -> Result<BTreeMap<String, Record>, LedgerError> {
-        self.records_sync(keys)
+        guarded(|| self.records_sync(keys))
     }
 
     async fn outcome(&self, idempotency_key: &str) -> Result<Option<Outcome>, LedgerError> {
-        self.outcome_sync(idempotency_key)
+        guarded(|| self.outcome_sync(idempotency_key))
     }
 }
 
@@ -377,19 +419,19 @@ impl Ledger for EmbeddedLedger {
 #[cfg(feature = "conformance")]
 impl super::conformance::Tamper for EmbeddedLedger {
     async fn overwrite_entry(&self, chain: &str, position: u64, entry: Option<&Entry>) -> Result<(), LedgerError> {
-        let txn = self.db.begin_write().map_err(storage)?;
+        let txn = self.db()?.begin_write().map_err(redb_error)?;
         {
-            let mut table = txn.open_table(ENTRIES).map_err(storage)?;
+            let mut table = txn.open_table(ENTRIES).map_err(redb_error)?;
             match entry {
                 Some(entry) => {
                     let bytes = serde_json::to_vec(entry).map_err(storage)?;
-                    table.insert((chain, position), bytes.as_slice()).map_err(storage)?;
+                    table.insert((chain, position), bytes.as_slice()).map_err(redb_error)?;
                 }
                 None => {
-                    table.remove((chain, position)).map_err(storage)?;
+                    table.remove((chain, position)).map_err(redb_error)?;
                 }
             }
         }
-        txn.commit().map_err(storage)
+        txn.commit().map_err(redb_error)
     }
 }

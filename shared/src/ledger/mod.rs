@@ -364,6 +364,8 @@ pub enum Problem {
     Reordered { stored_seq: u64 },
     /// The chain's head does not point at its last entry (entries deleted from the end, or head moved).
     HeadMismatch { head_seq: u64, last_seq: u64 },
+    /// Stored data that cannot be read back (damaged, or written by something other than Warden).
+    Unreadable { error: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -395,6 +397,7 @@ impl std::fmt::Display for VerifyFailure {
                     "chain {chain}: head points at entry {head_seq} but the last entry is {last_seq} (entries deleted)"
                 )
             }
+            Problem::Unreadable { error } => write!(f, "chain {chain}: cannot be read: {error}"),
         }
     }
 }
@@ -412,17 +415,38 @@ impl VerifyReport {
     }
 }
 
-/// Walks every chain and reports, per chain, the first entry that does not verify.
+/// Walks every chain and reports, per chain, the first entry that does not verify. A chain or inventory record
+/// that cannot be read is reported and the walk goes on: one damaged item never hides the state of the rest.
+/// Only a ledger that cannot be reached at all is an error.
 pub async fn verify<L: Ledger>(ledger: &L) -> Result<VerifyReport, LedgerError> {
     let mut report = VerifyReport::default();
+    let unreadable = |chain: &str, error: LedgerError| VerifyFailure {
+        chain: chain.to_owned(),
+        position: 0,
+        problem: Problem::Unreadable { error: error.to_string() },
+    };
     for chain in ledger.chains().await? {
-        let entries = ledger.entries(&chain).await?;
-        let head = ledger.head(&chain).await?;
         report.chains += 1;
-        report.entries += entries.len();
-        if let Some(failure) = verify_chain(&chain, &entries, head.as_ref())? {
-            report.failures.push(failure);
+        let read = async { Ok::<_, LedgerError>((ledger.entries(&chain).await?, ledger.head(&chain).await?)) };
+        match read.await {
+            Ok((entries, head)) => {
+                report.entries += entries.len();
+                if let Some(failure) = verify_chain(&chain, &entries, head.as_ref())? {
+                    report.failures.push(failure);
+                }
+            }
+            Err(error @ LedgerError::Unavailable(_)) => return Err(error),
+            Err(error) => report.failures.push(unreadable(&chain, error)),
         }
+    }
+    match ledger.inventory().await {
+        Ok(inventory) => report.failures.extend(inventory.unreadable().iter().map(|id| VerifyFailure {
+            chain: id.clone(),
+            position: 0,
+            problem: Problem::Unreadable { error: format!("the inventory record of model {id} cannot be read") },
+        })),
+        Err(error @ LedgerError::Unavailable(_)) => return Err(error),
+        Err(error) => report.failures.push(unreadable("inventory", error)),
     }
     Ok(report)
 }

@@ -1,0 +1,341 @@
+//! No input can poison, fool or needlessly page Warden. Each test performs an attack or replays an odd but real
+//! AWS input through the engine and an embedded ledger, and checks what was decided, recorded and alerted.
+
+// Tests fail loudly.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{Value, json};
+use warden_core::engine::{Engine, Report, Status};
+use warden_core::inventory::InventoryFile;
+use warden_core::ledger::embedded::EmbeddedLedger;
+use warden_core::ledger::{Actor, EntryBody, Ledger, verify};
+use warden_core::notify::compose;
+use warden_core::policy::{ActionKind, Policy, SAMPLE_RULE};
+use warden_core::signal::Band;
+use warden_core::time::Timestamp;
+use warden_tests::{events_dir, read};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().build().unwrap()
+}
+
+/// When the tests record: after every bundled event, as a replay would.
+fn recorded_at() -> Timestamp {
+    Timestamp::parse("2026-11-03T00:00:00Z").unwrap()
+}
+
+fn fixture(name: &str) -> Value {
+    serde_json::from_slice(&read(&events_dir().join(name))).unwrap()
+}
+
+async fn engine() -> Engine<EmbeddedLedger> {
+    let engine =
+        Engine::new(EmbeddedLedger::in_memory().unwrap(), Policy::builtin().unwrap(), Actor::Automation("test".into()));
+    let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap();
+    engine.import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", recorded_at()).await.unwrap();
+    engine
+}
+
+async fn ingest(engine: &Engine<EmbeddedLedger>, event: &Value) -> Report {
+    let body = serde_json::to_vec(event).unwrap();
+    engine.ingest_value(event.clone(), &body, recorded_at()).await.unwrap()
+}
+
+/// After any input, the whole ledger still reads back and verifies.
+async fn assert_ledger_sound(engine: &Engine<EmbeddedLedger>) {
+    let report = verify(engine.ledger()).await.unwrap();
+    assert!(report.ok(), "{:?}", report.failures);
+    engine.ledger().inventory().await.unwrap();
+}
+
+#[test]
+fn a_year_10000_timestamp_is_rejected_naming_its_path_and_the_ledger_keeps_working() {
+    runtime().block_on(async {
+        let engine = engine().await;
+        let cases = [
+            (
+                "sagemaker-endpoint-inservice-records-config.json",
+                "/detail/LastModifiedTime",
+                json!(253_402_300_800_000_u64),
+                "detail.LastModifiedTime",
+            ),
+            (
+                "warden-drift-breach-medium-risk-alert.json",
+                "/detail/observedAt",
+                json!("2030-01-01T00:00:00Z"),
+                "detail.observedAt",
+            ),
+            ("guardduty-finding-role-high-risk-cutoff.json", "/time", json!("+10000-01-01T00:00:00Z"), "at time"),
+            (
+                "guardduty-finding-role-high-risk-cutoff.json",
+                "/detail/updatedAt",
+                json!("2005-12-31T00:00:00Z"),
+                "detail.updatedAt",
+            ),
+        ];
+        for (name, pointer, value, path) in cases {
+            let mut event = fixture(name);
+            *event.pointer_mut(pointer).unwrap() = value;
+            let report = ingest(&engine, &event).await;
+            assert_eq!(report.status, Status::Rejected, "{name} {pointer}");
+            let error = report.error.unwrap_or_default();
+            assert!(error.contains(path) && error.contains("timestamp"), "{name}: {error}");
+        }
+        let mut no_time = fixture("guardduty-finding-role-high-risk-cutoff.json");
+        no_time.as_object_mut().unwrap().remove("time");
+        let report = ingest(&engine, &no_time).await;
+        assert_eq!(report.status, Status::Rejected, "an event without a time is not dated 1970");
+        assert!(report.error.unwrap_or_default().contains("at time: missing field `time`"));
+
+        // Every later event, the inventory, verify and export go on.
+        let report = ingest(&engine, &fixture("guardduty-finding-role-high-risk-cutoff.json")).await;
+        assert_eq!(report.status, Status::Applied);
+        assert_eq!(report.actions[0].kind, ActionKind::Cutoff);
+        assert_ledger_sound(&engine).await;
+    });
+}
+
+#[test]
+fn values_outside_their_documented_range_are_never_decided_on_and_page_high() {
+    runtime().block_on(async {
+        let engine = engine().await;
+        let cases = [
+            ("guardduty-finding-role-high-risk-cutoff.json", "/detail/severity", json!(11), "detail.severity"),
+            ("guardduty-finding-role-high-risk-cutoff.json", "/detail/severity", json!(100), "detail.severity"),
+            ("guardduty-finding-role-high-risk-cutoff.json", "/detail/severity", json!(1e308), "detail.severity"),
+            ("guardduty-finding-role-high-risk-cutoff.json", "/detail/severity", json!(0.5), "detail.severity"),
+            (
+                "macie-finding-sensitive-data-training-bucket-gate.json",
+                "/detail/severity/score",
+                json!(11),
+                "detail.severity.score",
+            ),
+        ];
+        for (name, pointer, value, path) in cases {
+            let mut event = fixture(name);
+            *event.pointer_mut(pointer).unwrap() = value.clone();
+            let report = ingest(&engine, &event).await;
+            assert_eq!(report.status, Status::Rejected, "{name} {value}");
+            assert!(report.actions.is_empty());
+            let error = report.error.clone().unwrap_or_default();
+            assert!(error.contains(path) && error.contains("out of range"), "{error}");
+            assert!(!error.contains(&value.to_string()), "the value is not echoed: {error}");
+            let alert = compose(&report).unwrap();
+            assert_eq!(alert.level, Band::High, "a finding Warden cannot interpret is news: {}", alert.subject);
+        }
+        // A malformed value (not a range question) still alerts low.
+        let mut event = fixture("guardduty-finding-role-high-risk-cutoff.json");
+        event["detail"]["severity"] = json!("high");
+        let report = ingest(&engine, &event).await;
+        assert_eq!(compose(&report).unwrap().level, Band::Low);
+        assert_ledger_sound(&engine).await;
+    });
+}
+
+#[test]
+fn sample_findings_are_recorded_as_samples_never_act_and_page_at_info() {
+    runtime().block_on(async {
+        let engine = engine().await;
+        // The cut-off finding, as create-sample-findings would make it (both shapes of additionalInfo).
+        for info in [json!({"sample": true}), json!({"value": "{\"sample\":true}", "type": "default"})] {
+            let mut event = fixture("guardduty-finding-role-high-risk-cutoff.json");
+            event["detail"]["service"]["additionalInfo"] = info;
+            event["detail"]["id"] = json!(format!("sample-{}", event["detail"]["service"]["additionalInfo"]));
+            let report = ingest(&engine, &event).await;
+            assert_eq!(report.status, Status::Applied);
+            assert_eq!(report.models, ["fraud-detector"]);
+            assert_eq!(report.rules, [SAMPLE_RULE]);
+            assert!(report.actions.is_empty(), "a sample never acts: {:?}", report.actions);
+            assert_eq!(report.alert, Some(Band::Info));
+        }
+        // A sample Macie finding on training data neither gates nor holds the next approval.
+        let mut macie = fixture("macie-finding-sensitive-data-training-bucket-gate.json");
+        macie["detail"]["sample"] = json!(true);
+        let report = ingest(&engine, &macie).await;
+        assert_eq!(
+            (report.rules.as_slice(), report.actions.len(), report.alert),
+            ([SAMPLE_RULE.to_owned()].as_slice(), 0, Some(Band::Info))
+        );
+        let approval = ingest(&engine, &fixture("sagemaker-model-package-approved-governed.json")).await;
+        assert!(approval.actions.is_empty(), "no open finding from a sample: {:?}", approval.rules);
+        // The published sample findings in events/aws are samples too.
+        for name in [
+            "aws/guardduty-sample-finding-s3-pentest-parrotlinux.json",
+            "aws/guardduty-sample-finding-iam-recon-maliciousipcaller-custom.json",
+        ] {
+            let report = ingest(&engine, &fixture(name)).await;
+            assert_eq!(report.rules, [SAMPLE_RULE], "{name}");
+        }
+        assert_ledger_sound(&engine).await;
+    });
+}
+
+fn endpoint_event(endpoint: &str, tags: Value) -> Value {
+    let mut event = fixture("sagemaker-endpoint-inservice-records-config.json");
+    event["detail"]["EndpointName"] = json!(endpoint);
+    event["detail"]["EndpointArn"] = json!(format!("arn:aws:sagemaker:us-east-1:111122223333:endpoint/{endpoint}"));
+    event["detail"]["Tags"] = tags;
+    event
+}
+
+#[test]
+fn tags_associate_and_fill_in_but_never_downgrade_or_move_a_model() {
+    runtime().block_on(async {
+        let engine = engine().await;
+        let model = |id: &'static str| {
+            let engine = &engine;
+            async move { engine.ledger().inventory().await.unwrap().get(id).cloned() }
+        };
+        // Downgrade: fraud-detector's own endpoint tagged low risk and another owner.
+        let downgrade = endpoint_event(
+            "fraud-detector-prod",
+            json!({"warden:model": "fraud-detector", "warden:risk-tier": "low", "warden:owner": "someone-else"}),
+        );
+        let report = ingest(&engine, &downgrade).await;
+        let fraud = model("fraud-detector").await.unwrap();
+        assert_eq!((fraud.risk.map(|r| r.as_str()), fraud.owner.as_deref()), (Some("high"), Some("risk-ml-team")));
+        assert!(report.alert >= Some(Band::Medium), "a governance anomaly pages: {:?}", report.alert);
+        assert!(report.summary.contains("governance anomaly: tag warden:risk-tier"), "{}", report.summary);
+        let decision = engine.ledger().entries("fraud-detector").await.unwrap().into_iter().rev().find_map(|e| match e
+            .entry
+            .body
+        {
+            EntryBody::Decision { reasons, .. } => Some(reasons.join("; ")),
+            _ => None,
+        });
+        assert!(decision.unwrap_or_default().contains("warden:owner"), "both conflicts are recorded");
+        // Move: the same endpoint tagged with a low-risk model's id stays fraud-detector's.
+        let report =
+            ingest(&engine, &endpoint_event("fraud-detector-prod", json!({"warden:model": "support-summarizer"})))
+                .await;
+        assert!(report.summary.contains("governance anomaly: tag warden:model"), "{}", report.summary);
+        assert!(model("support-summarizer").await.unwrap().endpoint("fraud-detector-prod").is_none());
+        // So the next exfiltration finding still cuts it off.
+        let cutoff = ingest(&engine, &fixture("guardduty-finding-role-high-risk-cutoff.json")).await;
+        assert_eq!(
+            cutoff.actions.first().map(|a| (a.kind, a.target.as_str())),
+            Some((ActionKind::Cutoff, "fraud-detector-prod"))
+        );
+
+        // Association: an unbound endpoint joins a model, and fills in the tier it lacked.
+        ingest(
+            &engine,
+            &endpoint_event("new-endpoint", json!({"warden:model": "brand-new", "warden:risk-tier": "medium"})),
+        )
+        .await;
+        let new = model("brand-new").await.unwrap();
+        assert_eq!((new.risk.map(|r| r.as_str()), new.endpoint("new-endpoint").is_some()), (Some("medium"), true));
+        let report = ingest(
+            &engine,
+            &endpoint_event("new-endpoint", json!({"warden:model": "brand-new", "warden:risk-tier": "low"})),
+        )
+        .await;
+        assert!(report.summary.contains("governance anomaly"), "a tier set once is not lowered by the next tag");
+
+        // Invalid ids never become models, from tags or from package groups.
+        for id in ["", "_unattributed", "has space", "tab\there", "ctl\u{7}"] {
+            ingest(&engine, &endpoint_event(&format!("ep-{}", id.len()), json!({"warden:model": id}))).await;
+            let mut package = fixture("sagemaker-model-package-approved-unknown-group-gate.json");
+            package["detail"]["ModelPackageGroupName"] = json!(id);
+            ingest(&engine, &package).await;
+            assert!(
+                model("_unattributed").await.is_none() && engine.ledger().inventory().await.unwrap().get(id).is_none(),
+                "{id:?}"
+            );
+        }
+        assert_ledger_sound(&engine).await;
+    });
+}
+
+#[test]
+fn a_rejection_never_echoes_the_value_and_always_fits_one_ledger_item() {
+    runtime().block_on(async {
+        let engine = engine().await;
+        let huge = "4111111111111111 ".repeat(250 * 1024 / 17);
+        let mut cases = Vec::new();
+        let mut event = fixture("guardduty-finding-role-high-risk-cutoff.json");
+        event["detail"]["severity"] = json!(huge);
+        cases.push(event);
+        let mut event = fixture("cloudwatch-drift-alarm-recovered-ok.json");
+        event["detail"]["state"]["value"] = json!(huge);
+        cases.push(event);
+        let mut event = fixture("warden-drift-breach-medium-risk-alert.json");
+        event["detail"][huge.as_str()] = json!(1);
+        cases.push(event.clone());
+        // Identifiers are kept, but cut short: a 250 KB id or detail-type still makes a small record.
+        event["id"] = json!("i".repeat(250 * 1024));
+        event["detail-type"] = json!("t".repeat(250 * 1024));
+        cases.push(event);
+        let mut event = fixture("sagemaker-endpoint-inservice-records-config.json");
+        event["detail"]["EndpointName"] = json!(huge.replace(' ', "x"));
+        cases.push(event);
+        for event in cases {
+            let report = ingest(&engine, &event).await;
+            assert_eq!(report.status, Status::Rejected);
+            let error = report.error.clone().unwrap_or_default();
+            assert!(!error.contains("4111111111111111"), "{error}");
+            let alert = compose(&report).unwrap();
+            assert!(!alert.body.contains("4111111111111111"), "{}", alert.body);
+        }
+        for entry in engine.ledger().entries(warden_core::ledger::UNATTRIBUTED_CHAIN).await.unwrap() {
+            let size = serde_json::to_vec(&entry).unwrap().len();
+            assert!(size < 8 * 1024, "a rejection of {size} bytes");
+            assert!(!serde_json::to_string(&entry).unwrap().contains("4111111111111111"));
+        }
+        assert_ledger_sound(&engine).await;
+    });
+}
+
+/// Whatever wrote them (a bug, a disk, a person with the file), unreadable items stop nothing else: verify names
+/// them and goes on, other models' events are decided as usual, and a damaged model record is never replaced by a
+/// weaker one made from an event.
+#[test]
+fn an_unreadable_entry_or_model_record_stops_nothing_else() {
+    use warden_core::ledger::embedded::tables::{ENTRIES, MODELS};
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let engine = Engine::new(
+                EmbeddedLedger::open(dir.path()).unwrap(),
+                Policy::builtin().unwrap(),
+                Actor::Automation("test".into()),
+            );
+            let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap();
+            engine.import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", recorded_at()).await.unwrap();
+        }
+        {
+            let db = redb::Database::open(dir.path().join("ledger.redb")).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut entries = txn.open_table(ENTRIES).unwrap();
+                entries.insert(("fraud-detector", 1), b"{\"seq\": \"not what Warden writes\"".as_slice()).unwrap();
+                let mut models = txn.open_table(MODELS).unwrap();
+                models.insert("churn-predictor", b"\xff\xfe".as_slice()).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let engine = Engine::new(
+            EmbeddedLedger::open(dir.path()).unwrap(),
+            Policy::builtin().unwrap(),
+            Actor::Automation("test".into()),
+        );
+        let report = verify(engine.ledger()).await.unwrap();
+        let failing: Vec<&str> = report.failures.iter().map(|f| f.chain.as_str()).collect();
+        assert_eq!(failing, ["fraud-detector", "churn-predictor"], "{:?}", report.failures);
+        assert!(report.chains > 2, "every other chain was walked");
+        let inventory = engine.ledger().inventory().await.unwrap();
+        assert!(inventory.get("credit-scoring").is_some() && inventory.unreadable().contains("churn-predictor"));
+
+        let drift = ingest(&engine, &fixture("cloudwatch-drift-alarm-high-risk-rollback.json")).await;
+        assert_eq!(
+            (drift.status, drift.models.as_slice()),
+            (Status::Applied, ["credit-scoring".to_owned()].as_slice())
+        );
+        let package = ingest(&engine, &fixture("sagemaker-model-package-pending-manual-approval.json")).await;
+        assert_eq!(package.status, Status::Applied);
+        assert!(
+            engine.ledger().inventory().await.unwrap().get("churn-predictor").is_none(),
+            "not re-created from an event"
+        );
+    });
+}
