@@ -388,6 +388,25 @@ impl Inventory {
                     changed.insert(model_id);
                 }
             }
+            Detail::ConfigItemChange(d) => {
+                // Config names roles by their unique id (`AROA...`) in compliance changes; its configuration items
+                // carry both the id and the ARN. Learn the id for every model that uses the role.
+                let Some((id, arn)) = d
+                    .item()
+                    .filter(|item| item.resource_type == "AWS::IAM::Role")
+                    .and_then(|item| Some((item.resource_id.as_str(), item.arn.as_deref()?)))
+                else {
+                    return seen;
+                };
+                if id.is_empty() || id.contains(['/', ':']) {
+                    return seen;
+                }
+                for model in self.models.values_mut().filter(|m| m.uses_role(arn)) {
+                    if model.roles.insert(id.to_owned()) {
+                        changed.insert(model.id.clone());
+                    }
+                }
+            }
             _ => {}
         }
         seen

@@ -339,3 +339,22 @@ fn an_unreadable_entry_or_model_record_stops_nothing_else() {
         );
     });
 }
+
+/// Config names an IAM role by its unique id (`AROA...`) in compliance changes: Warden learns the id from the role's
+/// configuration item (which carries the ARN too), then correlates compliance changes with the model using it.
+#[test]
+fn config_compliance_on_a_model_s_execution_role_reaches_the_model() {
+    runtime().block_on(async {
+        let engine = engine().await;
+        let compliance = fixture("config-rules-compliance-change-noncompliant-iam-role-high-risk.json");
+        let before = ingest(&engine, &compliance).await;
+        assert!(before.models.is_empty(), "the id is not known yet: {:?}", before.models);
+        ingest(&engine, &fixture("config-configuration-item-change-iam-role-learns-unique-id.json")).await;
+        let mut again = compliance.clone();
+        again["detail"]["newEvaluationResult"]["resultRecordedTime"] = json!("2026-11-02T08:30:00Z");
+        let after = ingest(&engine, &again).await;
+        assert_eq!(after.models, ["fraud-detector"]);
+        assert_eq!((after.alert, after.rules.as_slice()), (Some(Band::High), ["noncompliant-high-risk-model-alert".to_owned()].as_slice()));
+        assert!(engine.ledger().inventory().await.unwrap().get("fraud-detector").unwrap().roles.contains("AROAEXAMPLEFRAUD"));
+    });
+}

@@ -77,6 +77,10 @@ pub struct ConfigurationItem {
     pub resource_type: String,
     pub resource_id: String,
     pub resource_name: Option<String>,
+    /// The resource's ARN (`ARN` in Config's notifications). For `AWS::IAM::Role` it pairs the role's unique id
+    /// (`resourceId`, `AROA...`), which compliance changes name, with the ARN the inventory lists.
+    #[serde(rename = "ARN", alias = "arn")]
+    pub arn: Option<String>,
     pub configuration_item_status: Option<String>,
     pub configuration_item_capture_time: Option<Timestamp>,
     /// A number in real events; kept as JSON because some emitters write a string.
