@@ -381,13 +381,12 @@ impl<L: Ledger> Engine<L> {
             Err(error) => return self.reject(&error, body, &envelope, recorded_at).await,
         };
         let signal = Signal::from_event(&event);
-        if let Some(resource) = signal.oversized_resource() {
+        if let Some(what) = signal.oversized() {
             let error = DecodeError::Malformed {
                 detail_type: event.detail_type.clone(),
                 path: "detail".into(),
                 message: format!(
-                    "a {} name longer than {} characters, which no AWS name is",
-                    resource.kind_name(),
+                    "{what} longer than {} characters, which no AWS name or id is",
                     crate::signal::MAX_RESOURCE_CHARS
                 ),
             };

@@ -89,6 +89,9 @@ pub enum Condition {
     ModelUnclassified,
     /// The model has an open Macie sensitive-data finding on its training data.
     OpenDataFinding,
+    /// The endpoint the signal names went InService on its current config within `recent_deployment_minutes`
+    /// before the signal: a fault right after a change is the change's fault.
+    RecentDeployment,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -158,6 +161,10 @@ pub struct Policy {
     pub cooldown_minutes: u32,
     /// A repeated finding or alarm pages again only after this window, or when its level rises.
     pub renotify_minutes: u32,
+    /// How long after an endpoint's config went InService (a deployment, or a rollback) a signal about it meets the
+    /// `recent-deployment` condition.
+    #[serde(default = "default_recent_deployment_minutes")]
+    pub recent_deployment_minutes: u32,
     pub drift_thresholds: DriftThresholds,
     pub fallback: Fallback,
     /// Limits and switches for carrying actions out (break-glass).
@@ -165,6 +172,10 @@ pub struct Policy {
     pub break_glass: crate::breakglass::Settings,
     #[serde(default, rename = "rule")]
     pub rules: Vec<Rule>,
+}
+
+fn default_recent_deployment_minutes() -> u32 {
+    60
 }
 
 /// Why a policy file was refused.
@@ -398,7 +409,7 @@ impl Policy {
             };
         }
         let risk = RiskMatch::of(model);
-        let facts = model.map(|m| model_facts(m, context)).unwrap_or_default();
+        let facts = model.map(|m| self.model_facts(m, signal, context)).unwrap_or_default();
         let matched = self.rules.iter().find(|rule| {
             (rule.class.is_empty() || rule.class.contains(&signal.class))
                 && (rule.severity.is_empty() || rule.severity.contains(&severity.band()))
@@ -450,6 +461,33 @@ impl Policy {
             skipped,
             reasons,
         }
+    }
+
+    fn model_facts(&self, model: &Model, signal: &Signal, context: &DecisionContext) -> Vec<Condition> {
+        let mut facts = Vec::new();
+        if model.owner.is_none() {
+            facts.push(Condition::ModelUnowned);
+        }
+        if model.risk.is_none() {
+            facts.push(Condition::ModelUnclassified);
+        }
+        if context.open_data_findings.contains(&model.id) {
+            facts.push(Condition::OpenDataFinding);
+        }
+        let window = i64::from(self.recent_deployment_minutes) * 60_000;
+        let recent = signal.endpoints().filter_map(|name| model.endpoint(name)).any(|endpoint| {
+            let current = endpoint.current_config.as_deref();
+            endpoint
+                .history
+                .iter()
+                .filter(|d| Some(d.config.as_str()) == current)
+                .filter_map(|d| d.in_service_at)
+                .any(|at| (0..=window).contains(&(signal.occurred_at.millis() - at.millis())))
+        });
+        if recent {
+            facts.push(Condition::RecentDeployment);
+        }
+        facts
     }
 
     /// Drift measurements have no severity of their own: they breach (high) or not (info) against the
@@ -561,25 +599,12 @@ impl Policy {
     }
 }
 
-fn model_facts(model: &Model, context: &DecisionContext) -> Vec<Condition> {
-    let mut facts = Vec::new();
-    if model.owner.is_none() {
-        facts.push(Condition::ModelUnowned);
-    }
-    if model.risk.is_none() {
-        facts.push(Condition::ModelUnclassified);
-    }
-    if context.open_data_findings.contains(&model.id) {
-        facts.push(Condition::OpenDataFinding);
-    }
-    facts
-}
-
 fn condition_label(condition: Condition) -> &'static str {
     match condition {
         Condition::ModelUnowned => "the model has no owner",
         Condition::ModelUnclassified => "the model has no risk tier",
         Condition::OpenDataFinding => "the model has an open sensitive-data finding",
+        Condition::RecentDeployment => "the endpoint's config changed recently",
     }
 }
 

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::event::cloudwatch::{AlarmStateValue, DriftKind};
+use crate::event::cloudwatch::{AlarmConcern, AlarmStateValue, DriftKind};
 use crate::event::config::ComplianceType;
 use crate::event::guardduty::{GuardDutyFinding, ResourceKind};
 use crate::event::macie::MacieCategory;
@@ -31,8 +31,12 @@ pub enum SignalClass {
     Compliance,
     /// Config configuration item changes.
     ConfigChange,
-    /// Drift and bias: alarms on monitor metrics and Warden drift events.
+    /// Model quality: drift and bias alarms (Model Monitor, Clarify) and Warden drift events.
     Drift,
+    /// Endpoint health: alarms on SageMaker's own endpoint metrics (5XX, latency, errors).
+    Health,
+    /// A CloudWatch alarm about nothing Warden can tie to a model (EC2, Lambda, ...): recorded at info.
+    UnrelatedAlarm,
     /// Endpoint state and deployment changes.
     Endpoint,
     /// Model package approval changes.
@@ -45,7 +49,7 @@ pub enum SignalClass {
 }
 
 impl SignalClass {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::Threat,
         Self::Malware,
         Self::SensitiveData,
@@ -53,6 +57,8 @@ impl SignalClass {
         Self::Compliance,
         Self::ConfigChange,
         Self::Drift,
+        Self::Health,
+        Self::UnrelatedAlarm,
         Self::Endpoint,
         Self::ModelApproval,
         Self::Training,
@@ -70,6 +76,8 @@ impl SignalClass {
             Self::Compliance => "compliance",
             Self::ConfigChange => "config-change",
             Self::Drift => "drift",
+            Self::Health => "health",
+            Self::UnrelatedAlarm => "unrelated-alarm",
             Self::Endpoint => "endpoint",
             Self::ModelApproval => "model-approval",
             Self::Training => "training",
@@ -311,9 +319,11 @@ impl Signal {
             return Some(format!("finding#{}", finding.id));
         }
         match (self.class, self.drift.is_none(), self.source.as_str()) {
-            (SignalClass::Drift, true, "aws.cloudwatch" | "aws.monitoring") => {
-                self.idempotency_key.split('#').nth(1).map(|alarm| format!("alarm#{alarm}"))
-            }
+            (
+                SignalClass::Drift | SignalClass::Health | SignalClass::UnrelatedAlarm,
+                true,
+                "aws.cloudwatch" | "aws.monitoring",
+            ) => self.idempotency_key.split('#').nth(1).map(|alarm| format!("alarm#{alarm}")),
             _ => None,
         }
     }
@@ -356,9 +366,15 @@ impl Signal {
         }
     }
 
-    /// A resource whose name is too long to be an AWS name, which Warden would have to key the ledger by.
-    pub fn oversized_resource(&self) -> Option<&Resource> {
-        self.resources.iter().find(|r| r.id().chars().count() > MAX_RESOURCE_CHARS)
+    /// What is too long to be an AWS name or id, among the names Warden keys the ledger by or writes into decisions
+    /// (resources, the finding id, the drift metric). Such an event is rejected rather than cut: a cut name would
+    /// be another name.
+    pub fn oversized(&self) -> Option<String> {
+        let too_long = |text: &str| text.chars().count() > MAX_RESOURCE_CHARS;
+        let resource = self.resources.iter().find(|r| too_long(r.id())).map(|r| format!("the {} name", r.kind_name()));
+        resource
+            .or_else(|| self.finding.as_ref().filter(|f| too_long(&f.id)).map(|_| "a finding id".to_owned()))
+            .or_else(|| self.drift.as_ref().filter(|d| too_long(&d.metric)).map(|_| "a drift metric name".to_owned()))
     }
 }
 
@@ -770,10 +786,17 @@ fn describe(event: &Event) -> Parts {
             p
         }
         Detail::AlarmStateChange(d) => {
-            let severity = match d.state.value {
-                AlarmStateValue::Alarm => Severity::HIGH,
-                AlarmStateValue::InsufficientData => Severity::LOW,
-                AlarmStateValue::Ok => Severity::INFO,
+            let (endpoint, concern) = d.subject();
+            let class = match concern {
+                AlarmConcern::Quality => SignalClass::Drift,
+                AlarmConcern::Health => SignalClass::Health,
+                AlarmConcern::Unrelated => SignalClass::UnrelatedAlarm,
+            };
+            let severity = match (concern, d.state.value) {
+                // An alarm about no model never pages, whatever its state.
+                (AlarmConcern::Unrelated, _) | (_, AlarmStateValue::Ok) => Severity::INFO,
+                (_, AlarmStateValue::Alarm) => Severity::HIGH,
+                (_, AlarmStateValue::InsufficientData) => Severity::LOW,
             };
             let state = match d.state.value {
                 AlarmStateValue::Alarm => "ALARM",
@@ -781,15 +804,18 @@ fn describe(event: &Event) -> Parts {
                 AlarmStateValue::InsufficientData => "INSUFFICIENT_DATA",
             };
             let metric = d.metric_name().map(|m| format!(" on {m}")).unwrap_or_default();
-            let endpoint = d.endpoint().map(|e| format!(" for endpoint {e}")).unwrap_or_default();
+            let about = match endpoint {
+                Some(e) => format!(" for endpoint {e}"),
+                None => " (not about a model)".to_owned(),
+            };
             let mut p = Parts::new(
-                SignalClass::Drift,
+                class,
                 state,
-                format!("alarm {} is {state}{metric}{endpoint}", d.alarm_name),
+                format!("alarm {} is {state}{metric}{about}", d.alarm_name),
                 severity,
                 format!("{}#{}#{}", d.alarm_name, state, d.state.timestamp.millis()),
             );
-            p.resources.extend(d.endpoint().map(|e| Resource::Endpoint(e.to_owned())));
+            p.resources.extend(endpoint.map(|e| Resource::Endpoint(e.to_owned())));
             p.occurred_at = Some(d.state.timestamp);
             p
         }

@@ -303,3 +303,56 @@ fn only_break_glass_may_change_sagemaker_and_no_function_may_use_wildcard_action
         }
     }
 }
+
+/// Matches events against an EventBridge pattern with moto's matcher, extended for arrays of objects as EventBridge
+/// matches them (`tools/emulators/event_pattern.py`; moto's server has no TestEventPattern).
+fn pattern_matches(pattern: &Value, events: &[Value]) -> Vec<bool> {
+    use std::io::Write;
+    let python = root().join("tools/emulators/.venv/bin/python");
+    let mut child = std::process::Command::new(&python)
+        .arg(root().join("tools/emulators/event_pattern.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e} (scripts/emulators.sh installs it)", python.display()));
+    let request = serde_json::json!({"pattern": pattern, "events": events});
+    child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Both stacks filter alarms by content: exactly the code's filter, which passes every bundled alarm the decoder ties
+/// to a model (metric math and composites by the naming convention included) and none of the others (EC2, metric
+/// math over EC2, anomaly detection, composites over such alarms).
+#[test]
+fn the_alarm_rule_invokes_the_function_only_for_alarms_about_a_model() {
+    use warden_core::signal::{Signal, SignalClass};
+    let now = warden_core::time::Timestamp::now();
+    let alarms: Vec<(String, Value, bool)> = warden_tests::event_files()
+        .into_iter()
+        .filter_map(|file| {
+            let event: Value = serde_json::from_slice(&warden_tests::read(&file)).ok()?;
+            let decoded = warden_core::event::decode_value(event.clone(), now).ok()?;
+            (decoded.detail_type == "CloudWatch Alarm State Change").then(|| {
+                let about_a_model = Signal::from_event(&decoded).class != SignalClass::UnrelatedAlarm;
+                (file.display().to_string(), event, about_a_model)
+            })
+        })
+        .collect();
+    assert!(alarms.iter().filter(|(_, _, about)| *about).count() >= 6, "alarms about models");
+    assert!(alarms.iter().filter(|(_, _, about)| !*about).count() >= 4, "alarms about nothing");
+    for name in STACKS {
+        let stack = infra_json(name);
+        let rules: Vec<&Value> = resources(&stack, "AWS::Events::Rule")
+            .map(|(_, rule)| &rule["Properties"]["EventPattern"])
+            .filter(|pattern| strings(&pattern["source"]) == ["aws.cloudwatch"])
+            .collect();
+        assert_eq!(rules.len(), 1, "{name}: one alarm rule");
+        assert_eq!(rules[0]["detail"], warden_core::event::cloudwatch::alarm_rule_detail_filter(), "{name}");
+        let events: Vec<Value> = alarms.iter().map(|(_, event, _)| event.clone()).collect();
+        for ((file, _, about), matched) in alarms.iter().zip(pattern_matches(rules[0], &events)) {
+            assert_eq!(matched, *about, "{name}: {file} (about a model: {about})");
+        }
+    }
+}

@@ -92,8 +92,21 @@ const FUNCTIONS: FunctionSpec[] = [
   {
     id: "DriftDetector",
     binary: "warden-drift",
-    description: "Judges drift and bias alarms against thresholds set by each model's risk; rolls back or cuts off.",
-    aws: { source: ["aws.cloudwatch"], detailType: ["CloudWatch Alarm State Change"] },
+    description: "Judges model quality and endpoint health alarms by each model's risk; rolls back or cuts off.",
+    // Only alarms about a model invoke the function (warden_core::event::cloudwatch::alarm_rule_detail_filter): a
+    // SageMaker endpoint dimension on any metric, or the warden:<quality|health>:<endpoint> naming convention.
+    aws: {
+      source: ["aws.cloudwatch"],
+      detailType: ["CloudWatch Alarm State Change"],
+      detail: {
+        $or: [
+          { configuration: { metrics: { metricStat: { metric: { dimensions: { Endpoint: [{ exists: true }] } } } } } },
+          { configuration: { metrics: { metricStat: { metric: { dimensions: { EndpointName: [{ exists: true }] } } } } } },
+          { alarmName: [{ prefix: "warden:" }] },
+          { configuration: { alarmRule: [{ wildcard: "*warden:*" }] } },
+        ],
+      },
+    },
     governance: { source: ["warden.monitor"], detailType: ["Warden Drift Detected"] },
   },
   {

@@ -1,5 +1,6 @@
-//! Drift and bias signals: `aws.cloudwatch` `CloudWatch Alarm State Change` on monitor metrics, and Warden's
-//! own `Warden Drift Detected` event for monitors other than Model Monitor (documented in the README).
+//! Model quality and endpoint health: `aws.cloudwatch` `CloudWatch Alarm State Change` (what an alarm is about is
+//! read from its metrics' dimensions, or a naming convention), and Warden's own `Warden Drift Detected` event for
+//! monitors other than Model Monitor (documented in the README).
 
 use std::collections::BTreeMap;
 
@@ -36,13 +37,17 @@ pub struct AlarmState {
 #[serde(rename_all = "camelCase")]
 pub struct AlarmConfiguration {
     pub description: Option<String>,
+    /// Metric alarms: the metrics (and metric math expressions) the alarm evaluates.
     #[serde(default, deserialize_with = "super::null_as_default")]
     pub metrics: Vec<AlarmMetric>,
+    /// Composite alarms: the rule over other alarms, e.g. `ALARM(a) OR ALARM("b")`.
+    pub alarm_rule: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlarmMetric {
+    /// Absent on metric math entries, which carry an `expression` instead.
     pub metric_stat: Option<MetricStat>,
 }
 
@@ -61,6 +66,37 @@ pub struct Metric {
     pub dimensions: BTreeMap<String, String>,
 }
 
+/// The documented naming convention for alarms about a model that carry no SageMaker endpoint dimension (composite
+/// alarms, alarms on custom metrics): `warden:quality:<endpoint>[:anything]` or `warden:health:<endpoint>[:anything]`.
+/// Endpoint names cannot contain `:`, so the name parses unambiguously; the stacks' rules match the prefix.
+pub const ALARM_NAME_PREFIX: &str = "warden:";
+
+/// The `detail` filter both stacks put on the alarm rule, so alarms about no model never invoke a function: any
+/// metric with a SageMaker endpoint dimension, a name following the convention, or a composite rule naming such an
+/// alarm. A superset of what [`AlarmStateChange::subject`] ties to a model (the decoder decides; the filter only
+/// spares invocations); `tests/tests/infra.rs` checks both stacks carry exactly this and that it passes every
+/// bundled alarm about a model and no other.
+pub fn alarm_rule_detail_filter() -> serde_json::Value {
+    let dimension = |name: &str| serde_json::json!({"configuration": {"metrics": {"metricStat": {"metric": {"dimensions": {name: [{"exists": true}]}}}}}});
+    serde_json::json!({"$or": [
+        dimension("Endpoint"),
+        dimension("EndpointName"),
+        {"alarmName": [{"prefix": ALARM_NAME_PREFIX}]},
+        {"configuration": {"alarmRule": [{"wildcard": format!("*{ALARM_NAME_PREFIX}*")}]}},
+    ]})
+}
+
+/// What an alarm watches, which decides what its state change means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlarmConcern {
+    /// Model quality: Model Monitor data or model quality, Clarify bias or explainability.
+    Quality,
+    /// Endpoint health: SageMaker's invocation and instance metrics (5XX, latency, errors, utilisation).
+    Health,
+    /// Nothing Warden can tie to a model (EC2, Lambda, a composite over such alarms): recorded, never paged.
+    Unrelated,
+}
+
 impl AlarmStateChange {
     fn metrics(&self) -> impl Iterator<Item = &Metric> {
         self.configuration
@@ -69,15 +105,55 @@ impl AlarmStateChange {
             .filter_map(|m| m.metric_stat.as_ref().map(|s| &s.metric))
     }
 
-    /// The endpoint the alarm watches: the metric's `Endpoint` dimension (Model Monitor, Clarify).
-    pub fn endpoint(&self) -> Option<&str> {
-        self.metrics().find_map(|m| m.dimensions.get("Endpoint").map(String::as_str))
+    /// The endpoint and concern: from a SageMaker endpoint dimension on any of its metrics (`Endpoint` for Model
+    /// Monitor and Clarify, `EndpointName` for SageMaker's own metrics), else from the naming convention on the
+    /// alarm's name or, for a composite alarm, on an alarm its rule names.
+    pub fn subject(&self) -> (Option<&str>, AlarmConcern) {
+        for metric in self.metrics() {
+            if let Some(endpoint) = metric.dimensions.get("Endpoint") {
+                return (Some(endpoint), concern_of_namespace(metric.namespace.as_deref(), AlarmConcern::Quality));
+            }
+            if let Some(endpoint) = metric.dimensions.get("EndpointName") {
+                return (Some(endpoint), concern_of_namespace(metric.namespace.as_deref(), AlarmConcern::Health));
+            }
+        }
+        let named = std::iter::once(self.alarm_name.as_str()).chain(self.rule_alarm_names());
+        named.filter_map(by_convention).next().map_or((None, AlarmConcern::Unrelated), |(e, c)| (Some(e), c))
+    }
+
+    /// The alarms a composite alarm's rule names (`ALARM(name)`, `OK("name")`, ...).
+    fn rule_alarm_names(&self) -> impl Iterator<Item = &str> {
+        let rule = self.configuration.as_ref().and_then(|c| c.alarm_rule.as_deref()).unwrap_or_default();
+        rule.split(['(', ')']).skip(1).step_by(2).map(|name| name.trim().trim_matches(['"', '\'']))
     }
 
     /// The first metric's name, e.g. `feature_baseline_drift_amount`.
     pub fn metric_name(&self) -> Option<&str> {
         self.metrics().next().map(|m| m.name.as_str())
     }
+}
+
+/// SageMaker's own metrics are health; Model Monitor and Clarify publish under `aws/sagemaker/Endpoints/...` and
+/// `aws/sagemaker/ModelMonitoring/...`; anything else is judged by its dimension (`fallback`).
+fn concern_of_namespace(namespace: Option<&str>, fallback: AlarmConcern) -> AlarmConcern {
+    match namespace {
+        Some("AWS/SageMaker" | "/aws/sagemaker/Endpoints") => AlarmConcern::Health,
+        Some(n) if n.starts_with("aws/sagemaker/Endpoints/") || n.starts_with("aws/sagemaker/ModelMonitoring/") => {
+            AlarmConcern::Quality
+        }
+        _ => fallback,
+    }
+}
+
+/// `warden:quality:<endpoint>[:...]` or `warden:health:<endpoint>[:...]`.
+fn by_convention(name: &str) -> Option<(&str, AlarmConcern)> {
+    let mut parts = name.strip_prefix(ALARM_NAME_PREFIX)?.split(':');
+    let concern = match parts.next()? {
+        "quality" => AlarmConcern::Quality,
+        "health" => AlarmConcern::Health,
+        _ => return None,
+    };
+    parts.next().filter(|endpoint| !endpoint.is_empty()).map(|endpoint| (endpoint, concern))
 }
 
 /// What a drift measurement is about.
