@@ -403,7 +403,7 @@ fn a_damaged_embedded_store_is_reported_never_a_crash() {
         seed >> 33
     };
     let mut corrupt_runs = 0;
-    for _ in 0..40 {
+    for _ in 0..120 {
         let mut bytes = pristine.clone();
         for _ in 0..8 {
             let at = usize::try_from(next()).unwrap() % bytes.len();
@@ -418,7 +418,7 @@ fn a_damaged_embedded_store_is_reported_never_a_crash() {
             corrupt_runs += 1;
         }
     }
-    assert!(corrupt_runs > 0, "some of 40 damaged files must be found damaged");
+    assert!(corrupt_runs > 0, "some of 120 damaged files must be found damaged");
 }
 
 /// A replayed path must mean something: an empty folder is an error naming it; a broken pretty-printed event is one

@@ -68,6 +68,12 @@ fn redb_error(error: impl Into<redb::Error>) -> LedgerError {
         redb::Error::Corrupted(message) => {
             LedgerError::Corrupt(format!("the embedded ledger file is damaged: {message}"))
         }
+        // A length or offset in the file pointing past its end, or bytes that decode to nothing valid.
+        redb::Error::Io(io)
+            if matches!(io.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData) =>
+        {
+            LedgerError::Corrupt(format!("the embedded ledger file is damaged: {io}"))
+        }
         other => LedgerError::Storage(other.to_string()),
     }
 }
