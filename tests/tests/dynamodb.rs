@@ -186,3 +186,37 @@ fn replay_gives_the_same_results_on_dynamodb_and_embedded() {
         assert!(verify(dynamo.ledger()).await.unwrap().ok());
     });
 }
+
+/// On DynamoDB too, a rejection of an event carrying a 250 KB field is recorded (it used to make a 400 KB item that
+/// DynamoDB refused, so the event went to the DLQ unrecorded), small and without the value; and a year-10000
+/// timestamp never reaches the table.
+#[test]
+fn hostile_inputs_are_recorded_as_small_rejections_on_dynamodb() {
+    runtime().block_on(async {
+        let engine = engine(fresh_dynamo_ledger("hostile").await).await;
+        let huge = "4111111111111111 ".repeat(250 * 1024 / 17);
+        let base: Value =
+            serde_json::from_slice(&read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json"))).unwrap();
+        let mut wrong_type = base.clone();
+        wrong_type["detail"]["severity"] = Value::from(huge.clone());
+        let mut long_id = base.clone();
+        long_id["id"] = Value::from("i".repeat(250 * 1024));
+        long_id["detail"]["severity"] = Value::from(11);
+        let mut far_future = base.clone();
+        far_future["detail"]["updatedAt"] = Value::from(253_402_300_800_000_u64);
+        for event in [wrong_type, long_id, far_future] {
+            let report = engine
+                .ingest_value(event.clone(), event.to_string().as_bytes(), now())
+                .await
+                .unwrap_or_else(|e| panic!("the rejection must be recorded, not fail: {e}"));
+            assert_eq!(report.status, Status::Rejected);
+        }
+        let rejected = engine.ledger().entries(warden_core::ledger::UNATTRIBUTED_CHAIN).await.unwrap();
+        assert_eq!(rejected.len(), 3);
+        for entry in &rejected {
+            let text = serde_json::to_string(entry).unwrap();
+            assert!(text.len() < 8 * 1024 && !text.contains("4111111111111111"), "{} bytes", text.len());
+        }
+        assert!(verify(engine.ledger()).await.unwrap().ok());
+    });
+}
