@@ -20,7 +20,7 @@ use warden_core::bus::{
 };
 use warden_core::effects::{Notifier, deliver_alert};
 use warden_core::engine::plan_rejection;
-use warden_core::event::DecodeError;
+use warden_core::event::{DecodeError, bounded};
 use warden_core::ledger::{Actor, CommitOutcome, Ledger};
 use warden_core::time::Timestamp;
 
@@ -79,13 +79,10 @@ fn now() -> Timestamp {
     Timestamp::now()
 }
 
+/// Decodes a break-glass detail as the detectors decode theirs: timestamps plausible for now, errors without values.
 fn detail<T: serde::de::DeserializeOwned>(payload: &Value, detail_type: &str) -> Result<T, DecodeError> {
-    let detail = payload.get("detail").cloned().unwrap_or(Value::Null);
-    serde_path_to_error::deserialize(detail).map_err(|e| DecodeError::Malformed {
-        detail_type: detail_type.to_owned(),
-        path: format!("detail.{}", e.path()),
-        message: e.inner().to_string(),
-    })
+    let _window = warden_core::time::DecodeWindow::open(now());
+    warden_core::event::typed_detail(detail_type, payload.get("detail").cloned().unwrap_or(Value::Null))
 }
 
 impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
@@ -111,7 +108,7 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
                         let error = DecodeError::Malformed {
                             detail_type: detail_type.to_owned(),
                             path: "detail.requestId".into(),
-                            message: format!("no break-glass request {id:?} on record"),
+                            message: format!("no break-glass request {:?} on record", bounded(&id, 128)),
                         };
                         return self.reject(&error, &payload).await;
                     }
@@ -135,8 +132,10 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
             }
             // A misrouted event (check the event rule).
             _ => {
-                let error =
-                    DecodeError::Unsupported { event_source: source.to_owned(), detail_type: detail_type.to_owned() };
+                let error = DecodeError::Unsupported {
+                    event_source: bounded(source, 128),
+                    detail_type: bounded(detail_type, 128),
+                };
                 return self.reject(&error, &payload).await;
             }
         };

@@ -181,7 +181,10 @@ impl<L: Ledger, N: Notifier, P: Publisher> Handler<L, N, P> {
         let result = if !source.is_empty() && !self.spec.sources.contains(&source.as_str()) {
             // A misrouted event (an event rule sending the wrong source here) is rejected, not processed.
             let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let error = DecodeError::Unsupported { event_source: source.clone(), detail_type };
+            let error = DecodeError::Unsupported {
+                event_source: warden_core::event::bounded(&source, 128),
+                detail_type: warden_core::event::bounded(&detail_type, 128),
+            };
             self.engine.reject(&error, &body, &payload, now).await
         } else {
             self.engine.ingest_value(payload, &body, now).await

@@ -303,7 +303,9 @@ fn in_range(detail_type: &str, problem: Option<OutOfRange>) -> Result<(), Decode
     }
 }
 
-fn typed_detail<T: DeserializeOwned>(detail_type: &str, detail: Value) -> Result<T, DecodeError> {
+/// Decodes an event's `detail` into its type: a fault is [`DecodeError::Malformed`] naming the JSON path, with the
+/// message stripped of the offending value. Shared by every decoder, break-glass's included.
+pub fn typed_detail<T: DeserializeOwned>(detail_type: &str, detail: Value) -> Result<T, DecodeError> {
     if !detail.is_object() {
         return Err(DecodeError::Malformed {
             detail_type: detail_type.to_owned(),
