@@ -4,7 +4,7 @@
 # AwsSolutions checks (every acknowledged finding carries its reason), cfn-lint and checkov on the result. Installs
 # its tools on first use (tools/infra/.venv-sam and .venv-checkov: separate, their pins conflict; infra/cdk's
 # node_modules from its lock file). Writes plain-CloudFormation JSON of both stacks to OUT_DIR for the consistency
-# test (tests/tests/infra.rs reads WARDEN_TEST_INFRA_DIR).
+# test (tests/it/infra.rs reads WARDEN_TEST_INFRA_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: scripts/infra-check.sh OUT_DIR}

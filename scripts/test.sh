@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "== cargo clippy (warnings are errors)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo clippy (warnings are errors): the full build, and the CLI's quick local build (no AWS)"
+cargo clippy --workspace --all-targets --locked --features warden/aws -- -D warnings
+cargo clippy -p warden --all-targets --locked -- -D warnings
 
 work=$(mktemp -d)
 trap 'scripts/emulators.sh stop "$work/emulators"; rm -rf "$work"' EXIT
@@ -24,12 +25,13 @@ echo "DynamoDB Local on $WARDEN_TEST_DYNAMODB_ENDPOINT, moto on $WARDEN_TEST_MOT
 echo "== Lambda function binaries (run under cargo lambda's Runtime API emulator by the tests)"
 # One build of every binary and test target: the same package selection and dev-dependency features as `cargo test
 # --workspace`, so the tests reuse it instead of compiling the AWS SDKs a second time with other features.
-cargo build --workspace --bins --tests --locked
+# The CLI with its AWS commands (`--table`, break-glass): the tests drive them against the emulators.
+cargo build --workspace --bins --tests --locked --features warden/aws
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 export WARDEN_TEST_FUNCTIONS_DIR="$target_dir/debug"
 
 echo "== cargo test"
-cargo test --workspace --locked 2>&1 | tee "$work/test.log"
+cargo test --workspace --locked --features warden/aws 2>&1 | tee "$work/test.log"
 
 # One closing line over every test binary: "N passed, N failed".
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

@@ -1,6 +1,7 @@
 //! Which ledger the CLI talks to: the embedded one (default) or DynamoDB (`--table`). One enum delegating to
 //! either adapter, because the port's async methods make it a generic, not an object.
 
+#[cfg(feature = "aws")]
 use warden_aws::dynamodb::DynamoLedger;
 use warden_core::inventory::Inventory;
 use warden_core::ledger::embedded::EmbeddedLedger;
@@ -10,6 +11,7 @@ use warden_core::policy::DecisionContext;
 #[derive(Debug)]
 pub enum AnyLedger {
     Embedded(EmbeddedLedger),
+    #[cfg(feature = "aws")]
     Dynamo(DynamoLedger),
 }
 
@@ -17,6 +19,7 @@ macro_rules! delegate {
     ($self:ident, $ledger:ident => $call:expr) => {
         match $self {
             AnyLedger::Embedded($ledger) => $call.await,
+            #[cfg(feature = "aws")]
             AnyLedger::Dynamo($ledger) => $call.await,
         }
     };

@@ -10,7 +10,6 @@ use warden_aws::clients::AwsClients;
 use warden_aws::sns::SnsNotifier;
 use warden_core::breakglass::alerts::status_command;
 use warden_core::breakglass::executor::{BreakGlass, BreakGlassError, Step, recorded_request};
-use warden_core::breakglass::status::{self, TargetKind};
 use warden_core::breakglass::{Input, Next, Operation, Phase};
 use warden_core::bus::{BreakGlassApproval, BreakGlassRequest, BusEvent};
 use warden_core::effects::{EffectError, MemoryNotifier, Notifier, Publisher};
@@ -302,35 +301,4 @@ fn report(global: &Global, request: &BreakGlassRequest, step: &Step, printed: &[
         Some(Phase::Failed | Phase::Refused) => EXIT_REJECTED,
         _ => 0,
     })
-}
-
-/// `warden status --endpoint NAME | --model-package ARN`.
-pub async fn show_status(global: &Global, kind: TargetKind, target: &str, history: usize) -> CommandResult {
-    let engine = engine(global).await?;
-    let status = status::load(engine.ledger(), target, kind, history, now()).await?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    if global.json {
-        serde_json::to_writer(&mut out, &status)?;
-        writeln!(out)?;
-    } else {
-        crate::output::status_block(&mut out, &status)?;
-    }
-    out.flush()?;
-    if status.is_unknown() {
-        eprintln!(
-            "warden knows nothing about {} {target:?} in the ledger ({}): check the name, --ledger or --table",
-            kind_label(kind),
-            describe_ledger(global)
-        );
-        return Ok(EXIT_REJECTED);
-    }
-    Ok(0)
-}
-
-pub fn kind_label(kind: TargetKind) -> &'static str {
-    match kind {
-        TargetKind::Endpoint => "endpoint",
-        TargetKind::ModelPackage => "model package",
-    }
 }

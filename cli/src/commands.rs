@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+#[cfg(feature = "aws")]
 use warden_aws::dynamodb::DynamoLedger;
 use warden_core::engine::{Engine, Report, Status};
 use warden_core::evidence;
@@ -98,9 +99,21 @@ pub fn describe_ledger(global: &Global) -> String {
 
 async fn open_ledger(global: &Global) -> Result<AnyLedger, Failure> {
     Ok(match &global.table {
+        #[cfg(feature = "aws")]
         Some(table) => AnyLedger::Dynamo(DynamoLedger::from_env(table).await),
+        #[cfg(not(feature = "aws"))]
+        Some(_) => return Err(needs_aws("--table (the DynamoDB ledger)")),
         None => AnyLedger::Embedded(EmbeddedLedger::open(&global.ledger)?),
     })
+}
+
+/// What a command that needs AWS says in the local build: what it needs and the one command that gives it.
+#[cfg_attr(feature = "aws", allow(dead_code))]
+pub fn needs_aws(what: &str) -> Failure {
+    Failure::Message(format!(
+        "{what} needs AWS, and this warden was built without it (the quick local build): install the full CLI with \
+         `cargo install --locked --path cli --features aws`, or run `cargo run -p warden --features aws -- ...`"
+    ))
 }
 
 pub fn load_policy(global: &Global) -> Result<Policy, String> {
@@ -311,6 +324,7 @@ pub async fn ledger_export(global: &Global, filter: evidence::Filter, format: Ex
     Ok(0)
 }
 
+#[cfg(feature = "aws")]
 pub async fn ledger_init(global: &Global) -> CommandResult {
     let Some(table) = &global.table else {
         return Err(Failure::Message("`ledger init` creates a DynamoDB table: name it with --table NAME".into()));
@@ -324,6 +338,7 @@ pub async fn ledger_init(global: &Global) -> CommandResult {
     Ok(0)
 }
 
+#[cfg(feature = "aws")]
 pub fn ledger_schema() -> CommandResult {
     println!("{}", serde_json::to_string_pretty(&warden_aws::schema::table_definition())?);
     Ok(0)
@@ -404,4 +419,16 @@ pub fn policy_check(global: &Global, file: &Path) -> CommandResult {
 pub fn policy_default() -> CommandResult {
     print!("{}", Policy::builtin_text());
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_that_needs_aws_names_the_build_that_has_it() {
+        let Failure::Message(text) = needs_aws("break-glass") else { panic!("a usage message") };
+        assert!(text.starts_with("break-glass needs AWS"), "{text}");
+        assert!(text.contains("cargo install --locked --path cli --features aws"), "{text}");
+    }
 }

@@ -2,10 +2,12 @@
 //! policies. Wiring only: the decisions live in `warden-core`.
 
 mod backend;
+#[cfg(feature = "aws")]
 mod breakglass;
 mod commands;
 mod inputs;
 mod output;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -272,6 +274,12 @@ enum PolicyCommand {
     Default,
 }
 
+#[cfg(not(feature = "aws"))]
+async fn break_glass(_: &Global, _: BreakGlassCommand) -> Result<u8, commands::Failure> {
+    Err(commands::needs_aws("break-glass (SageMaker, the governance bus and your AWS identity)"))
+}
+
+#[cfg(feature = "aws")]
 async fn break_glass(global: &Global, command: BreakGlassCommand) -> Result<u8, commands::Failure> {
     use warden_core::breakglass::Operation;
     let (operation, target, config, act) = match command {
@@ -313,8 +321,14 @@ fn main() -> ExitCode {
             Command::Ledger { command: LedgerCommand::Export { model, since, format } } => {
                 commands::ledger_export(&global, warden_core::evidence::Filter { model, since }, format).await
             }
+            #[cfg(feature = "aws")]
             Command::Ledger { command: LedgerCommand::Init } => commands::ledger_init(&global).await,
+            #[cfg(feature = "aws")]
             Command::Ledger { command: LedgerCommand::Schema } => commands::ledger_schema(),
+            #[cfg(not(feature = "aws"))]
+            Command::Ledger { command: LedgerCommand::Init | LedgerCommand::Schema } => {
+                Err(commands::needs_aws("the DynamoDB table's `ledger init` and `ledger schema`"))
+            }
             Command::Inventory { command: InventoryCommand::Import { file } } => {
                 commands::inventory_import(&global, &file).await
             }
@@ -323,9 +337,9 @@ fn main() -> ExitCode {
             Command::Policy { command: PolicyCommand::Default } => commands::policy_default(),
             Command::BreakGlass { command } => break_glass(&global, command).await,
             Command::Status { target, history } => match (target.endpoint, target.model_package) {
-                (Some(endpoint), _) => breakglass::show_status(&global, TargetKind::Endpoint, &endpoint, history).await,
+                (Some(endpoint), _) => status::show_status(&global, TargetKind::Endpoint, &endpoint, history).await,
                 (None, Some(package)) => {
-                    breakglass::show_status(&global, TargetKind::ModelPackage, &package, history).await
+                    status::show_status(&global, TargetKind::ModelPackage, &package, history).await
                 }
                 (None, None) => Err(commands::Failure::Message("name --endpoint or --model-package".into())),
             },

@@ -181,7 +181,7 @@ pub fn model_block(out: &mut impl Write, model: &Model) -> io::Result<()> {
 }
 
 pub fn status_block(out: &mut impl Write, status: &TargetStatus) -> io::Result<()> {
-    let kind = crate::breakglass::kind_label(status.kind);
+    let kind = crate::status::kind_label(status.kind);
     writeln!(out, "{kind} {}", status.target)?;
     match &status.model {
         Some(model) => writeln!(

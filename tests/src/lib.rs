@@ -17,7 +17,7 @@ pub fn events_dir() -> PathBuf {
     root().join("events")
 }
 
-/// Inputs Warden must reject, each with its expected error (`tests/tests/decoding.rs`).
+/// Inputs Warden must reject, each with its expected error (`tests/it/decoding.rs`).
 pub fn invalid_dir() -> PathBuf {
     root().join("tests/fixtures/invalid")
 }

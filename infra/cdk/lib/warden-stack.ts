@@ -1,5 +1,5 @@
 // Warden's stack in CDK: the same resources, permissions and protections as infra/sam/template.yaml.
-// tests/tests/infra.rs checks both against the code; test/warden-stack.test.ts checks this one's shape.
+// tests/it/infra.rs checks both against the code; test/warden-stack.test.ts checks this one's shape.
 
 import * as path from "path";
 import * as fs from "fs";

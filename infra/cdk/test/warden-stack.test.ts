@@ -1,5 +1,5 @@
 // The CDK stack's shape: what a reviewer checks first. The cross-checks against the Rust code (binaries,
-// environment, rules, schema) are in tests/tests/infra.rs and run on both stacks.
+// environment, rules, schema) are in tests/it/infra.rs and run on both stacks.
 
 import { App, Validations } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";

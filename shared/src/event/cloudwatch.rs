@@ -74,7 +74,7 @@ pub const ALARM_NAME_PREFIX: &str = "warden:";
 /// The `detail` filter both stacks put on the alarm rule, so alarms about no model never invoke a function: any
 /// metric with a SageMaker endpoint dimension, a name following the convention, or a composite rule naming such an
 /// alarm. A superset of what [`AlarmStateChange::subject`] ties to a model (the decoder decides; the filter only
-/// spares invocations); `tests/tests/infra.rs` checks both stacks carry exactly this and that it passes every
+/// spares invocations); `tests/it/infra.rs` checks both stacks carry exactly this and that it passes every
 /// bundled alarm about a model and no other.
 pub fn alarm_rule_detail_filter() -> serde_json::Value {
     let dimension = |name: &str| serde_json::json!({"configuration": {"metrics": {"metricStat": {"metric": {"dimensions": {name: [{"exists": true}]}}}}}});

@@ -1,8 +1,5 @@
 //! The embedded ledger against the conformance suite, and the engine's idempotency over the bundled story.
 
-// Tests fail loudly.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
-
 use warden_core::engine::{Engine, Status};
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::embedded::EmbeddedLedger;

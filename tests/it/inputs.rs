@@ -1,9 +1,6 @@
 //! No input can poison, fool or needlessly page Warden. Each test performs an attack or replays an odd but real
 //! AWS input through the engine and an embedded ledger, and checks what was decided, recorded and alerted.
 
-// Tests fail loudly.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
-
 use serde_json::{Value, json};
 use warden_core::engine::{Engine, Report, Status};
 use warden_core::inventory::InventoryFile;

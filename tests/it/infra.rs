@@ -5,7 +5,6 @@
 //! protections, the break-glass timeout under the action lock's lifetime, and SageMaker changes allowed to the
 //! break-glass role alone, with no wildcard action anywhere. Reads the JSON `scripts/infra-check.sh` writes to
 //! WARDEN_TEST_INFRA_DIR.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -1,9 +1,6 @@
 //! The Lambda handler over every fixture, with the embedded ledger and in-memory notifier and publisher: the
 //! functions' routing, failure semantics, configuration and metrics, without AWS.
 
-// Tests fail loudly.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
-
 use serde_json::Value;
 use warden_aws::function::{
     Config, ConfigError, ENV_BUS, ENV_KILL_SWITCH, ENV_MODE, ENV_POLICY, ENV_TABLE, ENV_TOPIC, FunctionSpec, Handler,

@@ -1,8 +1,5 @@
 //! Delivering alerts and bus events: once per decision, and after a partial failure only what is missing.
 
-// Tests fail loudly.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
-
 use warden_core::bus::{BREAK_GLASS_DETAIL_TYPE, BreakGlassRequest, DECISION_DETAIL_TYPE};
 use warden_core::effects::{EffectError, MemoryNotifier, MemoryPublisher, deliver};
 use warden_core::engine::{Engine, Status};

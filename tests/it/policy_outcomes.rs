@@ -1,8 +1,5 @@
 //! The default policy's outcomes, table-driven over the bundled fixtures and sample inventory. Pure: no ledger.
 
-// Tests fail loudly.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
-
 use warden_core::engine::{plan, prepare};
 use warden_core::event;
 use warden_core::ledger::Actor;

@@ -2,9 +2,6 @@
 //! (configuration from the same environment variables as the templates), real runtime loop, real AWS protocols
 //! (DynamoDB Local, moto). scripts/test.sh builds the binaries and starts the emulators.
 
-// Tests fail loudly.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
-
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

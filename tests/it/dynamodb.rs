@@ -2,9 +2,6 @@
 //! concurrent writers on one chain, duplicate and out-of-order delivery, an endpoint that goes away, and the
 //! same per-event results as the embedded ledger.
 
-// Tests fail loudly.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
-
 use std::sync::Arc;
 
 use serde_json::Value;

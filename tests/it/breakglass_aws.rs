@@ -1,7 +1,6 @@
 //! Break-glass against real AWS protocols: the SageMaker adapter on moto server (extended by
 //! tools/emulators/moto_ext.py with UpdateEndpoint, state transitions, in-progress errors and silent rollbacks)
 //! and the ledger on DynamoDB Local. The in-memory SageMaker passes the same endpoint checks.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 

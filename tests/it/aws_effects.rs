@@ -1,9 +1,6 @@
 //! The whole function handler on AWS protocols: the ledger on DynamoDB Local, alerts through moto's SNS read
 //! back from an SNS -> SQS subscription, and bus events through an EventBridge rule -> SQS target.
 
-// Tests fail loudly.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
-
 use serde_json::Value;
 use warden_aws::eventbridge::EventBridgePublisher;
 use warden_aws::function::{FunctionSpec, Handler};

@@ -1,6 +1,5 @@
 //! Break-glass with the in-memory SageMaker, the embedded ledger and an in-memory notifier: the action state
 //! machine, the cutoff ladder, the safety checks, resumption after a crash, and verification.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

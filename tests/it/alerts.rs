@@ -1,8 +1,5 @@
 //! What an on-call engineer receives: composed from the pure pipeline over the bundled fixtures.
 
-// Tests fail loudly.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
-
 use warden_core::engine::{Report, plan, plan_rejection, prepare};
 use warden_core::event::{self, DecodeError};
 use warden_core::ledger::Actor;

@@ -1,9 +1,6 @@
 //! Every fixture decodes; every malformed input is rejected with the right error, naming the JSON path; mutated
 //! events never panic.
 
-// Tests fail loudly.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
-
 use proptest::prelude::*;
 use serde_json::Value;
 use warden_core::event::{self, DecodeError, Detail, SUPPORTED};
