@@ -20,7 +20,7 @@ use warden_core::bus::{
 };
 use warden_core::effects::{Notifier, deliver_alert};
 use warden_core::engine::plan_rejection;
-use warden_core::event::{DecodeError, bounded};
+use warden_core::event::{DecodeError, bounded, shown};
 use warden_core::ledger::{Actor, CommitOutcome, Ledger};
 use warden_core::time::Timestamp;
 
@@ -132,10 +132,7 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
             }
             // A misrouted event (check the event rule).
             _ => {
-                let error = DecodeError::Unsupported {
-                    event_source: bounded(source, 128),
-                    detail_type: bounded(detail_type, 128),
-                };
+                let error = DecodeError::Unsupported { event_source: shown(source), detail_type: shown(detail_type) };
                 return self.reject(&error, &payload).await;
             }
         };

@@ -593,7 +593,55 @@ impl DynamoLedger {
     }
 }
 
+impl DynamoLedger {
+    /// Every item of the table, page by page (`verify` only: an audit reads everything).
+    async fn scan_all(&self) -> Result<Vec<Item>, LedgerError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("Scan", &self.table, e))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(next) => start = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+}
+
+/// Whether a state item (not an entry or a model, which their own reads check) reads back.
+fn state_readable(item: &Item) -> bool {
+    match text(item, SK).unwrap_or_default() {
+        schema::MARKER_SK => json::<Outcome>(item, "outcome").is_ok(),
+        schema::RECORD_SK => DynamoLedger::record_of(item).is_ok(),
+        schema::LAST_ACTION_SK => number(item, "at").is_ok_and(|at| Timestamp::from_millis(at).is_some()),
+        schema::LAST_ALERT_SK => {
+            text(item, "level").is_ok_and(|l| l.parse::<warden_core::signal::Band>().is_ok())
+                && number(item, "at").is_ok_and(|at| Timestamp::from_millis(at).is_some())
+        }
+        sk if sk.starts_with("CHAIN#") && text(item, PK) == Ok(schema::HEADS_PK) => head_of(item).is_ok(),
+        _ => true,
+    }
+}
+
 impl Ledger for DynamoLedger {
+    async fn unreadable_state(&self) -> Result<Vec<String>, LedgerError> {
+        let items = self.scan_all().await?;
+        Ok(items
+            .iter()
+            .filter(|item| !state_readable(item))
+            .map(|item| format!("{} {}", text(item, PK).unwrap_or("?"), text(item, SK).unwrap_or("?")))
+            .collect())
+    }
+
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
         self.commit_once(commit).await
     }

@@ -182,8 +182,8 @@ impl<L: Ledger, N: Notifier, P: Publisher> Handler<L, N, P> {
             // A misrouted event (an event rule sending the wrong source here) is rejected, not processed.
             let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default().to_owned();
             let error = DecodeError::Unsupported {
-                event_source: warden_core::event::bounded(&source, 128),
-                detail_type: warden_core::event::bounded(&detail_type, 128),
+                event_source: warden_core::event::shown(&source),
+                detail_type: warden_core::event::shown(&detail_type),
             };
             self.engine.reject(&error, &body, &payload, now).await
         } else {

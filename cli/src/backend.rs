@@ -62,6 +62,10 @@ impl Ledger for AnyLedger {
         delegate!(self, l => l.outcome(idempotency_key))
     }
 
+    async fn unreadable_state(&self) -> Result<Vec<String>, LedgerError> {
+        delegate!(self, l => l.unreadable_state())
+    }
+
     async fn pause_before_retry(&self, attempt: u32) {
         delegate!(self, l => l.pause_before_retry(attempt))
     }

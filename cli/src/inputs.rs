@@ -91,16 +91,17 @@ pub fn split<'a>(file: &'a str, bytes: &'a [u8]) -> Box<dyn Iterator<Item = Inpu
     }
 }
 
-/// JSON lines: some line is a whole JSON object, and the file does not open like a pretty-printed document (a
-/// lone `{` or `[` on its first line).
-fn looks_like_json_lines<'a>(mut lines: impl Iterator<Item = &'a [u8]>) -> bool {
-    let Some(first) = lines.next() else { return false };
-    if matches!(first.trim_ascii(), b"{" | b"[") {
-        return false;
+/// JSON lines: at least half of the non-blank lines are whole JSON objects. A pretty-printed document that does
+/// not parse has almost none (its lines are fragments), while a JSON-lines file with a few bad lines keeps most.
+fn looks_like_json_lines<'a>(lines: impl Iterator<Item = &'a [u8]>) -> bool {
+    let (mut objects, mut total) = (0_usize, 0_usize);
+    for line in lines {
+        total += 1;
+        if matches!(serde_json::from_slice::<Value>(line), Ok(Value::Object(_))) {
+            objects += 1;
+        }
     }
-    std::iter::once(first)
-        .chain(lines)
-        .any(|line| matches!(serde_json::from_slice::<Value>(line), Ok(Value::Object(_))))
+    total > 0 && objects * 2 >= total
 }
 
 #[cfg(test)]
@@ -129,6 +130,8 @@ mod tests {
         assert_eq!(kinds(split("f", pretty)), [(None, false)]);
         let array = b"[\n  {\"a\": 1},\n  {\"b\": 2},\n]\n";
         assert_eq!(kinds(split("f", array)), [(None, false)]);
+        let opened_on_the_first_line = b"{ \"version\": \"0\",\n  \"a\": 1,\n  \"inner\": [\n    {\"b\": 2}\n  ],\n}\n";
+        assert_eq!(kinds(split("f", opened_on_the_first_line)), [(None, false)]);
         assert_eq!(
             kinds(split("f", b"oops\n{\"a\":1}\n")),
             [(Some(1), false), (Some(2), true)],

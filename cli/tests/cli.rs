@@ -389,7 +389,8 @@ fn a_break_glass_request_prints_as_the_function_receives_it_and_says_where_it_co
 }
 
 /// Bytes flipped anywhere in the embedded store: `verify` reports storage corruption (exit 1) or, when the bytes
-/// were unused, an intact ledger (exit 0). Never a panic, never a usage error.
+/// were unused, an intact ledger (exit 0); a replay into it records what it can. Never a panic, never a usage
+/// error.
 #[test]
 fn a_damaged_embedded_store_is_reported_never_a_crash() {
     let dir = tempdir();
@@ -417,6 +418,10 @@ fn a_damaged_embedded_store_is_reported_never_a_crash() {
         if code == Some(1) {
             corrupt_runs += 1;
         }
+        // Ingesting into it: damaged items stop only the inputs that touch them (exit 1), never the batch.
+        let replayed = warden(dir.path(), &["replay", "events"]);
+        let code = replayed.status.code();
+        assert!(matches!(code, Some(0 | 1)), "replay exit {code:?}: {}", stderr(&replayed));
     }
     assert!(corrupt_runs > 0, "some of 120 damaged files must be found damaged");
 }

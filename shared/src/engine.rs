@@ -82,8 +82,11 @@ pub fn prepare(event: Event, inventory: Inventory) -> Prepared {
 }
 
 /// [`prepare`], with the event's signal already made.
-fn prepare_signal(event: Event, signal: Signal, mut inventory: Inventory) -> Prepared {
+fn prepare_signal(event: Event, mut signal: Signal, mut inventory: Inventory) -> Prepared {
     let observation = inventory.observe(&event);
+    // A refused `warden:model` tag does not reach the model it named: tagging must not write to any model's chain.
+    let refused: Vec<&str> = observation.conflicts.iter().filter_map(|c| c.refused_model.as_deref()).collect();
+    signal.resources.retain(|r| !matches!(r, Resource::Model(id) if refused.contains(&id.as_str())));
     let mut affected = inventory.affected(&signal.resources);
     // A conflict is news for the model whose record it disagrees with, even if the signal does not name it.
     for conflict in &observation.conflicts {
@@ -293,6 +296,8 @@ pub fn plan_rejection(
     let key = format!("rejected#{digest}");
     // The envelope's fields are the sender's: kept short, so a rejection always fits one ledger item.
     let text = |field: &str| envelope.get(field).and_then(Value::as_str).map(|t| event::bounded(t, 256));
+    // A source or detail-type is repeated only when it looks like one.
+    let name = |field: &str| envelope.get(field).and_then(Value::as_str).map(event::shown);
     let summary = format!("rejected input: {error}");
     let alert = error.alert_level();
     let entry = NewEntry {
@@ -300,8 +305,8 @@ pub fn plan_rejection(
         recorded_at,
         idempotency_key: key.clone(),
         event_id: text("id").unwrap_or_default(),
-        source: text("source").unwrap_or_default(),
-        detail_type: text("detail-type").unwrap_or_default(),
+        source: name("source").unwrap_or_default(),
+        detail_type: name("detail-type").unwrap_or_default(),
         occurred_at: recorded_at,
         model_version: None,
         actor: actor.clone(),
@@ -325,8 +330,8 @@ pub fn plan_rejection(
         notify: false,
         delivered: BTreeSet::new(),
         event_id: text("id"),
-        source: text("source"),
-        detail_type: text("detail-type"),
+        source: name("source"),
+        detail_type: name("detail-type"),
         status: Status::Rejected,
         occurred_at: None,
         summary,

@@ -449,6 +449,7 @@ impl Inventory {
             resource: resource.clone(),
             tag: tag.to_owned(),
             recorded,
+            refused_model: (tag == TAG_MODEL).then(|| tagged.to_owned()),
         };
         if !is_valid_model_id(tagged) {
             if let Some(owner) = &bound {
@@ -515,6 +516,8 @@ pub struct TagConflict {
     pub tag: String,
     /// What the inventory holds, for people.
     pub recorded: String,
+    /// For a refused `warden:model` tag, the model it named: the event must not reach that model either.
+    pub refused_model: Option<String>,
 }
 
 impl fmt::Display for TagConflict {
@@ -527,22 +530,23 @@ impl fmt::Display for TagConflict {
     }
 }
 
-/// Text a person wrote, safe to show and record: no control characters, at most 256 characters.
+/// Text a person wrote, safe to show and record: at most 256 characters, no control characters, and none of the
+/// invisible or direction-changing ones that make one name look like another.
 fn is_plain_text(text: &str) -> bool {
-    text.chars().count() <= 256 && !text.chars().any(char::is_control)
+    let deceptive =
+        |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
+    text.chars().count() <= 256 && !text.chars().any(|c| c.is_control() || deceptive(c))
 }
 
 /// The longest model id: ids name ledger chains and keys.
 pub const MAX_MODEL_ID_CHARS: usize = 128;
 
-/// Model ids are non-empty, at most [`MAX_MODEL_ID_CHARS`], with no whitespace or control characters, and never
+/// Model ids are non-empty, at most [`MAX_MODEL_ID_CHARS`] printable ASCII characters (no spaces), and never
 /// start with `_` (reserved for Warden's own chains, such as `_unattributed`). Checked on every path that creates
 /// one: the inventory file, `warden:model` tags and model package groups.
 pub fn is_valid_model_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.chars().count() <= MAX_MODEL_ID_CHARS
-        && !id.starts_with('_')
-        && !id.chars().any(|c| c.is_whitespace() || c.is_control())
+    // Printable ASCII only: no lookalike (`fraud-detector` followed by a zero-width space) can pass for another id.
+    !id.is_empty() && id.len() <= MAX_MODEL_ID_CHARS && !id.starts_with('_') && id.chars().all(|c| c.is_ascii_graphic())
 }
 
 /// The inventory file users write by hand (TOML, `[[model]]` tables).
@@ -598,7 +602,7 @@ impl InventoryFile {
             let invalid = |message: String| InventoryError::Invalid { index, message };
             if !is_valid_model_id(&spec.id) {
                 return Err(invalid(format!(
-                    "id {:?} must be 1 to {MAX_MODEL_ID_CHARS} characters with no spaces or control characters, and not start with '_' (reserved)",
+                    "id {:?} must be 1 to {MAX_MODEL_ID_CHARS} printable ASCII characters with no spaces, and not start with '_' (reserved)",
                     spec.id
                 )));
             }
@@ -663,7 +667,7 @@ mod tests {
     #[test]
     fn rejects_bad_inventory_files() {
         let cases = [
-            ("[[model]]\nid = \"\"", "1 to 128 characters"),
+            ("[[model]]\nid = \"\"", "1 to 128 printable ASCII characters"),
             ("[[model]]\nid = \"fraud detector\"", "no spaces"),
             ("[[model]]\nid = \"_unattributed\"", "reserved"),
             ("[[model]]\nid = \"a\"\n[[model]]\nid = \"a\"", "duplicate model id"),

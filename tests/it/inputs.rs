@@ -120,6 +120,12 @@ fn values_outside_their_documented_range_are_never_decided_on_and_page_high() {
             let alert = compose(&report).unwrap();
             assert_eq!(alert.level, Band::High, "a finding Warden cannot interpret is news: {}", alert.subject);
         }
+        // A sample finding out of range is not decided on either, but a sample never pages above info.
+        let mut sample = fixture("guardduty-finding-role-high-risk-cutoff.json");
+        sample["detail"]["severity"] = json!(11);
+        sample["detail"]["service"]["additionalInfo"] = json!({"sample": true});
+        let report = ingest(&engine, &sample).await;
+        assert_eq!((report.status, compose(&report).unwrap().level), (Status::Rejected, Band::Info));
         // A malformed value (not a range question) still alerts low.
         let mut event = fixture("guardduty-finding-role-high-risk-cutoff.json");
         event["detail"]["severity"] = json!("high");
@@ -201,10 +207,14 @@ fn tags_associate_and_fill_in_but_never_downgrade_or_move_a_model() {
             _ => None,
         });
         assert!(decision.unwrap_or_default().contains("warden:owner"), "both conflicts are recorded");
-        // Move: the same endpoint tagged with a low-risk model's id stays fraud-detector's.
+        // Move: the same endpoint tagged with a low-risk model's id stays fraud-detector's, and writes nothing on the
+        // named model's chain.
+        let before = engine.ledger().entries("support-summarizer").await.unwrap().len();
         let report =
             ingest(&engine, &endpoint_event("fraud-detector-prod", json!({"warden:model": "support-summarizer"})))
                 .await;
+        assert_eq!(report.models, ["fraud-detector"]);
+        assert_eq!(engine.ledger().entries("support-summarizer").await.unwrap().len(), before);
         assert!(report.summary.contains("governance anomaly: tag warden:model"), "{}", report.summary);
         assert!(model("support-summarizer").await.unwrap().endpoint("fraud-detector-prod").is_none());
         // So the next exfiltration finding still cuts it off.
@@ -230,7 +240,9 @@ fn tags_associate_and_fill_in_but_never_downgrade_or_move_a_model() {
         assert!(report.summary.contains("governance anomaly"), "a tier set once is not lowered by the next tag");
 
         // Invalid ids never become models, from tags or from package groups.
-        for id in ["", "_unattributed", "has space", "tab\there", "ctl\u{7}"] {
+        for id in
+            ["", "_unattributed", "has space", "tab\there", "ctl\u{7}", "fraud-detector\u{200b}", "r\u{e9}sum\u{e9}"]
+        {
             ingest(&engine, &endpoint_event(&format!("ep-{}", id.len()), json!({"warden:model": id}))).await;
             let mut package = fixture("sagemaker-model-package-approved-unknown-group-gate.json");
             package["detail"]["ModelPackageGroupName"] = json!(id);
@@ -259,6 +271,13 @@ fn a_rejection_never_echoes_the_value_and_always_fits_one_ledger_item() {
         let mut event = fixture("warden-drift-breach-medium-risk-alert.json");
         event["detail"][huge.as_str()] = json!(1);
         cases.push(event.clone());
+        let mut unsupported = fixture("warden-drift-breach-medium-risk-alert.json");
+        unsupported["source"] = json!("4111111111111111");
+        unsupported["detail-type"] = json!("card 4111 1111 1111 1111");
+        cases.push(unsupported);
+        let mut unknown_key = fixture("warden-drift-breach-medium-risk-alert.json");
+        unknown_key["detail"]["4111111111111111"] = json!(1);
+        cases.push(unknown_key);
         // Identifiers are kept, but cut short: a 250 KB id or detail-type still makes a small record.
         event["id"] = json!("i".repeat(250 * 1024));
         event["detail-type"] = json!("t".repeat(250 * 1024));
@@ -270,14 +289,15 @@ fn a_rejection_never_echoes_the_value_and_always_fits_one_ledger_item() {
             let report = ingest(&engine, &event).await;
             assert_eq!(report.status, Status::Rejected);
             let error = report.error.clone().unwrap_or_default();
-            assert!(!error.contains("4111111111111111"), "{error}");
+            assert!(!error.contains("4111111111111111") && !error.contains("4111 1111"), "{error}");
             let alert = compose(&report).unwrap();
             assert!(!alert.body.contains("4111111111111111"), "{}", alert.body);
         }
         for entry in engine.ledger().entries(warden_core::ledger::UNATTRIBUTED_CHAIN).await.unwrap() {
             let size = serde_json::to_vec(&entry).unwrap().len();
             assert!(size < 8 * 1024, "a rejection of {size} bytes");
-            assert!(!serde_json::to_string(&entry).unwrap().contains("4111111111111111"));
+            let text = serde_json::to_string(&entry).unwrap();
+            assert!(!text.contains("4111111111111111") && !text.contains("4111 1111"), "{text}");
         }
         assert_ledger_sound(&engine).await;
     });
@@ -288,7 +308,7 @@ fn a_rejection_never_echoes_the_value_and_always_fits_one_ledger_item() {
 /// weaker one made from an event.
 #[test]
 fn an_unreadable_entry_or_model_record_stops_nothing_else() {
-    use warden_core::ledger::embedded::tables::{ENTRIES, MODELS};
+    use warden_core::ledger::embedded::tables::{ENTRIES, MARKERS, MODELS};
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         {
@@ -308,6 +328,8 @@ fn an_unreadable_entry_or_model_record_stops_nothing_else() {
                 entries.insert(("fraud-detector", 1), b"{\"seq\": \"not what Warden writes\"".as_slice()).unwrap();
                 let mut models = txn.open_table(MODELS).unwrap();
                 models.insert("churn-predictor", b"\xff\xfe".as_slice()).unwrap();
+                let mut markers = txn.open_table(MARKERS).unwrap();
+                markers.insert("aws.config#damaged", b"{\"models\": 7".as_slice()).unwrap();
             }
             txn.commit().unwrap();
         }
@@ -318,7 +340,8 @@ fn an_unreadable_entry_or_model_record_stops_nothing_else() {
         );
         let report = verify(engine.ledger()).await.unwrap();
         let failing: Vec<&str> = report.failures.iter().map(|f| f.chain.as_str()).collect();
-        assert_eq!(failing, ["fraud-detector", "churn-predictor"], "{:?}", report.failures);
+        assert_eq!(failing, ["fraud-detector", "churn-predictor", "state"], "{:?}", report.failures);
+        assert!(report.failures[2].to_string().contains("marker aws.config#damaged"), "{}", report.failures[2]);
         assert!(report.chains > 2, "every other chain was walked");
         let inventory = engine.ledger().inventory().await.unwrap();
         assert!(inventory.get("credit-scoring").is_some() && inventory.unreadable().contains("churn-predictor"));

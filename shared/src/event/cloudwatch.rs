@@ -72,7 +72,8 @@ pub struct Metric {
 pub const ALARM_NAME_PREFIX: &str = "warden:";
 
 /// The `detail` filter both stacks put on the alarm rule, so alarms about no model never invoke a function: any
-/// metric with a SageMaker endpoint dimension, a name following the convention, or a composite rule naming such an
+/// metric with a SageMaker endpoint dimension (EventBridge cannot tie a dimension to its metric's namespace, so
+/// the decoder checks that), a name following the convention, or a composite rule naming such an
 /// alarm. A superset of what [`AlarmStateChange::subject`] ties to a model (the decoder decides; the filter only
 /// spares invocations); `tests/it/infra.rs` checks both stacks carry exactly this and that it passes every
 /// bundled alarm about a model and no other.
@@ -109,7 +110,8 @@ impl AlarmStateChange {
     /// Monitor and Clarify, `EndpointName` for SageMaker's own metrics), else from the naming convention on the
     /// alarm's name or, for a composite alarm, on an alarm its rule names.
     pub fn subject(&self) -> (Option<&str>, AlarmConcern) {
-        for metric in self.metrics() {
+        // A dimension counts only in SageMaker's namespaces: `EndpointName` is also, say, a VPC endpoint's name.
+        for metric in self.metrics().filter(|m| m.namespace.as_deref().is_some_and(is_sagemaker_namespace)) {
             if let Some(endpoint) = metric.dimensions.get("Endpoint") {
                 return (Some(endpoint), concern_of_namespace(metric.namespace.as_deref(), AlarmConcern::Quality));
             }
@@ -121,10 +123,28 @@ impl AlarmStateChange {
         named.filter_map(by_convention).next().map_or((None, AlarmConcern::Unrelated), |(e, c)| (Some(e), c))
     }
 
-    /// The alarms a composite alarm's rule names (`ALARM(name)`, `OK("name")`, ...).
-    fn rule_alarm_names(&self) -> impl Iterator<Item = &str> {
+    /// The alarms a composite alarm's rule names: the arguments of `ALARM(...)`, `OK(...)` and
+    /// `INSUFFICIENT_DATA(...)`, quoted or not, by name or by ARN, however the rule groups them.
+    fn rule_alarm_names(&self) -> Vec<&str> {
         let rule = self.configuration.as_ref().and_then(|c| c.alarm_rule.as_deref()).unwrap_or_default();
-        rule.split(['(', ')']).skip(1).step_by(2).map(|name| name.trim().trim_matches(['"', '\'']))
+        let mut names = Vec::new();
+        let mut rest = rule;
+        while let Some(open) = rest.find('(') {
+            let function = rest[..open].trim_end();
+            let is_state = ["ALARM", "OK", "INSUFFICIENT_DATA"].iter().any(|f| function.ends_with(f));
+            rest = rest[open + 1..].trim_start();
+            if !is_state {
+                continue;
+            }
+            let (name, after) = match rest.strip_prefix('"') {
+                Some(quoted) => quoted.split_once('"').unwrap_or((quoted, "")),
+                None => rest.split_once(')').unwrap_or((rest, "")),
+            };
+            // An ARN names the alarm after `:alarm:`.
+            names.push(name.trim().split_once(":alarm:").map_or(name.trim(), |(_, alarm)| alarm));
+            rest = after;
+        }
+        names
     }
 
     /// The first metric's name, e.g. `feature_baseline_drift_amount`.
@@ -143,6 +163,13 @@ fn concern_of_namespace(namespace: Option<&str>, fallback: AlarmConcern) -> Alar
         }
         _ => fallback,
     }
+}
+
+/// SageMaker's own (`AWS/SageMaker`, `/aws/sagemaker/Endpoints`) and Model Monitor's and Clarify's
+/// (`aws/sagemaker/...`). Alarms on other namespaces (custom metrics) use the naming convention.
+fn is_sagemaker_namespace(namespace: &str) -> bool {
+    let lower = namespace.to_ascii_lowercase();
+    lower == "aws/sagemaker" || lower.starts_with("aws/sagemaker/") || lower.starts_with("/aws/sagemaker/")
 }
 
 /// `warden:quality:<endpoint>[:...]` or `warden:health:<endpoint>[:...]`.
@@ -182,4 +209,55 @@ pub struct WardenDrift {
     /// The drift score: larger means more drift; compared with the tier's threshold.
     pub value: f64,
     pub observed_at: Timestamp,
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn composite(name: &str, rule: &str) -> AlarmStateChange {
+        serde_json::from_value(serde_json::json!({
+            "alarmName": name,
+            "state": {"value": "ALARM", "timestamp": "2026-11-02T10:00:00Z"},
+            "configuration": {"alarmRule": rule}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn composite_rules_name_their_alarms_however_they_are_grouped() {
+        let cases = [
+            ("ALARM(\"warden:health:ep-a\") OR ALARM(cpu)", Some("ep-a")),
+            ("(ALARM(\"warden:health:ep-b\") OR ALARM(\"cpu\")) AND NOT ALARM(\"maint\")", Some("ep-b")),
+            ("ALARM(arn:aws:cloudwatch:us-east-1:111122223333:alarm:warden:quality:ep-c)", Some("ep-c")),
+            ("OK( warden:health:ep-d ) AND INSUFFICIENT_DATA(x)", Some("ep-d")),
+            ("ALARM(ServerCpuTooHigh) OR ALARM(TotalNetworkTrafficTooHigh)", None),
+            ("(((", None),
+        ];
+        for (rule, endpoint) in cases {
+            assert_eq!(composite("group", rule).subject().0, endpoint, "{rule}");
+        }
+    }
+
+    #[test]
+    fn an_endpoint_dimension_counts_only_in_sagemaker_namespaces() {
+        let alarm = |namespace: &str, dimension: &str| -> AlarmStateChange {
+            serde_json::from_value(serde_json::json!({
+                "alarmName": "a",
+                "state": {"value": "ALARM", "timestamp": "2026-11-02T10:00:00Z"},
+                "configuration": {"metrics": [{"metricStat": {"metric": {
+                    "namespace": namespace, "name": "m", "dimensions": {dimension: "ep"}}}}]}
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(alarm("AWS/SageMaker", "EndpointName").subject(), (Some("ep"), AlarmConcern::Health));
+        assert_eq!(alarm("/aws/sagemaker/Endpoints", "EndpointName").subject(), (Some("ep"), AlarmConcern::Health));
+        assert_eq!(
+            alarm("aws/sagemaker/Endpoints/data-metrics", "Endpoint").subject(),
+            (Some("ep"), AlarmConcern::Quality)
+        );
+        assert_eq!(alarm("AWS/EC2", "EndpointName").subject(), (None, AlarmConcern::Unrelated));
+        assert_eq!(alarm("MyApp/Custom", "Endpoint").subject(), (None, AlarmConcern::Unrelated));
+    }
 }

@@ -89,7 +89,13 @@ pub enum DecodeError {
     #[error(
         "{detail_type:?} event out of range: at {path}: expected {expected}; Warden does not decide on a value it cannot interpret"
     )]
-    OutOfRange { detail_type: String, path: String, expected: String },
+    OutOfRange {
+        detail_type: String,
+        path: String,
+        expected: String,
+        /// A sample finding's value: still not decided on, but a sample never pages above info.
+        sample: bool,
+    },
 }
 
 impl DecodeError {
@@ -107,7 +113,8 @@ impl DecodeError {
     /// How loudly a rejection pages: a finding Warden cannot interpret may be a real threat in a new shape.
     pub fn alert_level(&self) -> crate::signal::Band {
         match self {
-            Self::OutOfRange { .. } => crate::signal::Band::High,
+            Self::OutOfRange { sample: false, .. } => crate::signal::Band::High,
+            Self::OutOfRange { sample: true, .. } => crate::signal::Band::Info,
             _ => crate::signal::Band::Low,
         }
     }
@@ -125,6 +132,25 @@ pub fn bounded(text: &str, max: usize) -> String {
         out.push('…');
     }
     out
+}
+
+/// Whether text from an input looks like a name (a source, a detail-type, a field name), safe to repeat in an
+/// error: at most 64 characters of letters, digits, spaces and `._-:/()`, with at most six digits and no run of
+/// five (AWS names have hardly any; an account, card or phone number has many). Anything else is not repeated.
+pub fn is_plain_name(text: &str) -> bool {
+    let (mut run, mut digits) = (0, 0);
+    !text.is_empty()
+        && text.len() <= 64
+        && text.chars().all(|c| {
+            run = if c.is_ascii_digit() { run + 1 } else { 0 };
+            digits += usize::from(c.is_ascii_digit());
+            run < 5 && digits <= 6 && (c.is_ascii_alphanumeric() || " ._-:/()".contains(c))
+        })
+}
+
+/// `text` when it [is a plain name](is_plain_name), else a placeholder that says why it is not shown.
+pub fn shown(text: &str) -> String {
+    if is_plain_name(text) { text.to_owned() } else { "(not shown: not a plain name)".to_owned() }
 }
 
 /// A serde error message without the offending value: serde writes `invalid type: string "<value>", expected X`,
@@ -153,13 +179,9 @@ pub fn without_value(message: &str) -> String {
     } else if head.starts_with("unknown variant") {
         "unknown value".to_owned()
     } else if let Some(rest) = head.strip_prefix("unknown field ") {
-        // A field name is the sender's key, not a value: keep a short, plain one (it names a typo).
+        // A field name is the sender's key: repeat a plain one (it names a typo), nothing else.
         let name = rest.trim_matches('`');
-        if name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c)) {
-            format!("unknown field `{name}`")
-        } else {
-            "unknown field".to_owned()
-        }
+        if is_plain_name(name) { format!("unknown field `{name}`") } else { "unknown field".to_owned() }
     } else {
         head.to_owned()
     };
@@ -260,12 +282,12 @@ fn decode_detail(source: &str, detail_type: &str, detail: Value) -> Result<Detai
         }
         ("aws.macie", "Macie Finding") => {
             let finding: macie::MacieFinding = typed_detail(detail_type, detail)?;
-            in_range(detail_type, finding.out_of_range())?;
+            in_range(detail_type, finding.out_of_range(), finding.sample)?;
             D::MacieFinding(finding)
         }
         ("aws.guardduty", "GuardDuty Finding") => {
             let finding: guardduty::GuardDutyFinding = typed_detail(detail_type, detail)?;
-            in_range(detail_type, finding.out_of_range())?;
+            in_range(detail_type, finding.out_of_range(), finding.sample())?;
             D::GuardDutyFinding(finding)
         }
         ("aws.guardduty", "GuardDuty Malware Protection Object Scan Result") => {
@@ -277,10 +299,7 @@ fn decode_detail(source: &str, detail_type: &str, detail: Value) -> Result<Detai
         }
         (WARDEN_MONITOR_SOURCE, "Warden Drift Detected") => D::WardenDrift(typed_detail(detail_type, detail)?),
         _ => {
-            return Err(DecodeError::Unsupported {
-                event_source: bounded(source, 128),
-                detail_type: bounded(detail_type, 128),
-            });
+            return Err(DecodeError::Unsupported { event_source: shown(source), detail_type: shown(detail_type) });
         }
     })
 }
@@ -292,13 +311,14 @@ pub struct OutOfRange {
     pub expected: &'static str,
 }
 
-fn in_range(detail_type: &str, problem: Option<OutOfRange>) -> Result<(), DecodeError> {
+fn in_range(detail_type: &str, problem: Option<OutOfRange>, sample: bool) -> Result<(), DecodeError> {
     match problem {
         None => Ok(()),
         Some(OutOfRange { path, expected }) => Err(DecodeError::OutOfRange {
             detail_type: detail_type.to_owned(),
             path: path.to_owned(),
             expected: expected.to_owned(),
+            sample,
         }),
     }
 }
@@ -331,9 +351,7 @@ fn path_of(path: &serde_path_to_error::Path, prefix: &str, message: &str) -> Str
     }
     // Map keys in the path are the sender's: a key that is not a plain name (long, spaced, odd characters) is shown
     // as `<key>`, so the path names where the fault is without repeating what was sent.
-    let plain = |segment: &str| {
-        segment.len() <= 64 && segment.chars().all(|c| c.is_ascii_alphanumeric() || "_-:[]@$".contains(c))
-    };
+    let plain = |segment: &str| is_plain_name(&segment.replace(['[', ']'], ""));
     let inner = bounded(
         &inner.split('.').map(|segment| if plain(segment) { segment } else { "<key>" }).collect::<Vec<_>>().join("."),
         200,
@@ -398,11 +416,24 @@ mod tests {
                 "unknown field `score`, expected one of `value`",
             ),
             (format!("unknown field `{secret} {secret}`, expected `value`"), "unknown field, expected `value`"),
+            ("unknown field `4111111111111111`, expected `value`".to_owned(), "unknown field, expected `value`"),
             ("missing field `id`".to_owned(), "missing field `id`"),
         ] {
             assert_eq!(without_value(&message), expected, "{message}");
         }
         assert!(without_value(&"x".repeat(300_000)).chars().count() <= MAX_ERROR_CHARS);
+    }
+
+    #[test]
+    fn only_plain_names_are_repeated() {
+        for name in
+            ["aws.securityhub", "Security Hub Findings - Imported", "LastModifiedTime", "s3BucketDetails", "2026"]
+        {
+            assert!(is_plain_name(name), "{name}");
+        }
+        for text in ["4111111111111111", "card 4111 1111 1111 1111x12345", "", "x\ny", &"a".repeat(65), "a\u{202e}b"] {
+            assert!(!is_plain_name(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, Record, seal_all};
 use crate::inventory::{Inventory, Model};
@@ -269,6 +269,10 @@ impl EmbeddedLedger {
     fn facts_sync(&self, query: &FactQuery) -> Result<DecisionContext, LedgerError> {
         let txn = self.db()?.begin_read().map_err(redb_error)?;
         let findings = txn.open_table(OPEN_FINDINGS).map_err(redb_error)?;
+        // Open findings hold no value, but walking them reads their pages.
+        for row in txn.open_table(OPEN_FINDINGS).map_err(redb_error)?.iter().map_err(redb_error)? {
+            row.map_err(redb_error)?;
+        }
         let marks = txn.open_table(ACTION_MARKS).map_err(redb_error)?;
         let mut context = DecisionContext::default();
         for model in &query.models {
@@ -365,6 +369,37 @@ impl EmbeddedLedger {
             .transpose()
     }
 
+    fn unreadable_state_sync(&self) -> Result<Vec<String>, LedgerError> {
+        let txn = self.db()?.begin_read().map_err(redb_error)?;
+        let mut unreadable = Vec::new();
+        let mut check = |name: &str, table: TableDefinition<&str, &[u8]>, readable: fn(&[u8]) -> bool| {
+            let table = txn.open_table(table).map_err(redb_error)?;
+            for row in table.iter().map_err(redb_error)? {
+                let (key, value) = row.map_err(redb_error)?;
+                if !readable(value.value()) {
+                    unreadable.push(format!("{name} {}", key.value()));
+                }
+            }
+            Ok::<_, LedgerError>(())
+        };
+        check("marker", MARKERS, |b| serde_json::from_slice::<Outcome>(b).is_ok())?;
+        check("record", RECORDS, |b| serde_json::from_slice::<Record>(b).is_ok())?;
+        check("head", HEADS, |b| serde_json::from_slice::<Head>(b).is_ok())?;
+        check("alert mark", ALERT_MARKS, |b| decode_alert_mark(b).is_ok())?;
+        // Open findings hold no value, but walking them reads their pages.
+        for row in txn.open_table(OPEN_FINDINGS).map_err(redb_error)?.iter().map_err(redb_error)? {
+            row.map_err(redb_error)?;
+        }
+        let marks = txn.open_table(ACTION_MARKS).map_err(redb_error)?;
+        for row in marks.iter().map_err(redb_error)? {
+            let (key, value) = row.map_err(redb_error)?;
+            if Timestamp::from_millis(value.value()).is_none() {
+                unreadable.push(format!("action mark {}", key.value()));
+            }
+        }
+        Ok(unreadable)
+    }
+
     fn mark_delivered_sync(&self, key: &str, effect: &str) -> Result<(), LedgerError> {
         let txn = self.db()?.begin_write().map_err(redb_error)?;
         {
@@ -418,6 +453,10 @@ impl Ledger for EmbeddedLedger {
 
     async fn outcome(&self, idempotency_key: &str) -> Result<Option<Outcome>, LedgerError> {
         guarded(|| self.outcome_sync(idempotency_key))
+    }
+
+    async fn unreadable_state(&self) -> Result<Vec<String>, LedgerError> {
+        guarded(|| self.unreadable_state_sync())
     }
 }
 
