@@ -91,13 +91,13 @@ pub fn split<'a>(file: &'a str, bytes: &'a [u8]) -> Box<dyn Iterator<Item = Inpu
     }
 }
 
-/// JSON lines: at least half of the non-blank lines are whole JSON objects. A pretty-printed document that does
+/// JSON lines: at least half of the non-blank lines are whole JSON objects or arrays. A pretty-printed document that does
 /// not parse has almost none (its lines are fragments), while a JSON-lines file with a few bad lines keeps most.
 fn looks_like_json_lines<'a>(lines: impl Iterator<Item = &'a [u8]>) -> bool {
     let (mut objects, mut total) = (0_usize, 0_usize);
     for line in lines {
         total += 1;
-        if matches!(serde_json::from_slice::<Value>(line), Ok(Value::Object(_))) {
+        if matches!(serde_json::from_slice::<Value>(line), Ok(Value::Object(_) | Value::Array(_))) {
             objects += 1;
         }
     }
