@@ -4,9 +4,9 @@
 #[cfg(feature = "aws")]
 use warden_aws::dynamodb::DynamoLedger;
 use warden_core::inventory::Inventory;
-use warden_core::ledger::embedded::EmbeddedLedger;
 use warden_core::ledger::{Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, Record};
 use warden_core::policy::DecisionContext;
+use warden_embedded::EmbeddedLedger;
 
 #[derive(Debug)]
 pub enum AnyLedger {

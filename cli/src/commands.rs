@@ -9,10 +9,10 @@ use warden_aws::dynamodb::DynamoLedger;
 use warden_core::engine::{Engine, Report, Status};
 use warden_core::evidence;
 use warden_core::inventory::InventoryFile;
-use warden_core::ledger::embedded::EmbeddedLedger;
 use warden_core::ledger::{Actor, Ledger, content_digest, verify};
 use warden_core::policy::Policy;
 use warden_core::time::Timestamp;
+use warden_embedded::EmbeddedLedger;
 
 use crate::backend::AnyLedger;
 use crate::inputs::{self, Body};

@@ -135,11 +135,11 @@ fn configuration_errors_exit_2_and_change_nothing() {
 #[test]
 fn policy_check_names_the_problem() {
     let dir = tempdir();
-    let ok = warden(dir.path(), &["policy", "check", "shared/src/default-policy.toml"]);
+    let ok = warden(dir.path(), &["policy", "check", "shared/core/src/default-policy.toml"]);
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
     assert!(stdout(&ok).contains("valid"));
     let bad = dir.path().join("p.toml");
-    let text = std::fs::read_to_string(root().join("shared/src/default-policy.toml")).unwrap_or_default();
+    let text = std::fs::read_to_string(root().join("shared/core/src/default-policy.toml")).unwrap_or_default();
     std::fs::write(&bad, text.replace("mode = \"enforce\"", "")).unwrap_or_else(|e| panic!("{e}"));
     let output = warden(dir.path(), &["policy", "check", bad.to_str().unwrap_or_default()]);
     assert_eq!(output.status.code(), Some(1));
@@ -188,7 +188,7 @@ fn verify_names_an_entry_edited_in_the_file() {
     warden(dir.path(), &["replay", "events", "--inventory", "events/inventory.toml"]);
     {
         use redb::ReadableDatabase;
-        use warden_core::ledger::embedded::{LEDGER_FILE, tables::ENTRIES};
+        use warden_embedded::{LEDGER_FILE, tables::ENTRIES};
         let db = redb::Database::open(dir.path().join(LEDGER_FILE)).unwrap_or_else(|e| panic!("{e}"));
         let key = ("fraud-detector", 3_u64);
         let original = {
@@ -319,7 +319,7 @@ fn evidence_export_marks_chains_that_do_not_verify() {
     let dir = tempdir();
     warden(dir.path(), &["replay", "events", "--inventory", "events/inventory.toml"]);
     {
-        use warden_core::ledger::embedded::{LEDGER_FILE, tables::ENTRIES};
+        use warden_embedded::{LEDGER_FILE, tables::ENTRIES};
         let db = redb::Database::open(dir.path().join(LEDGER_FILE)).unwrap_or_else(|e| panic!("{e}"));
         let write = db.begin_write().unwrap_or_else(|e| panic!("{e}"));
         {

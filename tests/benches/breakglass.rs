@@ -22,9 +22,9 @@ use warden_core::breakglass::sagemaker::{MemorySageMaker, SageMaker, SageMakerEr
 use warden_core::breakglass::{Change, Observation, Operation, Settings};
 use warden_core::bus::BreakGlassRequest;
 use warden_core::effects::MemoryNotifier;
-use warden_core::ledger::embedded::EmbeddedLedger;
 use warden_core::ledger::{Actor, Ledger};
 use warden_core::time::Timestamp;
+use warden_embedded::EmbeddedLedger;
 use warden_tests::{fresh_dynamo_ledger, moto_endpoint_named, sagemaker_client, settle};
 
 /// Passes calls through, counting them and noting when the first change was applied.

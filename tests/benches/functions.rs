@@ -21,9 +21,9 @@ use warden_core::effects::{MemoryNotifier, MemoryPublisher};
 use warden_core::engine::Engine;
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::Actor;
-use warden_core::ledger::embedded::EmbeddedLedger;
 use warden_core::policy::Policy;
 use warden_core::time::Timestamp;
+use warden_embedded::EmbeddedLedger;
 use warden_tests::{FUNCTIONS, events_dir, json_files, lambda_command, read, stack_resources};
 
 #[derive(Default)]

@@ -11,9 +11,9 @@ use warden_core::breakglass::{
 use warden_core::bus::BreakGlassRequest;
 use warden_core::effects::MemoryNotifier;
 use warden_core::event::sagemaker::{ApprovalStatus, EndpointStatus};
-use warden_core::ledger::embedded::EmbeddedLedger;
 use warden_core::ledger::{Actor, EntryBody, Ledger, verify};
 use warden_core::time::Timestamp;
+use warden_embedded::EmbeddedLedger;
 
 const MANAGED: (&str, &str) = ("warden:managed", "true");
 const PACKAGE: &str = "arn:aws:sagemaker:us-east-1:111122223333:model-package/fraud-scoring/12";

@@ -8,10 +8,10 @@ use serde_json::Value;
 use warden_aws::dynamodb::DynamoLedger;
 use warden_core::engine::{Engine, Report, Status};
 use warden_core::inventory::InventoryFile;
-use warden_core::ledger::embedded::EmbeddedLedger;
 use warden_core::ledger::{Actor, EntryBody, Ledger, LedgerError, conformance, verify};
 use warden_core::policy::Policy;
 use warden_core::time::Timestamp;
+use warden_embedded::EmbeddedLedger;
 use warden_tests::{dynamodb_client, events_dir, fresh_dynamo_ledger, json_files, read};
 
 fn now() -> Timestamp {

@@ -5,9 +5,9 @@ use warden_core::effects::{EffectError, MemoryNotifier, MemoryPublisher, deliver
 use warden_core::engine::{Engine, Status};
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::Actor;
-use warden_core::ledger::embedded::EmbeddedLedger;
 use warden_core::policy::{ActionKind, Policy};
 use warden_core::time::Timestamp;
+use warden_embedded::EmbeddedLedger;
 use warden_tests::{events_dir, read};
 
 fn now() -> Timestamp {

@@ -9,11 +9,11 @@ use warden_aws::function::{
 use warden_core::effects::{EffectError, MemoryNotifier, MemoryPublisher};
 use warden_core::engine::{Engine, Status};
 use warden_core::inventory::InventoryFile;
-use warden_core::ledger::embedded::EmbeddedLedger;
 use warden_core::ledger::{Actor, EntryBody, Ledger, UNATTRIBUTED_CHAIN};
 use warden_core::policy::Policy;
 use warden_core::signal::Band;
 use warden_core::time::Timestamp;
+use warden_embedded::EmbeddedLedger;
 use warden_tests::{FUNCTIONS, events_dir, json_files, read};
 
 type TestHandler = Handler<EmbeddedLedger, MemoryNotifier, MemoryPublisher>;

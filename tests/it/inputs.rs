@@ -4,12 +4,12 @@
 use serde_json::{Value, json};
 use warden_core::engine::{Engine, Report, Status};
 use warden_core::inventory::InventoryFile;
-use warden_core::ledger::embedded::EmbeddedLedger;
 use warden_core::ledger::{Actor, EntryBody, Ledger, verify};
 use warden_core::notify::compose;
 use warden_core::policy::{ActionKind, Policy, SAMPLE_RULE};
 use warden_core::signal::Band;
 use warden_core::time::Timestamp;
+use warden_embedded::EmbeddedLedger;
 use warden_tests::{events_dir, read};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -308,7 +308,7 @@ fn a_rejection_never_echoes_the_value_and_always_fits_one_ledger_item() {
 /// weaker one made from an event.
 #[test]
 fn an_unreadable_entry_or_model_record_stops_nothing_else() {
-    use warden_core::ledger::embedded::tables::{ENTRIES, MARKERS, MODELS};
+    use warden_embedded::tables::{ENTRIES, MARKERS, MODELS};
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         {

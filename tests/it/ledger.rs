@@ -2,10 +2,10 @@
 
 use warden_core::engine::{Engine, Status};
 use warden_core::inventory::InventoryFile;
-use warden_core::ledger::embedded::EmbeddedLedger;
 use warden_core::ledger::{Actor, EntryBody, Ledger, conformance, verify};
 use warden_core::policy::{ActionKind, Policy};
 use warden_core::time::Timestamp;
+use warden_embedded::EmbeddedLedger;
 use warden_tests::{events_dir, json_files, read};
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, Record, seal_all};
-use crate::inventory::{Inventory, Model};
-use crate::policy::DecisionContext;
-use crate::time::Timestamp;
+use warden_core::inventory::{Inventory, Model};
+use warden_core::ledger::{
+    Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, Record, seal_all,
+};
+use warden_core::policy::DecisionContext;
+use warden_core::time::Timestamp;
 
 /// The storage layout, public so tests (and forensics) can read the file directly.
 pub mod tables {
@@ -339,8 +341,8 @@ impl EmbeddedLedger {
     }
 }
 
-fn decode_alert_mark(bytes: &[u8]) -> Result<(crate::signal::Band, Timestamp), LedgerError> {
-    let (level, millis): (crate::signal::Band, i64) =
+fn decode_alert_mark(bytes: &[u8]) -> Result<(warden_core::signal::Band, Timestamp), LedgerError> {
+    let (level, millis): (warden_core::signal::Band, i64) =
         serde_json::from_slice(bytes).map_err(|e| corrupt("alert mark", e))?;
     Ok((level, Timestamp::from_millis(millis).ok_or_else(|| corrupt("alert mark", millis))?))
 }
@@ -462,7 +464,7 @@ impl Ledger for EmbeddedLedger {
 
 /// Direct edits of stored entries, to prove `verify` catches tampering.
 #[cfg(feature = "conformance")]
-impl super::conformance::Tamper for EmbeddedLedger {
+impl warden_core::ledger::conformance::Tamper for EmbeddedLedger {
     async fn overwrite_entry(&self, chain: &str, position: u64, entry: Option<&Entry>) -> Result<(), LedgerError> {
         let txn = self.db()?.begin_write().map_err(redb_error)?;
         {

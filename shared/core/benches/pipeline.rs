@@ -12,9 +12,9 @@ use warden_core::engine::{Engine, plan, prepare};
 use warden_core::event;
 use warden_core::inventory::{Inventory, InventoryFile};
 use warden_core::ledger::Actor;
-use warden_core::ledger::embedded::EmbeddedLedger;
 use warden_core::policy::{DecisionContext, Policy};
 use warden_core::time::Timestamp;
+use warden_embedded::EmbeddedLedger;
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")

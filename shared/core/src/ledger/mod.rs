@@ -6,8 +6,6 @@
 //! chains' heads, and the inventory and fact updates. Chaining and hashing live here, so every adapter seals
 //! entries the same way and [`verify`] checks any of them.
 
-pub mod embedded;
-
 #[cfg(feature = "conformance")]
 pub mod conformance;
 

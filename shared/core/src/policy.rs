@@ -197,7 +197,7 @@ impl Policy {
         self.break_glass.mode = Mode::Shadow;
     }
 
-    /// The built-in policy (`shared/src/default-policy.toml`).
+    /// The built-in policy (`shared/core/src/default-policy.toml`).
     pub fn builtin() -> Result<Self, PolicyError> {
         Self::parse(DEFAULT_POLICY)
     }
