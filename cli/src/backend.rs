@@ -1,10 +1,11 @@
 //! Which ledger the CLI talks to: the embedded one (default) or DynamoDB (`--table`). One enum delegating to
 //! either adapter, because the port's async methods make it a generic, not an object.
 
+use warden_app::ledger::Ledger;
 #[cfg(feature = "aws")]
 use warden_aws::dynamodb::DynamoLedger;
 use warden_core::inventory::Inventory;
-use warden_core::ledger::{Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, Record};
+use warden_core::ledger::{Commit, CommitOutcome, Entry, FactQuery, Head, LedgerError, Outcome, Record};
 use warden_core::policy::DecisionContext;
 use warden_embedded::EmbeddedLedger;
 

@@ -6,14 +6,15 @@ use std::io::Write;
 use std::time::Duration;
 
 use serde::Serialize;
+use warden_app::breakglass::{BreakGlass, BreakGlassError, Step, recorded_request};
+use warden_app::effects::{EffectError, MemoryNotifier, Notifier, Publisher};
+use warden_app::ledger::Ledger;
 use warden_aws::clients::AwsClients;
 use warden_aws::sns::SnsNotifier;
 use warden_core::breakglass::alerts::status_command;
-use warden_core::breakglass::executor::{BreakGlass, BreakGlassError, Step, recorded_request};
 use warden_core::breakglass::{Input, Next, Operation, Phase};
 use warden_core::bus::{BreakGlassApproval, BreakGlassRequest, BusEvent};
-use warden_core::effects::{EffectError, MemoryNotifier, Notifier, Publisher};
-use warden_core::ledger::{Actor, Ledger};
+use warden_core::ledger::Actor;
 use warden_core::notify::Alert;
 
 use crate::commands::{CommandResult, Failure, describe_ledger, engine, now};

@@ -4,12 +4,14 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use warden_app::ingest::Engine;
+use warden_app::ledger::{Ledger, verify};
 #[cfg(feature = "aws")]
 use warden_aws::dynamodb::DynamoLedger;
-use warden_core::engine::{Engine, Report, Status};
+use warden_core::engine::{Report, Status};
 use warden_core::evidence;
 use warden_core::inventory::InventoryFile;
-use warden_core::ledger::{Actor, Ledger, content_digest, verify};
+use warden_core::ledger::{Actor, content_digest};
 use warden_core::policy::Policy;
 use warden_core::time::Timestamp;
 use warden_embedded::EmbeddedLedger;

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use warden_core::breakglass::status::{self, TargetKind};
+use warden_core::breakglass::status::TargetKind;
 
 use crate::commands::{CommandResult, describe_ledger, engine, now};
 use crate::{EXIT_REJECTED, Global};
@@ -11,7 +11,7 @@ use crate::{EXIT_REJECTED, Global};
 /// `warden status --endpoint NAME | --model-package ARN`.
 pub async fn show_status(global: &Global, kind: TargetKind, target: &str, history: usize) -> CommandResult {
     let engine = engine(global).await?;
-    let status = status::load(engine.ledger(), target, kind, history, now()).await?;
+    let status = warden_app::status::load(engine.ledger(), target, kind, history, now()).await?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if global.json {

@@ -2,11 +2,12 @@
 //! back from an SNS -> SQS subscription, and bus events through an EventBridge rule -> SQS target.
 
 use serde_json::Value;
+use warden_app::effects::{EffectError, Publisher};
+use warden_app::ingest::Engine;
 use warden_aws::eventbridge::EventBridgePublisher;
 use warden_aws::function::{FunctionSpec, Handler};
 use warden_aws::sns::SnsNotifier;
-use warden_core::effects::{EffectError, Publisher};
-use warden_core::engine::{Engine, Status};
+use warden_core::engine::Status;
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::Actor;
 use warden_core::policy::Policy;
@@ -100,7 +101,7 @@ fn missing_topics_and_buses_are_reported_not_swallowed() {
             body: "body".into(),
             attributes: Default::default(),
         };
-        let error = warden_core::effects::Notifier::notify(&notifier, &alert).await.unwrap_err();
+        let error = warden_app::effects::Notifier::notify(&notifier, &alert).await.unwrap_err();
         assert!(!error.is_retryable(), "a missing topic will not appear by retrying: {error}");
         assert!(error.to_string().contains("WARDEN_ALERT_TOPIC_ARN"), "{error}");
     });

@@ -3,15 +3,16 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use warden_core::breakglass::executor::{BreakGlass, BreakGlassError, Step};
-use warden_core::breakglass::sagemaker::{MemorySageMaker, SageMaker, SageMakerError};
+use warden_app::breakglass::{BreakGlass, BreakGlassError, Step};
+use warden_app::effects::MemoryNotifier;
+use warden_app::ledger::{Ledger, verify};
+use warden_app::sagemaker::{MemorySageMaker, SageMaker, SageMakerError};
 use warden_core::breakglass::{
     Change, Input, Next, Observation, Operation, Phase, Settings, TAG_FALLBACK_VARIANT, TAG_MAINTENANCE_CONFIG,
 };
 use warden_core::bus::BreakGlassRequest;
-use warden_core::effects::MemoryNotifier;
 use warden_core::event::sagemaker::{ApprovalStatus, EndpointStatus};
-use warden_core::ledger::{Actor, EntryBody, Ledger, verify};
+use warden_core::ledger::{Actor, EntryBody};
 use warden_core::time::Timestamp;
 use warden_embedded::EmbeddedLedger;
 
@@ -61,7 +62,7 @@ fraud-prod = ["fraud-cfg-v1", "fraud-cfg-v2"]
 "#,
     )
     .unwrap();
-    let engine = warden_core::engine::Engine::new(
+    let engine = warden_app::ingest::Engine::new(
         &ledger,
         warden_core::policy::Policy::builtin().unwrap(),
         Actor::Automation("test".into()),
@@ -446,7 +447,7 @@ async fn a_target_warden_cannot_describe_is_refused_recorded_and_alerted_not_los
 
 /// The bundled story's approval of fraud-detector version 8 while its training data has an open Macie finding.
 async fn approval_after_finding(ledger: &EmbeddedLedger, last_modified: &str) -> warden_core::engine::Report {
-    let engine = warden_core::engine::Engine::new(
+    let engine = warden_app::ingest::Engine::new(
         ledger,
         warden_core::policy::Policy::builtin().unwrap(),
         Actor::Automation("warden-sagemaker".into()),

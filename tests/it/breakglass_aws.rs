@@ -5,14 +5,15 @@
 use std::time::Duration;
 
 use aws_sdk_sagemaker::types::Tag;
+use warden_app::breakglass::BreakGlass;
+use warden_app::effects::MemoryNotifier;
+use warden_app::ledger::verify;
+use warden_app::sagemaker::{MemorySageMaker, SageMaker, SageMakerError};
 use warden_aws::sagemaker::SageMakerClient;
-use warden_core::breakglass::executor::BreakGlass;
-use warden_core::breakglass::sagemaker::{MemorySageMaker, SageMaker, SageMakerError};
 use warden_core::breakglass::{Change, Input, Observation, Operation, Phase, Settings};
 use warden_core::bus::BreakGlassRequest;
-use warden_core::effects::MemoryNotifier;
 use warden_core::event::sagemaker::EndpointStatus;
-use warden_core::ledger::{Actor, verify};
+use warden_core::ledger::Actor;
 use warden_core::time::Timestamp;
 use warden_tests::{fresh_dynamo_ledger, moto_endpoint_named, sagemaker_client, settle};
 

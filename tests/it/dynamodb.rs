@@ -5,10 +5,13 @@
 use std::sync::Arc;
 
 use serde_json::Value;
+use warden_app::conformance;
+use warden_app::ingest::Engine;
+use warden_app::ledger::{Ledger, verify};
 use warden_aws::dynamodb::DynamoLedger;
-use warden_core::engine::{Engine, Report, Status};
+use warden_core::engine::{Report, Status};
 use warden_core::inventory::InventoryFile;
-use warden_core::ledger::{Actor, EntryBody, Ledger, LedgerError, conformance, verify};
+use warden_core::ledger::{Actor, EntryBody, LedgerError};
 use warden_core::policy::Policy;
 use warden_core::time::Timestamp;
 use warden_embedded::EmbeddedLedger;

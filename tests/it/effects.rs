@@ -1,8 +1,9 @@
 //! Delivering alerts and bus events: once per decision, and after a partial failure only what is missing.
 
+use warden_app::effects::{EffectError, MemoryNotifier, MemoryPublisher, deliver};
+use warden_app::ingest::Engine;
 use warden_core::bus::{BREAK_GLASS_DETAIL_TYPE, BreakGlassRequest, DECISION_DETAIL_TYPE};
-use warden_core::effects::{EffectError, MemoryNotifier, MemoryPublisher, deliver};
-use warden_core::engine::{Engine, Status};
+use warden_core::engine::Status;
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::Actor;
 use warden_core::policy::{ActionKind, Policy};

@@ -2,14 +2,16 @@
 //! functions' routing, failure semantics, configuration and metrics, without AWS.
 
 use serde_json::Value;
+use warden_app::effects::{EffectError, MemoryNotifier, MemoryPublisher};
+use warden_app::ingest::Engine;
+use warden_app::ledger::Ledger;
 use warden_aws::function::{
     Config, ConfigError, ENV_BUS, ENV_KILL_SWITCH, ENV_MODE, ENV_POLICY, ENV_TABLE, ENV_TOPIC, FunctionSpec, Handler,
     emf_line,
 };
-use warden_core::effects::{EffectError, MemoryNotifier, MemoryPublisher};
-use warden_core::engine::{Engine, Status};
+use warden_core::engine::Status;
 use warden_core::inventory::InventoryFile;
-use warden_core::ledger::{Actor, EntryBody, Ledger, UNATTRIBUTED_CHAIN};
+use warden_core::ledger::{Actor, EntryBody, UNATTRIBUTED_CHAIN};
 use warden_core::policy::Policy;
 use warden_core::signal::Band;
 use warden_core::time::Timestamp;

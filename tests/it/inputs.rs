@@ -2,9 +2,11 @@
 //! AWS input through the engine and an embedded ledger, and checks what was decided, recorded and alerted.
 
 use serde_json::{Value, json};
-use warden_core::engine::{Engine, Report, Status};
+use warden_app::ingest::Engine;
+use warden_app::ledger::{Ledger, verify};
+use warden_core::engine::{Report, Status};
 use warden_core::inventory::InventoryFile;
-use warden_core::ledger::{Actor, EntryBody, Ledger, verify};
+use warden_core::ledger::{Actor, EntryBody};
 use warden_core::notify::compose;
 use warden_core::policy::{ActionKind, Policy, SAMPLE_RULE};
 use warden_core::signal::Band;

@@ -1,8 +1,11 @@
 //! The embedded ledger against the conformance suite, and the engine's idempotency over the bundled story.
 
-use warden_core::engine::{Engine, Status};
+use warden_app::conformance;
+use warden_app::ingest::Engine;
+use warden_app::ledger::{Ledger, verify};
+use warden_core::engine::Status;
 use warden_core::inventory::InventoryFile;
-use warden_core::ledger::{Actor, EntryBody, Ledger, conformance, verify};
+use warden_core::ledger::{Actor, EntryBody};
 use warden_core::policy::{ActionKind, Policy};
 use warden_core::time::Timestamp;
 use warden_embedded::EmbeddedLedger;

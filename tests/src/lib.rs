@@ -265,7 +265,7 @@ pub async fn moto_endpoint_named(client: &aws_sdk_sagemaker::Client, name: &str,
 }
 
 /// Waits until the endpoint is no longer Creating or Updating, and returns what SageMaker shows then.
-pub async fn settle<S: warden_core::breakglass::sagemaker::SageMaker>(
+pub async fn settle<S: warden_app::sagemaker::SageMaker>(
     sagemaker: &S,
     name: &str,
 ) -> warden_core::breakglass::Observation {
@@ -344,7 +344,7 @@ pub fn lambda_command(
 }
 
 /// How many signal entries (observed events) a chain holds.
-pub async fn signal_count<L: warden_core::ledger::Ledger>(ledger: &L, chain: &str) -> usize {
+pub async fn signal_count<L: warden_app::ledger::Ledger>(ledger: &L, chain: &str) -> usize {
     let entries = ledger.entries(chain).await.unwrap_or_else(|e| panic!("entries of {chain}: {e}"));
     entries.iter().filter(|e| matches!(e.entry.body, warden_core::ledger::EntryBody::Signal { .. })).count()
 }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use serde_json::Value;
+use warden_app::ingest::Engine;
 use warden_aws::dynamodb::DynamoLedger;
-use warden_core::engine::Engine;
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::Actor;
 use warden_core::policy::Policy;

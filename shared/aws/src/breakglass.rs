@@ -12,16 +12,17 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use warden_core::breakglass::executor::{BreakGlass, BreakGlassError, Step};
-use warden_core::breakglass::sagemaker::SageMaker;
+use warden_app::breakglass::{BreakGlass, BreakGlassError, Step};
+use warden_app::effects::{Notifier, deliver_alert};
+use warden_app::ledger::Ledger;
+use warden_app::sagemaker::SageMaker;
 use warden_core::breakglass::{Input, Next};
 use warden_core::bus::{
     APPROVAL_DETAIL_TYPE, BREAK_GLASS_DETAIL_TYPE, BreakGlassApproval, BreakGlassRequest, GOVERNANCE_SOURCE,
 };
-use warden_core::effects::{Notifier, deliver_alert};
 use warden_core::engine::plan_rejection;
 use warden_core::event::{DecodeError, bounded, shown};
-use warden_core::ledger::{Actor, CommitOutcome, Ledger};
+use warden_core::ledger::{Actor, CommitOutcome};
 use warden_core::time::Timestamp;
 
 use crate::dynamodb::DynamoLedger;

@@ -13,9 +13,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use warden_app::ledger::Ledger;
 use warden_core::inventory::{Inventory, Model};
 use warden_core::ledger::{
-    Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, Record, content_digest, seal_all,
+    Commit, CommitOutcome, Entry, FactQuery, Head, LedgerError, Outcome, Record, content_digest, seal_all,
 };
 use warden_core::policy::DecisionContext;
 use warden_core::time::Timestamp;
@@ -750,7 +751,7 @@ impl Ledger for DynamoLedger {
 
 /// Direct edits of stored entries, to prove `verify` catches tampering (tests only).
 #[cfg(feature = "conformance")]
-impl warden_core::ledger::conformance::Tamper for DynamoLedger {
+impl warden_app::conformance::Tamper for DynamoLedger {
     async fn overwrite_entry(&self, chain: &str, position: u64, entry: Option<&Entry>) -> Result<(), LedgerError> {
         let item_key = key(schema::chain_pk(chain), schema::entry_sk(position));
         match entry {

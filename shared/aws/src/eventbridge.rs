@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use warden_app::effects::{EffectError, Publisher};
 use warden_core::bus::{BusEvent, GOVERNANCE_SOURCE};
-use warden_core::effects::{EffectError, Publisher};
 
 use crate::errors::{Failure, classify};
 

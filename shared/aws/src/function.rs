@@ -13,10 +13,12 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use warden_core::effects::{Delivery, EffectError, Notifier, Publisher, deliver};
-use warden_core::engine::{Engine, Report, Status};
+use warden_app::effects::{Delivery, EffectError, Notifier, Publisher, deliver};
+use warden_app::ingest::Engine;
+use warden_app::ledger::Ledger;
+use warden_core::engine::{Report, Status};
 use warden_core::event::DecodeError;
-use warden_core::ledger::{Actor, Ledger, LedgerError};
+use warden_core::ledger::{Actor, LedgerError};
 use warden_core::policy::Policy;
 use warden_core::time::Timestamp;
 

@@ -5,7 +5,7 @@
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::types::{DesiredWeightAndCapacity, ModelApprovalStatus, Tag};
-use warden_core::breakglass::sagemaker::{SageMaker, SageMakerError};
+use warden_app::sagemaker::{SageMaker, SageMakerError};
 use warden_core::breakglass::{Change, EndpointView, Observation, PackageView, VariantWeight};
 use warden_core::event::sagemaker::{ApprovalStatus, EndpointStatus};
 

@@ -2,7 +2,7 @@
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
-use warden_core::effects::{EffectError, Notifier};
+use warden_app::effects::{EffectError, Notifier};
 use warden_core::notify::Alert;
 
 use crate::errors::{Failure, classify};

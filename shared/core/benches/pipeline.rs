@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::Value;
-use warden_core::engine::{Engine, plan, prepare};
+use warden_app::ingest::Engine;
+use warden_core::engine::{plan, prepare};
 use warden_core::event;
 use warden_core::inventory::{Inventory, InventoryFile};
 use warden_core::ledger::Actor;

@@ -1,20 +1,17 @@
-//! The governance pipeline: decode, normalise, update the inventory, correlate, decide, commit.
-//!
-//! [`plan`] is pure: given an event, the inventory and the ledger facts, it returns the [`Commit`] to write.
-//! [`Engine`] adds the two ledger calls around it (read the inventory and facts, commit), so the same
-//! decision runs in the CLI, in a Lambda function and in a unit test.
+//! The governance pipeline's pure part: normalise, update the inventory, correlate, decide, and describe the
+//! [`Commit`] to write. Given an event, the inventory and the ledger facts, [`plan`] returns the commit and the
+//! report; `warden-app`'s ingest adds the ledger reads and the commit around it, so the same decision runs in
+//! the CLI, in a Lambda function and in a unit test.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::breakglass::{LastChange, Versioned, change_key};
 use crate::event::{self, DecodeError, Event};
 use crate::inventory::{Affected, Inventory, Model};
 use crate::ledger::{
-    ActionStatus, Actor, Commit, CommitOutcome, EntryBody, FactQuery, FindingMark, Ledger, LedgerError, NewEntry,
-    Outcome, UNATTRIBUTED_CHAIN,
+    ActionStatus, Actor, Commit, EntryBody, FactQuery, FindingMark, NewEntry, Outcome, UNATTRIBUTED_CHAIN,
 };
 use crate::notify::AlertContext;
 use crate::policy::{Decision, DecisionContext, PlannedAction, Policy, SkippedAction};
@@ -82,7 +79,7 @@ pub fn prepare(event: Event, inventory: Inventory) -> Prepared {
 }
 
 /// [`prepare`], with the event's signal already made.
-fn prepare_signal(event: Event, mut signal: Signal, mut inventory: Inventory) -> Prepared {
+pub fn prepare_signal(event: Event, mut signal: Signal, mut inventory: Inventory) -> Prepared {
     let observation = inventory.observe(&event);
     // A refused `warden:model` tag does not reach the model it named: tagging must not write to any model's chain.
     let refused: Vec<&str> = observation.conflicts.iter().filter_map(|c| c.refused_model.as_deref()).collect();
@@ -346,197 +343,8 @@ pub fn plan_rejection(
     (commit, report)
 }
 
-/// How often an event is re-planned after write conflicts before the conflict is returned (as retryable).
-pub const MAX_CONFLICT_RETRIES: u32 = 20;
-
-/// Runs the pipeline against a ledger.
-#[derive(Debug)]
-pub struct Engine<L> {
-    ledger: L,
-    policy: Policy,
-    actor: Actor,
-}
-
-impl<L: Ledger> Engine<L> {
-    pub fn new(ledger: L, policy: Policy, actor: Actor) -> Self {
-        Self { ledger, policy, actor }
-    }
-
-    pub fn ledger(&self) -> &L {
-        &self.ledger
-    }
-
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
-    /// Ingests raw bytes: one JSON event.
-    pub async fn ingest_bytes(&self, body: &[u8], recorded_at: Timestamp) -> Result<Report, LedgerError> {
-        match serde_json::from_slice::<Value>(body) {
-            Ok(value) => self.ingest_value(value, body, recorded_at).await,
-            Err(e) => self.reject(&DecodeError::NotJson(e.to_string()), body, &Value::Null, recorded_at).await,
-        }
-    }
-
-    /// Ingests a parsed event; `body` is its original bytes (only digested, for rejections).
-    pub async fn ingest_value(&self, value: Value, body: &[u8], recorded_at: Timestamp) -> Result<Report, LedgerError> {
-        let envelope = envelope_fields(&value);
-        let event = match event::decode_value(value, recorded_at) {
-            Ok(event) => event,
-            Err(error) => return self.reject(&error, body, &envelope, recorded_at).await,
-        };
-        let signal = Signal::from_event(&event);
-        if let Some(what) = signal.oversized() {
-            let error = DecodeError::Malformed {
-                detail_type: event.detail_type.clone(),
-                path: "detail".into(),
-                message: format!(
-                    "{what} longer than {} characters, which no AWS name or id is",
-                    crate::signal::MAX_RESOURCE_CHARS
-                ),
-            };
-            return self.reject(&error, body, &envelope, recorded_at).await;
-        }
-        // Decisions depend on what the ledger holds; if another writer changes it between our read and our
-        // commit, re-read and decide again rather than commit a stale plan.
-        let mut attempt = 0;
-        loop {
-            let inventory = self.ledger.inventory().await?;
-            let prepared = prepare_signal(event.clone(), signal.clone(), inventory);
-            let query = prepared.fact_query();
-            let mut context = self.ledger.facts(&query).await?;
-            if prepared.signal.may_report_warden_change() {
-                context.warden_changes = self.warden_changes(&query.targets).await?;
-            }
-            let (commit, report) = plan(prepared, &self.policy, &context, &self.actor, recorded_at);
-            match self.commit(commit, report).await {
-                Err(LedgerError::Conflict(_)) if attempt < MAX_CONFLICT_RETRIES => {
-                    attempt += 1;
-                    self.ledger.pause_before_retry(attempt).await;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// Warden's last break-glass change to each of `targets` (the `change#<target>` records).
-    async fn warden_changes(&self, targets: &[String]) -> Result<BTreeMap<String, LastChange>, LedgerError> {
-        let keys: Vec<String> = targets.iter().map(|t| change_key(t)).collect();
-        let records = self.ledger.records(&keys).await?;
-        let mut changes = BTreeMap::new();
-        for (target, key) in targets.iter().zip(&keys) {
-            if let Some(change) = Versioned::<LastChange>::read(&records, key).map_err(LedgerError::Corrupt)? {
-                changes.insert(target.clone(), change.value);
-            }
-        }
-        Ok(changes)
-    }
-
-    /// Records an input that cannot be processed (once per body) and reports it rejected.
-    pub async fn reject(
-        &self,
-        error: &DecodeError,
-        body: &[u8],
-        envelope: &Value,
-        recorded_at: Timestamp,
-    ) -> Result<Report, LedgerError> {
-        let (commit, report) = plan_rejection(error, body, &self.actor, recorded_at, envelope);
-        // A rejected input stays rejected on every delivery; the ledger keeps one record of it.
-        self.ledger.commit(commit).await?;
-        Ok(report)
-    }
-
-    async fn commit(&self, commit: Commit, mut report: Report) -> Result<Report, LedgerError> {
-        match self.ledger.commit(commit).await? {
-            CommitOutcome::Committed { .. } => Ok(report),
-            CommitOutcome::Duplicate { original } => {
-                report.status = Status::Duplicate;
-                report.models = original.models;
-                report.alert = original.alert;
-                report.actions = original.actions;
-                report.notify = original.notify;
-                report.delivered = original.delivered;
-                report.context = original.context;
-                report.skipped.clear();
-                report.rules.clear();
-                Ok(report)
-            }
-        }
-    }
-
-    /// Merges an inventory file into the ledger's inventory, recording each changed model on its chain.
-    pub async fn import_inventory(
-        &self,
-        file: &crate::inventory::InventoryFile,
-        file_digest: &str,
-        recorded_at: Timestamp,
-    ) -> Result<ImportResult, LedgerError> {
-        let mut attempt = 0;
-        loop {
-            match self.import_once(file, file_digest, recorded_at).await {
-                Err(LedgerError::Conflict(_)) if attempt < MAX_CONFLICT_RETRIES => {
-                    attempt += 1;
-                    self.ledger.pause_before_retry(attempt).await;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    async fn import_once(
-        &self,
-        file: &crate::inventory::InventoryFile,
-        file_digest: &str,
-        recorded_at: Timestamp,
-    ) -> Result<ImportResult, LedgerError> {
-        let mut inventory = self.ledger.inventory().await?;
-        let changed = inventory.import(file);
-        let models = inventory.len();
-        if changed.is_empty() {
-            return Ok(ImportResult { changed: Vec::new(), models });
-        }
-        let key = format!("inventory-import#{file_digest}");
-        let entries = changed
-            .iter()
-            .map(|id| NewEntry {
-                chain: id.clone(),
-                recorded_at,
-                idempotency_key: key.clone(),
-                event_id: String::new(),
-                source: "warden.inventory".into(),
-                detail_type: "Inventory Import".into(),
-                occurred_at: recorded_at,
-                model_version: None,
-                actor: self.actor.clone(),
-                reason: format!("inventory file sha256:{file_digest}"),
-                body: EntryBody::Inventory { summary: describe_model(inventory.get(id)) },
-            })
-            .collect();
-        let commit = Commit {
-            idempotency_key: key,
-            outcome: Outcome {
-                models: changed.iter().cloned().collect(),
-                summary: "inventory import".into(),
-                ..Outcome::default()
-            },
-            entries,
-            models: changed.iter().filter_map(|id| inventory.get(id).cloned()).collect(),
-            ..Commit::default()
-        };
-        match self.ledger.commit(commit).await? {
-            CommitOutcome::Committed { .. } => Ok(ImportResult { changed: changed.into_iter().collect(), models }),
-            CommitOutcome::Duplicate { .. } => Ok(ImportResult { changed: Vec::new(), models }),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportResult {
-    pub changed: Vec<String>,
-    pub models: usize,
-}
-
-fn describe_model(model: Option<&Model>) -> String {
+/// One line describing a model's record, for its inventory entries.
+pub fn describe_model(model: Option<&Model>) -> String {
     let Some(m) = model else { return String::new() };
     format!(
         "risk {}, owner {}, endpoints [{}], data buckets [{}], roles [{}]",
@@ -549,7 +357,7 @@ fn describe_model(model: Option<&Model>) -> String {
 }
 
 /// The envelope fields a rejection can still report, when the input was a JSON object.
-fn envelope_fields(value: &Value) -> Value {
+pub fn envelope_fields(value: &Value) -> Value {
     let mut fields = serde_json::Map::new();
     for name in ["id", "source", "detail-type"] {
         if let Some(text) = value.get(name).filter(|v| v.is_string()) {

@@ -4,7 +4,6 @@
 
 pub mod breakglass;
 pub mod bus;
-pub mod effects;
 pub mod engine;
 pub mod event;
 pub mod evidence;

@@ -10,10 +10,9 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use warden_app::ledger::Ledger;
 use warden_core::inventory::{Inventory, Model};
-use warden_core::ledger::{
-    Commit, CommitOutcome, Entry, FactQuery, Head, Ledger, LedgerError, Outcome, Record, seal_all,
-};
+use warden_core::ledger::{Commit, CommitOutcome, Entry, FactQuery, Head, LedgerError, Outcome, Record, seal_all};
 use warden_core::policy::DecisionContext;
 use warden_core::time::Timestamp;
 
@@ -464,7 +463,7 @@ impl Ledger for EmbeddedLedger {
 
 /// Direct edits of stored entries, to prove `verify` catches tampering.
 #[cfg(feature = "conformance")]
-impl warden_core::ledger::conformance::Tamper for EmbeddedLedger {
+impl warden_app::conformance::Tamper for EmbeddedLedger {
     async fn overwrite_entry(&self, chain: &str, position: u64, entry: Option<&Entry>) -> Result<(), LedgerError> {
         let txn = self.db()?.begin_write().map_err(redb_error)?;
         {

@@ -14,8 +14,6 @@
 //! SageMaker [`Change`] to make, if any. The [`executor`] runs it against the ports.
 
 pub mod alerts;
-pub mod executor;
-pub mod sagemaker;
 pub mod status;
 
 use std::collections::BTreeMap;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{ActionRecord, LastChange, Lock, Operation, Phase, Versioned, action_key, change_key, lock_key};
 use crate::inventory::{Inventory, Model};
-use crate::ledger::{Actor, Entry, EntryBody, Ledger, LedgerError, Record, UNATTRIBUTED_CHAIN};
+use crate::ledger::{Actor, Entry, EntryBody, LedgerError, Record, UNATTRIBUTED_CHAIN};
 use crate::signal::Resource;
 use crate::time::Timestamp;
 
@@ -94,24 +94,6 @@ impl TargetStatus {
     pub fn is_unknown(&self) -> bool {
         self.model.is_none() && self.in_flight.is_none() && self.last_change.is_none() && self.history.is_empty()
     }
-}
-
-/// Reads the target's status from the ledger: the inventory, the lock and last change, the locked action, and
-/// the chain that holds the target's history.
-pub async fn load<L: Ledger>(
-    ledger: &L,
-    target: &str,
-    kind: TargetKind,
-    history_limit: usize,
-    now: Timestamp,
-) -> Result<TargetStatus, LedgerError> {
-    let inventory = ledger.inventory().await?;
-    let mut records = ledger.records(&[lock_key(target), change_key(target)]).await?;
-    if let Some(lock) = lock(target, &records)? {
-        records.extend(ledger.records(&[action_key(&lock.request_id)]).await?);
-    }
-    let entries = ledger.entries(&chain(&inventory, kind, target)).await?;
-    assemble(target, kind, &inventory, &records, &entries, history_limit, now)
 }
 
 /// The chain that holds the target's history.

@@ -4,19 +4,21 @@
 
 use std::future::Future;
 
-use super::sagemaker::{SageMaker, SageMakerError};
-use super::{
+use warden_core::breakglass::{
     ActionRecord, BREAK_GLASS_SOURCE, CallResult, Facts, Input, Move, Next, Observation, Phase, Settings, Switches,
     Versioned, action_key, after_call, alerts, decide, lock_key,
 };
-use crate::bus::BreakGlassRequest;
-use crate::effects::{ALERT_EFFECT, EffectError, Notifier};
-use crate::engine::MAX_CONFLICT_RETRIES;
-use crate::inventory::Model;
-use crate::ledger::{
-    Actor, Commit, CommitOutcome, EntryBody, Ledger, LedgerError, NewEntry, Outcome, RecordWrite, UNATTRIBUTED_CHAIN,
+use warden_core::bus::BreakGlassRequest;
+use warden_core::inventory::Model;
+use warden_core::ledger::{
+    Actor, Commit, CommitOutcome, EntryBody, LedgerError, NewEntry, Outcome, RecordWrite, UNATTRIBUTED_CHAIN,
 };
-use crate::time::Timestamp;
+use warden_core::time::Timestamp;
+
+use crate::effects::{ALERT_EFFECT, EffectError, Notifier};
+use crate::ingest::MAX_CONFLICT_RETRIES;
+use crate::ledger::Ledger;
+use crate::sagemaker::{SageMaker, SageMakerError};
 
 /// Why a step could not finish. Retryable ones leave the action where a later delivery resumes it.
 #[derive(Debug, thiserror::Error)]
@@ -208,7 +210,8 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
         let key = lock_key(target);
         let records = self.ledger.records(std::slice::from_ref(&key)).await?;
         let Some(record) = records.get(&key) else { return Ok(None) };
-        let lock: Versioned<super::Lock> = Versioned::from_record(&key, record).map_err(LedgerError::Corrupt)?;
+        let lock: Versioned<warden_core::breakglass::Lock> =
+            Versioned::from_record(&key, record).map_err(LedgerError::Corrupt)?;
         match self.request_by_id(&lock.value.request_id).await {
             Ok(request) => Ok(Some(request)),
             Err(BreakGlassError::UnknownRequest(_)) => Ok(None),
@@ -333,9 +336,9 @@ pub async fn recorded_request<L: Ledger>(ledger: &L, request_id: &str) -> Result
 
 /// The model that owns the request's target: the one the request names, else the one whose inventory lists the
 /// endpoint or package.
-fn owning_model(inventory: &crate::inventory::Inventory, request: &BreakGlassRequest) -> Option<Model> {
+fn owning_model(inventory: &warden_core::inventory::Inventory, request: &BreakGlassRequest) -> Option<Model> {
     if let Some(model) = request.model_id.as_deref().and_then(|id| inventory.get(id)) {
         return Some(model.clone());
     }
-    super::status::owning_model(inventory, request.action.target_kind(), &request.target).cloned()
+    warden_core::breakglass::status::owning_model(inventory, request.action.target_kind(), &request.target).cloned()
 }

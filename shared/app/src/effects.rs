@@ -8,11 +8,13 @@
 use std::future::Future;
 use std::sync::Mutex;
 
-use crate::bus::{self, BusEvent};
-use crate::engine::Report;
-use crate::ledger::{Actor, Ledger, LedgerError};
-use crate::notify::{self, Alert};
-use crate::time::Timestamp;
+use warden_core::bus::{self, BusEvent};
+use warden_core::engine::Report;
+use warden_core::ledger::{Actor, LedgerError};
+use warden_core::notify::{self, Alert};
+use warden_core::time::Timestamp;
+
+use crate::ledger::Ledger;
 
 pub const ALERT_EFFECT: &str = "alert";
 pub const BUS_EFFECT: &str = "bus";

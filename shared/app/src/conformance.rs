@@ -5,13 +5,15 @@
 
 use std::future::Future;
 
-use super::{
-    Actor, Commit, CommitOutcome, Entry, EntryBody, FactQuery, FindingMark, Ledger, LedgerError, NewEntry, Outcome,
-    Problem, UNATTRIBUTED_CHAIN, verify,
+use warden_core::inventory::Model;
+use warden_core::ledger::{
+    Actor, Commit, CommitOutcome, Entry, EntryBody, FactQuery, FindingMark, LedgerError, NewEntry, Outcome, Problem,
+    UNATTRIBUTED_CHAIN,
 };
-use crate::inventory::Model;
-use crate::signal::Band;
-use crate::time::Timestamp;
+use warden_core::signal::Band;
+use warden_core::time::Timestamp;
+
+use crate::ledger::{Ledger, verify};
 
 /// Writes stored entries directly, bypassing the ledger's rules (tests only).
 pub trait Tamper {
@@ -172,7 +174,7 @@ pub async fn records_delivered_effects<L: Ledger>(ledger: &L) -> Check {
 /// Records are created once, replaced only at the version read, deleted the same way; a stale write fails the
 /// whole commit (no entries, no marker) as a conflict.
 pub async fn records_are_versioned<L: Ledger>(ledger: &L) -> Check {
-    use super::RecordWrite;
+    use warden_core::ledger::RecordWrite;
     let write = |key: &str, expected: Option<u64>, value: Option<serde_json::Value>| RecordWrite {
         key: key.to_owned(),
         expected,

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Mutex;
 
-use super::{Change, EndpointView, Observation, PackageView, VariantWeight};
-use crate::event::sagemaker::{ApprovalStatus, EndpointStatus};
+use warden_core::breakglass::{Change, EndpointView, Observation, PackageView, VariantWeight};
+use warden_core::event::sagemaker::{ApprovalStatus, EndpointStatus};
 
 /// Why a SageMaker call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,7 +115,7 @@ impl MemorySageMaker {
     pub fn add_package(&self, arn: &str, approval: ApprovalStatus, group_tags: &[(&str, &str)]) {
         self.with(|s| {
             s.packages.insert(arn.to_owned(), approval);
-            if let Some(group) = crate::signal::package_group_of(arn) {
+            if let Some(group) = warden_core::signal::package_group_of(arn) {
                 s.group_tags.insert(
                     group.to_owned(),
                     group_tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
@@ -301,7 +301,7 @@ impl MemorySageMaker {
     fn observe_package_sync(&self, arn: &str) -> Observation {
         self.with(|s| {
             let Some(approval) = s.packages.get(arn) else { return Observation::Missing };
-            let group = crate::signal::package_group_of(arn).unwrap_or_default();
+            let group = warden_core::signal::package_group_of(arn).unwrap_or_default();
             let tags = if s.tags_unreadable {
                 Err("ListTags failed: AccessDeniedException".into())
             } else {

@@ -1,0 +1,205 @@
+//! Ingest: one event (or an inventory file) through the pure pipeline and into a ledger, re-planning when another
+//! writer moved what the plan was based on.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use warden_core::breakglass::{LastChange, Versioned, change_key};
+use warden_core::engine::{Report, Status, describe_model, envelope_fields, plan, plan_rejection, prepare_signal};
+use warden_core::event::{self, DecodeError};
+use warden_core::ledger::{Actor, Commit, CommitOutcome, EntryBody, LedgerError, NewEntry, Outcome};
+use warden_core::policy::Policy;
+use warden_core::signal::Signal;
+use warden_core::time::Timestamp;
+
+use crate::ledger::Ledger;
+
+/// How often an event is re-planned after write conflicts before the conflict is returned (as retryable).
+pub const MAX_CONFLICT_RETRIES: u32 = 20;
+
+/// Runs the pipeline against a ledger.
+#[derive(Debug)]
+pub struct Engine<L> {
+    ledger: L,
+    policy: Policy,
+    actor: Actor,
+}
+
+impl<L: Ledger> Engine<L> {
+    pub fn new(ledger: L, policy: Policy, actor: Actor) -> Self {
+        Self { ledger, policy, actor }
+    }
+
+    pub fn ledger(&self) -> &L {
+        &self.ledger
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Ingests raw bytes: one JSON event.
+    pub async fn ingest_bytes(&self, body: &[u8], recorded_at: Timestamp) -> Result<Report, LedgerError> {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(value) => self.ingest_value(value, body, recorded_at).await,
+            Err(e) => self.reject(&DecodeError::NotJson(e.to_string()), body, &Value::Null, recorded_at).await,
+        }
+    }
+
+    /// Ingests a parsed event; `body` is its original bytes (only digested, for rejections).
+    pub async fn ingest_value(&self, value: Value, body: &[u8], recorded_at: Timestamp) -> Result<Report, LedgerError> {
+        let envelope = envelope_fields(&value);
+        let event = match event::decode_value(value, recorded_at) {
+            Ok(event) => event,
+            Err(error) => return self.reject(&error, body, &envelope, recorded_at).await,
+        };
+        let signal = Signal::from_event(&event);
+        if let Some(what) = signal.oversized() {
+            let error = DecodeError::Malformed {
+                detail_type: event.detail_type.clone(),
+                path: "detail".into(),
+                message: format!(
+                    "{what} longer than {} characters, which no AWS name or id is",
+                    warden_core::signal::MAX_RESOURCE_CHARS
+                ),
+            };
+            return self.reject(&error, body, &envelope, recorded_at).await;
+        }
+        // Decisions depend on what the ledger holds; if another writer changes it between our read and our
+        // commit, re-read and decide again rather than commit a stale plan.
+        let mut attempt = 0;
+        loop {
+            let inventory = self.ledger.inventory().await?;
+            let prepared = prepare_signal(event.clone(), signal.clone(), inventory);
+            let query = prepared.fact_query();
+            let mut context = self.ledger.facts(&query).await?;
+            if prepared.signal.may_report_warden_change() {
+                context.warden_changes = self.warden_changes(&query.targets).await?;
+            }
+            let (commit, report) = plan(prepared, &self.policy, &context, &self.actor, recorded_at);
+            match self.commit(commit, report).await {
+                Err(LedgerError::Conflict(_)) if attempt < MAX_CONFLICT_RETRIES => {
+                    attempt += 1;
+                    self.ledger.pause_before_retry(attempt).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Warden's last break-glass change to each of `targets` (the `change#<target>` records).
+    async fn warden_changes(&self, targets: &[String]) -> Result<BTreeMap<String, LastChange>, LedgerError> {
+        let keys: Vec<String> = targets.iter().map(|t| change_key(t)).collect();
+        let records = self.ledger.records(&keys).await?;
+        let mut changes = BTreeMap::new();
+        for (target, key) in targets.iter().zip(&keys) {
+            if let Some(change) = Versioned::<LastChange>::read(&records, key).map_err(LedgerError::Corrupt)? {
+                changes.insert(target.clone(), change.value);
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Records an input that cannot be processed (once per body) and reports it rejected.
+    pub async fn reject(
+        &self,
+        error: &DecodeError,
+        body: &[u8],
+        envelope: &Value,
+        recorded_at: Timestamp,
+    ) -> Result<Report, LedgerError> {
+        let (commit, report) = plan_rejection(error, body, &self.actor, recorded_at, envelope);
+        // A rejected input stays rejected on every delivery; the ledger keeps one record of it.
+        self.ledger.commit(commit).await?;
+        Ok(report)
+    }
+
+    async fn commit(&self, commit: Commit, mut report: Report) -> Result<Report, LedgerError> {
+        match self.ledger.commit(commit).await? {
+            CommitOutcome::Committed { .. } => Ok(report),
+            CommitOutcome::Duplicate { original } => {
+                report.status = Status::Duplicate;
+                report.models = original.models;
+                report.alert = original.alert;
+                report.actions = original.actions;
+                report.notify = original.notify;
+                report.delivered = original.delivered;
+                report.context = original.context;
+                report.skipped.clear();
+                report.rules.clear();
+                Ok(report)
+            }
+        }
+    }
+
+    /// Merges an inventory file into the ledger's inventory, recording each changed model on its chain.
+    pub async fn import_inventory(
+        &self,
+        file: &warden_core::inventory::InventoryFile,
+        file_digest: &str,
+        recorded_at: Timestamp,
+    ) -> Result<ImportResult, LedgerError> {
+        let mut attempt = 0;
+        loop {
+            match self.import_once(file, file_digest, recorded_at).await {
+                Err(LedgerError::Conflict(_)) if attempt < MAX_CONFLICT_RETRIES => {
+                    attempt += 1;
+                    self.ledger.pause_before_retry(attempt).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn import_once(
+        &self,
+        file: &warden_core::inventory::InventoryFile,
+        file_digest: &str,
+        recorded_at: Timestamp,
+    ) -> Result<ImportResult, LedgerError> {
+        let mut inventory = self.ledger.inventory().await?;
+        let changed = inventory.import(file);
+        let models = inventory.len();
+        if changed.is_empty() {
+            return Ok(ImportResult { changed: Vec::new(), models });
+        }
+        let key = format!("inventory-import#{file_digest}");
+        let entries = changed
+            .iter()
+            .map(|id| NewEntry {
+                chain: id.clone(),
+                recorded_at,
+                idempotency_key: key.clone(),
+                event_id: String::new(),
+                source: "warden.inventory".into(),
+                detail_type: "Inventory Import".into(),
+                occurred_at: recorded_at,
+                model_version: None,
+                actor: self.actor.clone(),
+                reason: format!("inventory file sha256:{file_digest}"),
+                body: EntryBody::Inventory { summary: describe_model(inventory.get(id)) },
+            })
+            .collect();
+        let commit = Commit {
+            idempotency_key: key,
+            outcome: Outcome {
+                models: changed.iter().cloned().collect(),
+                summary: "inventory import".into(),
+                ..Outcome::default()
+            },
+            entries,
+            models: changed.iter().filter_map(|id| inventory.get(id).cloned()).collect(),
+            ..Commit::default()
+        };
+        match self.ledger.commit(commit).await? {
+            CommitOutcome::Committed { .. } => Ok(ImportResult { changed: changed.into_iter().collect(), models }),
+            CommitOutcome::Duplicate { .. } => Ok(ImportResult { changed: Vec::new(), models }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportResult {
+    pub changed: Vec<String>,
+    pub models: usize,
+}

@@ -1,0 +1,135 @@
+//! The ledger port: what the use cases need from storage, and `verify`, which walks any ledger. The embedded
+//! (`warden-embedded`) and DynamoDB (`warden-aws`) adapters implement it and pass one conformance suite
+//! (`conformance`, behind the feature of that name).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use warden_core::inventory::Inventory;
+use warden_core::ledger::{
+    Commit, CommitOutcome, Entry, FactQuery, Head, LedgerError, Outcome, Problem, Record, VerifyFailure, VerifyReport,
+    verify_chain,
+};
+use warden_core::policy::DecisionContext;
+
+/// The ledger port. Futures are `Send` so adapters work in multi-threaded Lambda runtimes.
+pub trait Ledger {
+    /// Commits atomically, or reports a duplicate idempotency key and writes nothing.
+    fn commit(&self, commit: Commit) -> impl Future<Output = Result<CommitOutcome, LedgerError>> + Send;
+    /// The whole model inventory.
+    fn inventory(&self) -> impl Future<Output = Result<Inventory, LedgerError>> + Send;
+    /// Open data findings of the models and last action times of the targets.
+    fn facts(&self, query: &FactQuery) -> impl Future<Output = Result<DecisionContext, LedgerError>> + Send;
+    /// Every chain id, sorted.
+    fn chains(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send;
+    /// A chain's entries in storage order (by sequence number).
+    fn entries(&self, chain: &str) -> impl Future<Output = Result<Vec<Entry>, LedgerError>> + Send;
+    /// A chain's head as stored.
+    fn head(&self, chain: &str) -> impl Future<Output = Result<Option<Head>, LedgerError>> + Send;
+    /// Records that an effect of the event with this idempotency key was delivered (idempotent).
+    fn mark_delivered(
+        &self,
+        idempotency_key: &str,
+        effect: &str,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    /// The records stored under `keys` (absent keys are left out).
+    fn records(&self, keys: &[String]) -> impl Future<Output = Result<BTreeMap<String, Record>, LedgerError>> + Send;
+    /// What the event with this idempotency key led to, with the effects delivered so far.
+    fn outcome(&self, idempotency_key: &str) -> impl Future<Output = Result<Option<Outcome>, LedgerError>> + Send;
+    /// The stored state beside the chains (idempotency markers, records, action and alert marks, chain heads) that
+    /// cannot be read back, each named by its key: what `verify` reports besides the chains. Reads everything, so
+    /// it is for audits, not for the per-event path.
+    fn unreadable_state(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send;
+    /// Waits before the engine re-plans after a [`LedgerError::Conflict`] (attempt 1, 2, ...). Adapters that can
+    /// conflict back off with jitter; a single-writer store never conflicts and need not wait.
+    fn pause_before_retry(&self, attempt: u32) -> impl Future<Output = ()> + Send {
+        let _ = attempt;
+        async {}
+    }
+}
+
+/// A shared reference is a ledger too, so one ledger can serve the engine and break-glass side by side.
+impl<L: Ledger + Sync> Ledger for &L {
+    fn commit(&self, commit: Commit) -> impl Future<Output = Result<CommitOutcome, LedgerError>> + Send {
+        (**self).commit(commit)
+    }
+    fn inventory(&self) -> impl Future<Output = Result<Inventory, LedgerError>> + Send {
+        (**self).inventory()
+    }
+    fn facts(&self, query: &FactQuery) -> impl Future<Output = Result<DecisionContext, LedgerError>> + Send {
+        (**self).facts(query)
+    }
+    fn chains(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send {
+        (**self).chains()
+    }
+    fn entries(&self, chain: &str) -> impl Future<Output = Result<Vec<Entry>, LedgerError>> + Send {
+        (**self).entries(chain)
+    }
+    fn head(&self, chain: &str) -> impl Future<Output = Result<Option<Head>, LedgerError>> + Send {
+        (**self).head(chain)
+    }
+    fn mark_delivered(
+        &self,
+        idempotency_key: &str,
+        effect: &str,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send {
+        (**self).mark_delivered(idempotency_key, effect)
+    }
+    fn records(&self, keys: &[String]) -> impl Future<Output = Result<BTreeMap<String, Record>, LedgerError>> + Send {
+        (**self).records(keys)
+    }
+    fn outcome(&self, idempotency_key: &str) -> impl Future<Output = Result<Option<Outcome>, LedgerError>> + Send {
+        (**self).outcome(idempotency_key)
+    }
+    fn unreadable_state(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send {
+        (**self).unreadable_state()
+    }
+    fn pause_before_retry(&self, attempt: u32) -> impl Future<Output = ()> + Send {
+        (**self).pause_before_retry(attempt)
+    }
+}
+
+/// Walks every chain and reports, per chain, the first entry that does not verify. A chain or inventory record
+/// that cannot be read is reported and the walk goes on: one damaged item never hides the state of the rest.
+/// Only a ledger that cannot be reached at all is an error.
+pub async fn verify<L: Ledger>(ledger: &L) -> Result<VerifyReport, LedgerError> {
+    let mut report = VerifyReport::default();
+    let unreadable = |chain: &str, error: LedgerError| VerifyFailure {
+        chain: chain.to_owned(),
+        position: 0,
+        problem: Problem::Unreadable { error: error.to_string() },
+    };
+    for chain in ledger.chains().await? {
+        report.chains += 1;
+        let read = async { Ok::<_, LedgerError>((ledger.entries(&chain).await?, ledger.head(&chain).await?)) };
+        match read.await {
+            Ok((entries, head)) => {
+                report.entries += entries.len();
+                if let Some(failure) = verify_chain(&chain, &entries, head.as_ref())? {
+                    report.failures.push(failure);
+                }
+            }
+            Err(error @ LedgerError::Unavailable(_)) => return Err(error),
+            Err(error) => report.failures.push(unreadable(&chain, error)),
+        }
+    }
+    match ledger.inventory().await {
+        Ok(inventory) => report.failures.extend(inventory.unreadable().iter().map(|id| VerifyFailure {
+            chain: id.clone(),
+            position: 0,
+            problem: Problem::Unreadable { error: format!("the inventory record of model {id} cannot be read") },
+        })),
+        Err(error @ LedgerError::Unavailable(_)) => return Err(error),
+        Err(error) => report.failures.push(unreadable("inventory", error)),
+    }
+    match ledger.unreadable_state().await {
+        Ok(keys) => report.failures.extend(keys.into_iter().map(|key| VerifyFailure {
+            chain: "state".into(),
+            position: 0,
+            problem: Problem::Unreadable { error: format!("stored state {key} cannot be read") },
+        })),
+        Err(error @ LedgerError::Unavailable(_)) => return Err(error),
+        Err(error) => report.failures.push(unreadable("state", error)),
+    }
+    Ok(report)
+}

@@ -1,0 +1,20 @@
+//! Warden's application layer: the use cases, over ports, that the Lambda functions and the CLI share.
+//!
+//! Layout:
+//! - ports: [`ledger::Ledger`] (with [`ledger::verify`]), [`effects::Notifier`] and [`effects::Publisher`],
+//!   [`sagemaker::SageMaker`]; in-memory implementations beside them for tests and local runs;
+//! - use cases: [`ingest`] (events and inventory files into the ledger), [`effects`] (alerts and bus events,
+//!   once), [`breakglass`] (the executor that runs `warden_core::breakglass`'s state machine against the ports),
+//!   [`status`];
+//! - `conformance` (feature `conformance`): the suite every ledger adapter passes.
+//!
+//! `warden-core` below decides and is pure; the adapters (`warden-embedded`, `warden-aws`) implement the ports.
+
+pub mod breakglass;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod effects;
+pub mod ingest;
+pub mod ledger;
+pub mod sagemaker;
+pub mod status;

@@ -1,0 +1,26 @@
+//! `warden status`: a target's state, read from the ledger alone.
+
+use warden_core::breakglass::status::{TargetKind, TargetStatus, assemble, chain, lock};
+use warden_core::breakglass::{action_key, change_key, lock_key};
+use warden_core::ledger::LedgerError;
+use warden_core::time::Timestamp;
+
+use crate::ledger::Ledger;
+
+/// Reads the target's status from the ledger: the inventory, the lock and last change, the locked action, and
+/// the chain that holds the target's history.
+pub async fn load<L: Ledger>(
+    ledger: &L,
+    target: &str,
+    kind: TargetKind,
+    history_limit: usize,
+    now: Timestamp,
+) -> Result<TargetStatus, LedgerError> {
+    let inventory = ledger.inventory().await?;
+    let mut records = ledger.records(&[lock_key(target), change_key(target)]).await?;
+    if let Some(lock) = lock(target, &records)? {
+        records.extend(ledger.records(&[action_key(&lock.request_id)]).await?);
+    }
+    let entries = ledger.entries(&chain(&inventory, kind, target)).await?;
+    assemble(target, kind, &inventory, &records, &entries, history_limit, now)
+}
