@@ -222,14 +222,8 @@ async fn carry_out(global: &Global, send: &Delivery, clients: &AwsClients, submi
         Some(topic) => Alerts::Topic(clients.notifier(topic)),
         None => Alerts::Printed(MemoryNotifier::default()),
     };
-    let executor = BreakGlass {
-        ledger: engine.ledger(),
-        sagemaker: clients.sagemaker(),
-        notifier: &alerts,
-        settings: policy.break_glass.clone(),
-        kill_switch: policy.kill_switch,
-        actor: submission.actor().clone(),
-    };
+    let executor =
+        BreakGlass::from_policy(engine.ledger(), clients.sagemaker(), &alerts, policy, submission.actor().clone());
     let (request, input) = match &submission {
         Submission::Request(request) | Submission::Resume { request, .. } => (request.clone(), Input::Look),
         Submission::Approval(approval) => (

@@ -118,15 +118,18 @@ pub fn needs_aws(what: &str) -> Failure {
     ))
 }
 
+/// The policy (`--policy FILE`, else the built-in one) with the switches the functions honour applied
+/// (`WARDEN_KILL_SWITCH`, `WARDEN_MODE`): replay and `--here` decide as the functions would.
 pub fn load_policy(global: &Global) -> Result<Policy, String> {
-    match &global.policy {
+    let policy = match &global.policy {
         Some(path) => {
             let text =
                 std::fs::read_to_string(path).map_err(|e| format!("cannot read policy {}: {e}", path.display()))?;
-            Policy::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+            Policy::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?
         }
-        None => Policy::builtin().map_err(|e| format!("built-in policy: {e}")),
-    }
+        None => Policy::builtin().map_err(|e| format!("built-in policy: {e}"))?,
+    };
+    warden_app::config::with_switches(policy, &|name| std::env::var(name).ok()).map_err(|e| e.to_string())
 }
 
 fn read_inventory(path: &Path) -> Result<(InventoryFile, String), String> {

@@ -462,3 +462,63 @@ fn replay_refuses_nothing_to_do_and_reports_a_broken_file_once() {
         stdout(&output)
     );
 }
+
+/// One configuration for the functions and the CLI: the switches the functions read (`WARDEN_KILL_SWITCH`,
+/// `WARDEN_MODE`) are honoured by replay and `--here` too, and a bad value is a configuration error naming it.
+#[test]
+fn the_cli_honours_the_functions_switches() {
+    let run = |name: &str, value: &str| {
+        let dir = tempdir();
+        Command::new(env!("CARGO_BIN_EXE_warden"))
+            .current_dir(root())
+            .args([
+                "replay",
+                "events/guardduty-finding-role-high-risk-cutoff.json",
+                "--inventory",
+                "events/inventory.toml",
+            ])
+            .args(["--json", "--ledger"])
+            .arg(dir.path())
+            .env_remove("WARDEN_LEDGER")
+            .env_remove("WARDEN_POLICY")
+            .env(name, value)
+            .output()
+            .unwrap()
+    };
+    for (name, value) in [("WARDEN_KILL_SWITCH", "true"), ("WARDEN_MODE", "shadow")] {
+        let output = run(name, value);
+        let lines = json_lines(&output);
+        assert_eq!(lines[0]["actions"][0]["mode"], "shadow", "{name}={value}: {}", stdout(&output));
+    }
+    let enforce = run("WARDEN_MODE", "policy");
+    assert_eq!(json_lines(&enforce)[0]["actions"][0]["mode"], "enforce");
+    let bad = run("WARDEN_KILL_SWITCH", "maybe");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("WARDEN_KILL_SWITCH"), "{}", stderr(&bad));
+}
+
+/// The replay's output over the bundled events is the golden one (tests/fixtures/golden), byte for byte: a
+/// refactoring changes no decision, field or order. A change that means to alter it updates the golden file.
+#[test]
+fn replay_output_matches_the_golden_file() {
+    let dir = tempdir();
+    let output = warden(dir.path(), &["replay", "events", "--inventory", "events/inventory.toml", "--json"]);
+    let golden = std::fs::read_to_string(root().join("tests/fixtures/golden/replay-events.jsonl")).unwrap();
+    assert!(stdout(&output) == golden, "replay output differs from tests/fixtures/golden/replay-events.jsonl");
+}
+
+/// A ledger written before the layout change still reads and verifies: the hashes cover the serialized names.
+#[test]
+fn a_ledger_written_before_the_layout_change_still_verifies() {
+    let dir = tempdir();
+    std::fs::copy(
+        root().join("tests/fixtures/golden/ledger-written-before-the-layout-change.redb"),
+        dir.path().join("ledger.redb"),
+    )
+    .unwrap();
+    let verified = warden(dir.path(), &["ledger", "verify"]);
+    assert_eq!(verified.status.code(), Some(0), "{}", stdout(&verified));
+    assert!(stdout(&verified).contains("123 entries in 10 chains"), "{}", stdout(&verified));
+    let replayed = warden(dir.path(), &["replay", "events", "--json"]);
+    assert!(json_lines(&replayed).iter().all(|l| l["status"] == "duplicate"), "{}", stdout(&replayed));
+}

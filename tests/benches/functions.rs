@@ -16,9 +16,9 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use warden_app::detector::{FunctionSpec, Handler};
 use warden_app::effects::{MemoryNotifier, MemoryPublisher};
 use warden_app::ingest::Engine;
-use warden_aws::function::{FunctionSpec, Handler};
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::Actor;
 use warden_core::policy::Policy;

@@ -2,10 +2,10 @@
 //! back from an SNS -> SQS subscription, and bus events through an EventBridge rule -> SQS target.
 
 use serde_json::Value;
+use warden_app::detector::{FunctionSpec, Handler};
 use warden_app::effects::{EffectError, Publisher};
 use warden_app::ingest::Engine;
 use warden_aws::eventbridge::EventBridgePublisher;
-use warden_aws::function::{FunctionSpec, Handler};
 use warden_aws::sns::SnsNotifier;
 use warden_core::engine::Status;
 use warden_core::inventory::InventoryFile;

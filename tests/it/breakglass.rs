@@ -526,7 +526,7 @@ fn an_endpoint_in_service_on_the_config_warden_set_soon_after_is_its_echo_and_no
 #[tokio::test]
 async fn inputs_break_glass_cannot_act_on_are_recorded_and_alerted_once_not_retried() {
     let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
-    let handler = warden_aws::breakglass::BreakGlassHandler {
+    let handler = warden_app::inbox::BreakGlassHandler {
         executor: executor(&ledger, &sagemaker, &notifier, Settings::default()),
         polls: 2,
         poll_interval: std::time::Duration::ZERO,

@@ -2,13 +2,11 @@
 //! functions' routing, failure semantics, configuration and metrics, without AWS.
 
 use serde_json::Value;
+use warden_app::config::{Config, ConfigError, ENV_BUS, ENV_KILL_SWITCH, ENV_MODE, ENV_POLICY, ENV_TABLE, ENV_TOPIC};
+use warden_app::detector::{FunctionSpec, Handler, emf_line};
 use warden_app::effects::{EffectError, MemoryNotifier, MemoryPublisher};
 use warden_app::ingest::Engine;
 use warden_app::ledger::Ledger;
-use warden_aws::function::{
-    Config, ConfigError, ENV_BUS, ENV_KILL_SWITCH, ENV_MODE, ENV_POLICY, ENV_TABLE, ENV_TOPIC, FunctionSpec, Handler,
-    emf_line,
-};
 use warden_core::engine::Status;
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::{Actor, EntryBody, UNATTRIBUTED_CHAIN};
@@ -185,7 +183,7 @@ fn function_crates_declare_the_same_specs_as_this_test() {
         assert!(main.contains(&format!("name: \"{}\", sources: &[{sources}]", spec.name)), "{}: {main}", spec.name);
     }
     // The detectors share one handler; break-glass (the one function that changes SageMaker) has its own.
-    let breakglass = warden_aws::breakglass::FUNCTION_NAME;
+    let breakglass = warden_app::inbox::FUNCTION_NAME;
     let main = std::fs::read_to_string(warden_tests::root().join("functions").join(breakglass).join("src/main.rs"));
     assert!(main.unwrap().contains("warden_aws::breakglass::run()"));
     let crates = std::fs::read_dir(warden_tests::root().join("functions")).unwrap().count();

@@ -107,10 +107,10 @@ fn every_function_gets_exactly_the_environment_its_configuration_reads() {
     for name in STACKS {
         let stack = infra_json(name);
         for f in functions(&stack).values() {
-            let reads: &[&str] = if f.binary == warden_aws::breakglass::FUNCTION_NAME {
-                warden_aws::breakglass::ENV_VARS
+            let reads: &[&str] = if f.binary == warden_app::inbox::FUNCTION_NAME {
+                warden_app::inbox::ENV_VARS
             } else {
-                warden_aws::function::ENV_VARS
+                warden_app::config::ENV_VARS
             };
             let mut expected: BTreeSet<String> = reads.iter().map(|v| (*v).to_owned()).collect();
             // Not read by Warden: tells rustls where the Lambda image keeps its CA bundle.
@@ -167,7 +167,7 @@ fn rules_route_exactly_the_events_each_function_decodes_from_the_right_bus() {
                 .collect();
             assert_eq!(routes.get(logical).cloned().unwrap_or_default(), owned(&expected), "{name} {logical}");
         }
-        let logical = functions[warden_aws::breakglass::FUNCTION_NAME].logical;
+        let logical = functions[warden_app::inbox::FUNCTION_NAME].logical;
         let expected = owned(&[
             ("governance", warden_core::bus::GOVERNANCE_SOURCE, warden_core::bus::BREAK_GLASS_DETAIL_TYPE),
             ("governance", warden_core::bus::GOVERNANCE_SOURCE, warden_core::bus::APPROVAL_DETAIL_TYPE),
@@ -209,7 +209,7 @@ fn break_glass_finishes_an_invocation_before_its_lock_could_expire() {
     for name in STACKS {
         let stack = infra_json(name);
         let functions = functions(&stack);
-        let breakglass = &functions[warden_aws::breakglass::FUNCTION_NAME];
+        let breakglass = &functions[warden_app::inbox::FUNCTION_NAME];
         let timeout = breakglass.properties["Timeout"].as_u64().unwrap();
         assert!(timeout < lock, "{name}: timeout {timeout} s must stay under the lock's {lock} s");
     }
@@ -262,13 +262,10 @@ fn only_break_glass_may_change_sagemaker_and_no_function_may_use_wildcard_action
                 assert!(!action.contains('*'), "{name}: {binary} may use the wildcard action {action}");
                 let observes = action.starts_with("sagemaker:Describe") || action == "sagemaker:ListTags";
                 let changes_sagemaker = action.starts_with("sagemaker:") && !observes;
-                assert!(
-                    !changes_sagemaker || binary == warden_aws::breakglass::FUNCTION_NAME,
-                    "{name}: {binary} {action}"
-                );
+                assert!(!changes_sagemaker || binary == warden_app::inbox::FUNCTION_NAME, "{name}: {binary} {action}");
             }
             let publishes = actions.contains("events:PutEvents");
-            assert_eq!(publishes, binary != warden_aws::breakglass::FUNCTION_NAME, "{name}: {binary} PutEvents");
+            assert_eq!(publishes, binary != warden_app::inbox::FUNCTION_NAME, "{name}: {binary} PutEvents");
             // What the ledger adapter calls (TransactWriteItems is authorised per item: Put/Update/Delete/
             // ConditionCheck), the alert, the dead-letter queue, and the key that encrypts all three.
             for needed in [
@@ -287,7 +284,7 @@ fn only_break_glass_may_change_sagemaker_and_no_function_may_use_wildcard_action
                 assert!(actions.contains(needed), "{name}: {binary} lacks {needed}");
             }
         }
-        let breakglass = &allowed[warden_aws::breakglass::FUNCTION_NAME];
+        let breakglass = &allowed[warden_app::inbox::FUNCTION_NAME];
         for needed in [
             "sagemaker:UpdateEndpoint",
             "sagemaker:UpdateEndpointWeightsAndCapacities",

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use warden_aws::function::ENV_TOPIC;
+use warden_app::config::ENV_TOPIC;
 use warden_tests::{binaries_dir, events_dir, lambda_command, stack_resources as resources};
 
 struct Killed(Child);

@@ -114,7 +114,7 @@ pub fn moto_endpoint() -> String {
 /// What a deployed stack gives the functions, created on the emulators: a ledger table, an alert topic and a
 /// governance bus, as the environment variables the templates set.
 pub fn stack_resources() -> Vec<(&'static str, String)> {
-    use warden_aws::function::{ENV_BUS, ENV_TABLE, ENV_TOPIC};
+    use warden_app::config::{ENV_BUS, ENV_TABLE, ENV_TOPIC};
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
     runtime.block_on(async {
@@ -311,12 +311,12 @@ pub fn warden_cli() -> std::process::Command {
 }
 
 /// The five functions, as their `main.rs` declare them (a test checks the two agree).
-pub const FUNCTIONS: &[warden_aws::function::FunctionSpec] = &[
-    warden_aws::function::FunctionSpec { name: "warden-sagemaker", sources: &["aws.sagemaker"] },
-    warden_aws::function::FunctionSpec { name: "warden-config", sources: &["aws.config"] },
-    warden_aws::function::FunctionSpec { name: "warden-macie", sources: &["aws.macie"] },
-    warden_aws::function::FunctionSpec { name: "warden-guardduty", sources: &["aws.guardduty"] },
-    warden_aws::function::FunctionSpec {
+pub const FUNCTIONS: &[warden_app::detector::FunctionSpec] = &[
+    warden_app::detector::FunctionSpec { name: "warden-sagemaker", sources: &["aws.sagemaker"] },
+    warden_app::detector::FunctionSpec { name: "warden-config", sources: &["aws.config"] },
+    warden_app::detector::FunctionSpec { name: "warden-macie", sources: &["aws.macie"] },
+    warden_app::detector::FunctionSpec { name: "warden-guardduty", sources: &["aws.guardduty"] },
+    warden_app::detector::FunctionSpec {
         name: "warden-drift",
         sources: &["aws.cloudwatch", "aws.monitoring", "warden.monitor"],
     },

@@ -69,6 +69,27 @@ pub struct BreakGlass<L, S, N> {
     pub actor: Actor,
 }
 
+impl<L, S, N> BreakGlass<L, S, N> {
+    /// The executor as the policy (with its switches applied: [`crate::config::with_switches`]) configures it: the
+    /// one construction the function and the CLI's `--here` share, so both honour the same limits and switches.
+    pub fn from_policy(
+        ledger: L,
+        sagemaker: S,
+        notifier: N,
+        policy: &warden_core::policy::Policy,
+        actor: Actor,
+    ) -> Self {
+        Self {
+            ledger,
+            sagemaker,
+            notifier,
+            settings: policy.break_glass.clone(),
+            kill_switch: policy.kill_switch,
+            actor,
+        }
+    }
+}
+
 impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
     /// Moves the action along until it needs nothing more now: finished, waiting for a person, waiting for the
     /// endpoint (an error, so the request comes again), or still verifying after `polls` looks.
