@@ -11,9 +11,11 @@ use warden_app::effects::{EffectError, MemoryNotifier, Notifier, Publisher};
 use warden_app::ledger::Ledger;
 use warden_aws::clients::AwsClients;
 use warden_aws::sns::SnsNotifier;
+use warden_core::action::{Operation, Phase};
 use warden_core::breakglass::alerts::status_command;
-use warden_core::breakglass::{Input, Next, Operation, Phase};
-use warden_core::bus::{BreakGlassApproval, BreakGlassRequest, BusEvent};
+use warden_core::breakglass::{BreakGlassApproval, BreakGlassRequest};
+use warden_core::breakglass::{Input, Next};
+use warden_core::bus::BusEvent;
 use warden_core::ledger::Actor;
 use warden_core::notify::Alert;
 

@@ -8,10 +8,11 @@ use warden_app::ingest::Engine;
 use warden_app::ledger::{Ledger, verify};
 #[cfg(feature = "aws")]
 use warden_aws::dynamodb::DynamoLedger;
+use warden_core::digest::content_digest;
 use warden_core::engine::{Report, Status};
 use warden_core::evidence;
 use warden_core::inventory::InventoryFile;
-use warden_core::ledger::{Actor, content_digest};
+use warden_core::ledger::Actor;
 use warden_core::policy::Policy;
 use warden_core::time::Timestamp;
 use warden_embedded::EmbeddedLedger;

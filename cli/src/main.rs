@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use warden_core::breakglass::status::TargetKind;
+use warden_core::action::TargetKind;
 
 /// Exit codes: 0 all good; 1 some input was rejected or a check failed; 2 usage or configuration error.
 pub const EXIT_REJECTED: u8 = 1;
@@ -281,7 +281,7 @@ async fn break_glass(_: &Global, _: BreakGlassCommand) -> Result<u8, commands::F
 
 #[cfg(feature = "aws")]
 async fn break_glass(global: &Global, command: BreakGlassCommand) -> Result<u8, commands::Failure> {
-    use warden_core::breakglass::Operation;
+    use warden_core::action::Operation;
     let (operation, target, config, act) = match command {
         BreakGlassCommand::Approve { request_id, delivery } => {
             return breakglass::approve(global, &request_id, &delivery).await;

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use warden_core::breakglass::Phase;
-use warden_core::breakglass::status::{TargetKind, TargetStatus};
+use warden_core::action::Phase;
+use warden_core::action::TargetKind;
+use warden_core::action::{ActionKind, Mode};
+use warden_core::breakglass::status::TargetStatus;
 use warden_core::engine::{Report, Status};
 use warden_core::inventory::Model;
 use warden_core::ledger::{Entry, EntryBody};
-use warden_core::policy::{ActionKind, Mode};
-use warden_core::signal::Band;
+use warden_core::severity::Band;
 
 /// Counts for the closing summary.
 #[derive(Debug, Default)]
@@ -181,7 +182,7 @@ pub fn model_block(out: &mut impl Write, model: &Model) -> io::Result<()> {
 }
 
 pub fn status_block(out: &mut impl Write, status: &TargetStatus) -> io::Result<()> {
-    let kind = crate::status::kind_label(status.kind);
+    let kind = kind_label(status.kind);
     writeln!(out, "{kind} {}", status.target)?;
     match &status.model {
         Some(model) => writeln!(
@@ -248,4 +249,12 @@ pub fn status_block(out: &mut impl Write, status: &TargetStatus) -> io::Result<(
         }
     }
     Ok(())
+}
+
+/// What a target is, for people.
+pub fn kind_label(kind: TargetKind) -> &'static str {
+    match kind {
+        TargetKind::Endpoint => "endpoint",
+        TargetKind::ModelPackage => "model package",
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use warden_core::breakglass::status::TargetKind;
+use warden_core::action::TargetKind;
 
 use crate::commands::{CommandResult, describe_ledger, engine, now};
 use crate::{EXIT_REJECTED, Global};
@@ -24,17 +24,10 @@ pub async fn show_status(global: &Global, kind: TargetKind, target: &str, histor
     if status.is_unknown() {
         eprintln!(
             "warden knows nothing about {} {target:?} in the ledger ({}): check the name, --ledger or --table",
-            kind_label(kind),
+            crate::output::kind_label(kind),
             describe_ledger(global)
         );
         return Ok(EXIT_REJECTED);
     }
     Ok(0)
-}
-
-pub fn kind_label(kind: TargetKind) -> &'static str {
-    match kind {
-        TargetKind::Endpoint => "endpoint",
-        TargetKind::ModelPackage => "model package",
-    }
 }

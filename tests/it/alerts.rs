@@ -5,7 +5,7 @@ use warden_core::event::{self, DecodeError};
 use warden_core::ledger::Actor;
 use warden_core::notify::{Alert, MAX_SUBJECT_CHARS, compose};
 use warden_core::policy::{DecisionContext, Policy};
-use warden_core::signal::Band;
+use warden_core::severity::Band;
 use warden_core::time::Timestamp;
 use warden_tests::{events_dir, read, sample_inventory};
 

@@ -96,7 +96,7 @@ fn missing_topics_and_buses_are_reported_not_swallowed() {
         let notifier =
             SnsNotifier::new(aws_sdk_sns::Client::new(&config), "arn:aws:sns:us-east-1:123456789012:no-such-topic");
         let alert = warden_core::notify::Alert {
-            level: warden_core::signal::Band::High,
+            level: warden_core::severity::Band::High,
             subject: "[HIGH] test".into(),
             body: "body".into(),
             attributes: Default::default(),

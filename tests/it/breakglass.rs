@@ -7,12 +7,12 @@ use warden_app::breakglass::{BreakGlass, BreakGlassError, Step};
 use warden_app::effects::MemoryNotifier;
 use warden_app::ledger::{Ledger, verify};
 use warden_app::sagemaker::{MemorySageMaker, SageMaker, SageMakerError};
-use warden_core::breakglass::{
-    Change, Input, Next, Observation, Operation, Phase, Settings, TAG_FALLBACK_VARIANT, TAG_MAINTENANCE_CONFIG,
-};
-use warden_core::bus::BreakGlassRequest;
+use warden_core::action::{Change, Operation, Phase};
+use warden_core::breakglass::BreakGlassRequest;
+use warden_core::breakglass::{Input, Next, Observation, TAG_FALLBACK_VARIANT, TAG_MAINTENANCE_CONFIG};
 use warden_core::event::sagemaker::{ApprovalStatus, EndpointStatus};
 use warden_core::ledger::{Actor, EntryBody};
+use warden_core::policy::Settings;
 use warden_core::time::Timestamp;
 use warden_embedded::EmbeddedLedger;
 
@@ -273,7 +273,7 @@ async fn the_kill_switch_and_shadow_mode_touch_nothing_and_say_what_would_have_h
     assert_eq!(phase(&step), Phase::Refused);
     assert!(note(&step).contains("kill switch on; would have: update endpoint fraud-prod to config fraud-cfg-v1"));
     bg.kill_switch = false;
-    bg.settings.mode = warden_core::policy::Mode::Shadow;
+    bg.settings.mode = warden_core::action::Mode::Shadow;
     let step = run(&bg, &request("r2", Operation::Rollback, "fraud-prod", alice()), Input::Look).await.unwrap();
     assert_eq!(phase(&step), Phase::Shadowed);
     assert!(sagemaker.calls().is_empty());
@@ -497,7 +497,7 @@ async fn sagemaker_reporting_a_persons_release_is_recorded_as_warden_s_own_chang
 
 #[test]
 fn an_endpoint_in_service_on_the_config_warden_set_soon_after_is_its_echo_and_nothing_else_is() {
-    use warden_core::breakglass::{Change, LastChange};
+    use warden_core::action::{Change, LastChange};
     let fixture = warden_tests::events_dir().join("sagemaker-endpoint-inservice-records-config.json");
     let event = warden_core::event::decode_value(
         serde_json::from_slice(&warden_tests::read(&fixture)).unwrap(),

@@ -10,10 +10,12 @@ use warden_app::effects::MemoryNotifier;
 use warden_app::ledger::verify;
 use warden_app::sagemaker::{MemorySageMaker, SageMaker, SageMakerError};
 use warden_aws::sagemaker::SageMakerClient;
-use warden_core::breakglass::{Change, Input, Observation, Operation, Phase, Settings};
-use warden_core::bus::BreakGlassRequest;
+use warden_core::action::{Change, Operation, Phase};
+use warden_core::breakglass::BreakGlassRequest;
+use warden_core::breakglass::{Input, Observation};
 use warden_core::event::sagemaker::EndpointStatus;
 use warden_core::ledger::Actor;
+use warden_core::policy::Settings;
 use warden_core::time::Timestamp;
 use warden_tests::{fresh_dynamo_ledger, moto_endpoint_named, sagemaker_client, settle};
 

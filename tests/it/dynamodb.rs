@@ -163,7 +163,7 @@ fn an_endpoint_that_goes_away_gives_a_retryable_error_and_a_consistent_ledger() 
     });
 }
 
-fn comparable(report: &Report) -> (Status, Vec<String>, Option<warden_core::signal::Band>, String) {
+fn comparable(report: &Report) -> (Status, Vec<String>, Option<warden_core::severity::Band>, String) {
     (report.status, report.models.clone(), report.alert, serde_json::to_string(&report.actions).unwrap())
 }
 

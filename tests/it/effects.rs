@@ -2,11 +2,13 @@
 
 use warden_app::effects::{EffectError, MemoryNotifier, MemoryPublisher, deliver};
 use warden_app::ingest::Engine;
-use warden_core::bus::{BREAK_GLASS_DETAIL_TYPE, BreakGlassRequest, DECISION_DETAIL_TYPE};
+use warden_core::action::ActionKind;
+use warden_core::breakglass::BreakGlassRequest;
+use warden_core::bus::{BREAK_GLASS_DETAIL_TYPE, DECISION_DETAIL_TYPE};
 use warden_core::engine::Status;
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::Actor;
-use warden_core::policy::{ActionKind, Policy};
+use warden_core::policy::Policy;
 use warden_core::time::Timestamp;
 use warden_embedded::EmbeddedLedger;
 use warden_tests::{events_dir, read};

@@ -11,7 +11,7 @@ use warden_core::engine::Status;
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::{Actor, EntryBody, UNATTRIBUTED_CHAIN};
 use warden_core::policy::Policy;
-use warden_core::signal::Band;
+use warden_core::severity::Band;
 use warden_core::time::Timestamp;
 use warden_embedded::EmbeddedLedger;
 use warden_tests::{FUNCTIONS, events_dir, json_files, read};
@@ -148,12 +148,12 @@ fn configuration_errors_name_the_variable() {
     assert!(Config::from_lookup(lookup(&pairs)).unwrap().policy.kill_switch);
 
     // Observe-only rollout: every rule and break-glass in shadow; the built-in policy has enforce rules.
-    assert!(config.policy.rules.iter().any(|r| r.mode == Some(warden_core::policy::Mode::Enforce)));
+    assert!(config.policy.rules.iter().any(|r| r.mode == Some(warden_core::action::Mode::Enforce)));
     let mut pairs = good.to_vec();
     pairs.push((ENV_MODE, "shadow"));
     let shadow = Config::from_lookup(lookup(&pairs)).unwrap().policy;
-    assert!(shadow.rules.iter().all(|r| r.mode == Some(warden_core::policy::Mode::Shadow)));
-    assert_eq!(shadow.break_glass.mode, warden_core::policy::Mode::Shadow);
+    assert!(shadow.rules.iter().all(|r| r.mode == Some(warden_core::action::Mode::Shadow)));
+    assert_eq!(shadow.break_glass.mode, warden_core::action::Mode::Shadow);
 }
 
 #[test]

@@ -4,12 +4,13 @@
 use serde_json::{Value, json};
 use warden_app::ingest::Engine;
 use warden_app::ledger::{Ledger, verify};
+use warden_core::action::ActionKind;
 use warden_core::engine::{Report, Status};
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::{Actor, EntryBody};
 use warden_core::notify::compose;
-use warden_core::policy::{ActionKind, Policy, SAMPLE_RULE};
-use warden_core::signal::Band;
+use warden_core::policy::{Policy, SAMPLE_RULE};
+use warden_core::severity::Band;
 use warden_core::time::Timestamp;
 use warden_embedded::EmbeddedLedger;
 use warden_tests::{events_dir, read};

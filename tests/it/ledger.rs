@@ -3,10 +3,11 @@
 use warden_app::conformance;
 use warden_app::ingest::Engine;
 use warden_app::ledger::{Ledger, verify};
+use warden_core::action::ActionKind;
 use warden_core::engine::Status;
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::{Actor, EntryBody};
-use warden_core::policy::{ActionKind, Policy};
+use warden_core::policy::Policy;
 use warden_core::time::Timestamp;
 use warden_embedded::EmbeddedLedger;
 use warden_tests::{events_dir, json_files, read};

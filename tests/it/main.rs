@@ -1,6 +1,7 @@
 //! Warden's integration tests, in one binary: each module below was its own test binary, and each linked the AWS
 //! SDKs again (link time and disk in CI). Run one module with `cargo test -p warden-tests --test it MODULE::`.
 //!
+//! - the layout: `architecture` (no import cycles, a pure core, wiring-only functions);
 //! - pure, over the bundled fixtures: `decoding`, `policy_outcomes`, `alerts`, `inputs` (hostile and odd inputs,
 //!   and the mutation property test);
 //! - the engine and the embedded ledger: `ledger`, `effects`, `handlers`, `breakglass`;
@@ -12,6 +13,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod alerts;
+mod architecture;
 mod aws_effects;
 mod breakglass;
 mod breakglass_aws;

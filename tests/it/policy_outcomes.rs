@@ -1,10 +1,11 @@
 //! The default policy's outcomes, table-driven over the bundled fixtures and sample inventory. Pure: no ledger.
 
+use warden_core::action::{ActionKind, Mode};
 use warden_core::engine::{plan, prepare};
 use warden_core::event;
 use warden_core::ledger::Actor;
-use warden_core::policy::{ActionKind, DecisionContext, Mode, Policy};
-use warden_core::signal::Band;
+use warden_core::policy::{DecisionContext, Policy};
+use warden_core::severity::Band;
 use warden_core::time::Timestamp;
 use warden_tests::{events_dir, read, sample_inventory};
 

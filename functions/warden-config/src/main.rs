@@ -1,4 +1,4 @@
-//! `warden-config`: AWS Config compliance and configuration item changes. Wiring only: the handler lives in `warden_aws::function`.
+//! `warden-config`: AWS Config compliance and configuration item changes. Wiring only: the handler is `warden_app::detector`, served by `warden_aws::function`.
 
 use warden_aws::function::{FunctionSpec, run};
 

@@ -1,4 +1,4 @@
-//! `warden-drift`: Drift and bias: CloudWatch alarms on monitor metrics and Warden Drift Detected events. Wiring only: the handler lives in `warden_aws::function`.
+//! `warden-drift`: Drift and bias: CloudWatch alarms on monitor metrics and Warden Drift Detected events. Wiring only: the handler is `warden_app::detector`, served by `warden_aws::function`.
 
 use warden_aws::function::{FunctionSpec, run};
 

@@ -1,4 +1,4 @@
-//! `warden-guardduty`: GuardDuty findings and Malware Protection for S3 scan results. Wiring only: the handler lives in `warden_aws::function`.
+//! `warden-guardduty`: GuardDuty findings and Malware Protection for S3 scan results. Wiring only: the handler is `warden_app::detector`, served by `warden_aws::function`.
 
 use warden_aws::function::{FunctionSpec, run};
 

@@ -1,4 +1,4 @@
-//! `warden-macie`: Amazon Macie findings (sensitive data and policy). Wiring only: the handler lives in `warden_aws::function`.
+//! `warden-macie`: Amazon Macie findings (sensitive data and policy). Wiring only: the handler is `warden_app::detector`, served by `warden_aws::function`.
 
 use warden_aws::function::{FunctionSpec, run};
 

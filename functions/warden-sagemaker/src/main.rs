@@ -1,4 +1,4 @@
-//! `warden-sagemaker`: SageMaker model registry, endpoint, job, pipeline and model card events. Wiring only: the handler lives in `warden_aws::function`.
+//! `warden-sagemaker`: SageMaker model registry, endpoint, job, pipeline and model card events. Wiring only: the handler is `warden_app::detector`, served by `warden_aws::function`.
 
 use warden_aws::function::{FunctionSpec, run};
 

@@ -4,15 +4,17 @@
 
 use std::future::Future;
 
+use warden_core::action::Phase;
+use warden_core::breakglass::BreakGlassRequest;
 use warden_core::breakglass::{
-    ActionRecord, BREAK_GLASS_SOURCE, CallResult, Facts, Input, Move, Next, Observation, Phase, Settings, Switches,
-    Versioned, action_key, after_call, alerts, decide, lock_key,
+    ActionRecord, BREAK_GLASS_SOURCE, CallResult, Facts, Input, Move, Next, Observation, Switches, Versioned,
+    action_key, after_call, alerts, decide, lock_key,
 };
-use warden_core::bus::BreakGlassRequest;
 use warden_core::inventory::Model;
 use warden_core::ledger::{
     Actor, Commit, CommitOutcome, EntryBody, LedgerError, NewEntry, Outcome, RecordWrite, UNATTRIBUTED_CHAIN,
 };
+use warden_core::policy::Settings;
 use warden_core::time::Timestamp;
 
 use crate::effects::{ALERT_EFFECT, EffectError, Notifier};

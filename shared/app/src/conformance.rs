@@ -10,7 +10,7 @@ use warden_core::ledger::{
     Actor, Commit, CommitOutcome, Entry, EntryBody, FactQuery, FindingMark, LedgerError, NewEntry, Outcome, Problem,
     UNATTRIBUTED_CHAIN,
 };
-use warden_core::signal::Band;
+use warden_core::severity::Band;
 use warden_core::time::Timestamp;
 
 use crate::ledger::{Ledger, verify};

@@ -72,7 +72,7 @@ pub struct Outcome {
     pub decision_id: String,
     pub status: Status,
     pub models: Vec<String>,
-    pub alert: Option<warden_core::signal::Band>,
+    pub alert: Option<warden_core::severity::Band>,
     pub actions: usize,
     pub alerted: bool,
     pub published: usize,

@@ -15,10 +15,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use warden_core::breakglass::{BreakGlassApproval, BreakGlassRequest};
 use warden_core::breakglass::{Input, Next};
-use warden_core::bus::{
-    APPROVAL_DETAIL_TYPE, BREAK_GLASS_DETAIL_TYPE, BreakGlassApproval, BreakGlassRequest, GOVERNANCE_SOURCE,
-};
+use warden_core::bus::{APPROVAL_DETAIL_TYPE, BREAK_GLASS_DETAIL_TYPE, GOVERNANCE_SOURCE};
 use warden_core::engine::plan_rejection;
 use warden_core::event::{DecodeError, bounded, shown};
 use warden_core::ledger::CommitOutcome;

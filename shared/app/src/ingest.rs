@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use warden_core::breakglass::{LastChange, Versioned, change_key};
+use warden_core::action::LastChange;
+use warden_core::breakglass::{Versioned, change_key};
 use warden_core::engine::{Report, Status, describe_model, envelope_fields, plan, plan_rejection, prepare_signal};
 use warden_core::event::{self, DecodeError};
 use warden_core::ledger::{Actor, Commit, CommitOutcome, EntryBody, LedgerError, NewEntry, Outcome};

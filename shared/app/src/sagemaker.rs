@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Mutex;
 
-use warden_core::breakglass::{Change, EndpointView, Observation, PackageView, VariantWeight};
+use warden_core::action::{Change, VariantWeight};
+use warden_core::breakglass::{EndpointView, Observation, PackageView};
 use warden_core::event::sagemaker::{ApprovalStatus, EndpointStatus};
 
 /// Why a SageMaker call failed.
@@ -115,7 +116,7 @@ impl MemorySageMaker {
     pub fn add_package(&self, arn: &str, approval: ApprovalStatus, group_tags: &[(&str, &str)]) {
         self.with(|s| {
             s.packages.insert(arn.to_owned(), approval);
-            if let Some(group) = warden_core::signal::package_group_of(arn) {
+            if let Some(group) = warden_core::resource::package_group_of(arn) {
                 s.group_tags.insert(
                     group.to_owned(),
                     group_tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
@@ -301,7 +302,7 @@ impl MemorySageMaker {
     fn observe_package_sync(&self, arn: &str) -> Observation {
         self.with(|s| {
             let Some(approval) = s.packages.get(arn) else { return Observation::Missing };
-            let group = warden_core::signal::package_group_of(arn).unwrap_or_default();
+            let group = warden_core::resource::package_group_of(arn).unwrap_or_default();
             let tags = if s.tags_unreadable {
                 Err("ListTags failed: AccessDeniedException".into())
             } else {

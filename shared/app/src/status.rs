@@ -1,6 +1,7 @@
 //! `warden status`: a target's state, read from the ledger alone.
 
-use warden_core::breakglass::status::{TargetKind, TargetStatus, assemble, chain, lock};
+use warden_core::action::TargetKind;
+use warden_core::breakglass::status::{TargetStatus, assemble, chain, lock};
 use warden_core::breakglass::{action_key, change_key, lock_key};
 use warden_core::ledger::LedgerError;
 use warden_core::time::Timestamp;

@@ -14,10 +14,9 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use warden_app::ledger::Ledger;
+use warden_core::digest::content_digest;
 use warden_core::inventory::{Inventory, Model};
-use warden_core::ledger::{
-    Commit, CommitOutcome, Entry, FactQuery, Head, LedgerError, Outcome, Record, content_digest, seal_all,
-};
+use warden_core::ledger::{Commit, CommitOutcome, Entry, FactQuery, Head, LedgerError, Outcome, Record, seal_all};
 use warden_core::policy::DecisionContext;
 use warden_core::time::Timestamp;
 
@@ -625,7 +624,7 @@ fn state_readable(item: &Item) -> bool {
         schema::RECORD_SK => DynamoLedger::record_of(item).is_ok(),
         schema::LAST_ACTION_SK => number(item, "at").is_ok_and(|at| Timestamp::from_millis(at).is_some()),
         schema::LAST_ALERT_SK => {
-            text(item, "level").is_ok_and(|l| l.parse::<warden_core::signal::Band>().is_ok())
+            text(item, "level").is_ok_and(|l| l.parse::<warden_core::severity::Band>().is_ok())
                 && number(item, "at").is_ok_and(|at| Timestamp::from_millis(at).is_some())
         }
         sk if sk.starts_with("CHAIN#") && text(item, PK) == Ok(schema::HEADS_PK) => head_of(item).is_ok(),

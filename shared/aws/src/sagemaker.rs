@@ -6,7 +6,8 @@ use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::types::{DesiredWeightAndCapacity, ModelApprovalStatus, Tag};
 use warden_app::sagemaker::{SageMaker, SageMakerError};
-use warden_core::breakglass::{Change, EndpointView, Observation, PackageView, VariantWeight};
+use warden_core::action::{Change, VariantWeight};
+use warden_core::breakglass::{EndpointView, Observation, PackageView};
 use warden_core::event::sagemaker::{ApprovalStatus, EndpointStatus};
 
 use crate::errors::{Failure, classify};

@@ -8,11 +8,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::action::{ActionKind, Mode};
+use crate::breakglass::request::{BreakGlassApproval, BreakGlassRequest, SCHEMA_VERSION};
+use crate::context::ModelSummary;
 use crate::engine::{Report, Status};
 use crate::ledger::Actor;
-use crate::notify::ModelSummary;
-use crate::policy::{ActionKind, Mode, PlannedAction};
-use crate::signal::Band;
+use crate::policy::PlannedAction;
+use crate::severity::Band;
 use crate::time::Timestamp;
 
 pub const GOVERNANCE_SOURCE: &str = "warden.governance";
@@ -41,35 +43,6 @@ pub struct DecisionDetail {
     pub region: Option<String>,
 }
 
-/// `Warden Break-Glass Requested` detail: one action for the break-glass function to carry out.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BreakGlassRequest {
-    pub schema_version: u32,
-    /// Unique per action: `<decision id>-<n>`.
-    pub request_id: String,
-    pub decision_id: String,
-    pub action: crate::breakglass::Operation,
-    /// Endpoint name (rollback, cutoff) or model package ARN or group (gate).
-    pub target: String,
-    /// Rollback: the config to return to. Cutoff: the config serving when it was decided.
-    pub config: Option<String>,
-    pub model_id: Option<String>,
-    pub reason: String,
-    pub requested_by: Actor,
-    pub requested_at: Timestamp,
-}
-
-/// `Warden Break-Glass Approved` detail: a second person approves a request's destructive step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BreakGlassApproval {
-    pub schema_version: u32,
-    pub request_id: String,
-    pub approved_by: Actor,
-    pub approved_at: Timestamp,
-}
-
 /// One event to publish.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BusEvent {
@@ -78,8 +51,6 @@ pub struct BusEvent {
     /// ARNs or names of what the event concerns (EventBridge `Resources`).
     pub resources: Vec<String>,
 }
-
-pub const SCHEMA_VERSION: u32 = 1;
 
 /// The events a report publishes: none for a rejected input; a decision, plus a request per enforce action.
 pub fn events(report: &Report, requested_by: &Actor, requested_at: Timestamp) -> Vec<BusEvent> {
@@ -127,35 +98,6 @@ pub fn events(report: &Report, requested_by: &Actor, requested_at: Timestamp) ->
 }
 
 impl BreakGlassRequest {
-    /// A request a person makes by hand (the CLI). Its id names when it was made and a digest of who asked for
-    /// what, so two requests never share an id, and a person can tell theirs apart in alerts and `warden status`.
-    pub fn by_hand(
-        action: crate::breakglass::Operation,
-        target: &str,
-        config: Option<String>,
-        reason: &str,
-        requested_by: Actor,
-        requested_at: Timestamp,
-    ) -> Self {
-        let nanos = requested_at.datetime().timestamp_nanos_opt().unwrap_or_default();
-        let fingerprint =
-            format!("{requested_by}\n{action}\n{target}\n{}\n{reason}\n{nanos}", config.as_deref().unwrap_or(""));
-        let digest = crate::ledger::content_digest(fingerprint.as_bytes());
-        let decision_id = format!("manual-{}-{}", requested_at.datetime().format("%Y%m%dT%H%M%SZ"), &digest[..8]);
-        Self {
-            schema_version: SCHEMA_VERSION,
-            request_id: format!("{decision_id}-1"),
-            decision_id,
-            action,
-            target: target.to_owned(),
-            config,
-            model_id: None,
-            reason: reason.to_owned(),
-            requested_by,
-            requested_at,
-        }
-    }
-
     /// The `Warden Break-Glass Requested` event that carries this request.
     pub fn event(&self) -> BusEvent {
         BusEvent {
@@ -167,10 +109,6 @@ impl BreakGlassRequest {
 }
 
 impl BreakGlassApproval {
-    pub fn new(request_id: &str, approved_by: Actor, approved_at: Timestamp) -> Self {
-        Self { schema_version: SCHEMA_VERSION, request_id: request_id.to_owned(), approved_by, approved_at }
-    }
-
     /// The `Warden Break-Glass Approved` event that carries this approval.
     pub fn event(&self) -> BusEvent {
         BusEvent {
@@ -207,7 +145,7 @@ fn owns_target(model: &ModelSummary, action: &PlannedAction) -> bool {
         ActionKind::Rollback | ActionKind::Cutoff => model.endpoints.contains(&action.target),
         ActionKind::Gate => {
             let group = model.model_package_group.as_deref().unwrap_or(&model.id);
-            action.target == group || crate::signal::package_group_of(&action.target) == Some(group)
+            action.target == group || crate::resource::package_group_of(&action.target) == Some(group)
         }
     }
 }

@@ -8,14 +8,16 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::context::AlertContext;
 use crate::event::{self, DecodeError, Event};
 use crate::inventory::{Affected, Inventory, Model};
 use crate::ledger::{
     ActionStatus, Actor, Commit, EntryBody, FactQuery, FindingMark, NewEntry, Outcome, UNATTRIBUTED_CHAIN,
 };
-use crate::notify::AlertContext;
 use crate::policy::{Decision, DecisionContext, PlannedAction, Policy, SkippedAction};
-use crate::signal::{Band, Resource, Signal, SignalClass, package_group_of};
+use crate::resource::{Resource, package_group_of};
+use crate::severity::Band;
+use crate::signal::{Signal, SignalClass};
 use crate::time::Timestamp;
 
 /// What happened to one input.
@@ -30,7 +32,7 @@ pub enum Status {
 /// A short, stable id for the decision about an event: alerts and bus events carry it, so subscribers can
 /// drop repeats and people can find it in the ledger.
 pub fn decision_id(idempotency_key: &str) -> String {
-    format!("wd-{}", &crate::ledger::content_digest(idempotency_key.as_bytes())[..20])
+    format!("wd-{}", &crate::digest::content_digest(idempotency_key.as_bytes())[..20])
 }
 
 /// The result of ingesting one input, for people and machines.
@@ -200,7 +202,7 @@ pub fn plan(
     // After acting against an endpoint's config, it is no longer a rollback target.
     for (link, decision) in &decisions {
         let Some(link) = link else { continue };
-        for action in decision.actions.iter().filter(|a| a.kind != crate::policy::ActionKind::Gate) {
+        for action in decision.actions.iter().filter(|a| a.kind != crate::action::ActionKind::Gate) {
             if inventory.mark_current_suspect(&link.model_id, &action.target) {
                 changed.insert(link.model_id.clone());
             }
@@ -289,7 +291,7 @@ pub fn plan_rejection(
     recorded_at: Timestamp,
     envelope: &Value,
 ) -> (Commit, Report) {
-    let digest = crate::ledger::content_digest(body);
+    let digest = crate::digest::content_digest(body);
     let key = format!("rejected#{digest}");
     // The envelope's fields are the sender's: kept short, so a rejection always fits one ledger item.
     let text = |field: &str| envelope.get(field).and_then(Value::as_str).map(|t| event::bounded(t, 256));

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::ledger::{Actor, Entry, EntryBody, UNATTRIBUTED_CHAIN, VerifyReport};
-use crate::signal::Band;
+use crate::severity::Band;
 use crate::time::Timestamp;
 
 /// Which entries to export.
@@ -97,7 +97,7 @@ fn row(entry: &Entry, chain_verified: bool) -> EvidenceRow {
             None,
             Some(operation.to_string()),
             Some(target.clone()),
-            Some(if *phase == crate::breakglass::Phase::Shadowed { "shadow" } else { "enforce" }.to_owned()),
+            Some(if *phase == crate::action::Phase::Shadowed { "shadow" } else { "enforce" }.to_owned()),
         ),
         EntryBody::Inventory { summary } => ("inventory", summary.clone(), None, None, None, None),
         EntryBody::Rejected { code, error, body_sha256, .. } => {

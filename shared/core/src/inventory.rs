@@ -8,15 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::sagemaker::{ApprovalStatus, EndpointStatus};
 use crate::event::{Detail, Event};
-use crate::signal::{Resource, arn_name, package_group_of};
+use crate::resource::{Resource, TAG_MODEL, TAG_OWNER, TAG_RISK, arn_name, package_group_of};
 use crate::time::Timestamp;
-
-/// Tag on a SageMaker resource naming the Warden model it belongs to.
-pub const TAG_MODEL: &str = "warden:model";
-/// Tag setting the model's risk tier (`high`, `medium`, `low`).
-pub const TAG_RISK: &str = "warden:risk-tier";
-/// Tag naming the model's owner.
-pub const TAG_OWNER: &str = "warden:owner";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -13,8 +13,11 @@
 //!
 //! `warden-app` runs this against ports; `warden-embedded` and `warden-aws` implement the ports.
 
+pub mod action;
 pub mod breakglass;
 pub mod bus;
+pub mod context;
+pub mod digest;
 pub mod engine;
 pub mod event;
 pub mod evidence;
@@ -22,5 +25,7 @@ pub mod inventory;
 pub mod ledger;
 pub mod notify;
 pub mod policy;
+pub mod resource;
+pub mod severity;
 pub mod signal;
 pub mod time;

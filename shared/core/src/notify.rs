@@ -3,56 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
+use crate::action::{ActionKind, Mode};
 use crate::engine::{Report, Status};
-use crate::inventory::{Inventory, RiskTier};
-use crate::policy::{ActionKind, Mode, PlannedAction};
-use crate::signal::{Band, Resource};
+use crate::inventory::RiskTier;
+use crate::policy::PlannedAction;
+use crate::severity::Band;
 
 /// SNS rejects subjects of 100 characters or more.
 pub const MAX_SUBJECT_CHARS: usize = 99;
-
-/// What an alert says about one affected model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModelSummary {
-    pub id: String,
-    pub risk: Option<RiskTier>,
-    pub owner: Option<String>,
-    pub endpoints: Vec<String>,
-    #[serde(default)]
-    pub model_package_group: Option<String>,
-    /// The resource that links the signal to the model.
-    pub via: Resource,
-}
-
-/// Where and to what the decision applies, kept with the outcome so a retry can rebuild the same alert.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AlertContext {
-    pub account: Option<String>,
-    pub region: Option<String>,
-    pub console_url: Option<String>,
-    pub models: Vec<ModelSummary>,
-}
-
-impl AlertContext {
-    pub fn summarise(affected: &[crate::inventory::Affected], inventory: &Inventory) -> Vec<ModelSummary> {
-        affected
-            .iter()
-            .filter_map(|a| {
-                let model = inventory.get(&a.model_id)?;
-                Some(ModelSummary {
-                    id: model.id.clone(),
-                    risk: model.risk,
-                    owner: model.owner.clone(),
-                    endpoints: model.endpoints.iter().map(|e| e.name.clone()).collect(),
-                    model_package_group: model.model_package_group.clone(),
-                    via: a.via.clone(),
-                })
-            })
-            .collect()
-    }
-}
 
 /// An alert, ready for any notifier.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,60 +2,18 @@
 //! the pure decision they produce.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::action::{ActionKind, Change, ECHO_WINDOW_MINUTES, LastChange, Mode};
+use crate::event::sagemaker::EndpointStatus;
 use crate::inventory::{Model, RiskTier};
-use crate::signal::{Band, Resource, Severity, Signal, SignalClass};
+use crate::resource::Resource;
+use crate::severity::{Band, Severity};
+use crate::signal::{Signal, SignalClass};
 use crate::time::Timestamp;
 
 const DEFAULT_POLICY: &str = include_str!("default-policy.toml");
-
-/// What a rule can do beyond recording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ActionKind {
-    /// Hold a model package's approval (set it to PendingManualApproval).
-    Gate,
-    /// Update an endpoint to its last known-good config.
-    Rollback,
-    /// Stop an endpoint's traffic.
-    Cutoff,
-}
-
-impl ActionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Gate => "gate",
-            Self::Rollback => "rollback",
-            Self::Cutoff => "cutoff",
-        }
-    }
-}
-
-impl fmt::Display for ActionKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Enforce acts; shadow records what would have been done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    Enforce,
-    Shadow,
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Enforce => "enforce",
-            Self::Shadow => "shadow",
-        })
-    }
-}
 
 /// The risk a rule matches: a tier, a model not yet classified, or no model at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -169,7 +127,7 @@ pub struct Policy {
     pub fallback: Fallback,
     /// Limits and switches for carrying actions out (break-glass).
     #[serde(default)]
-    pub break_glass: crate::breakglass::Settings,
+    pub break_glass: crate::policy::Settings,
     #[serde(default, rename = "rule")]
     pub rules: Vec<Rule>,
 }
@@ -297,6 +255,92 @@ pub const ECHO_RULE: &str = "warden-own-change";
 /// the policy and mode say.
 pub const SAMPLE_RULE: &str = "sample-finding";
 
+/// Break-glass limits and switches (`[break_glass]` in the policy).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// `shadow`: record what would have been done and touch nothing.
+    pub mode: Mode,
+    /// Only resources carrying this tag (endpoints; a package's group) are touched. Fails closed: a missing tag,
+    /// another value or tags that cannot be read refuse the action.
+    pub scope_tag: String,
+    pub scope_value: String,
+    /// Cooldown: at most this many actions per endpoint or package within `target_window_minutes`.
+    pub max_actions_per_target: u32,
+    pub target_window_minutes: u32,
+    /// Circuit breaker: at most this many actions in the account per hour.
+    pub max_actions_per_hour: u32,
+    /// Whether deleting an endpoint (the last cutoff step) waits for a second person's approval.
+    pub delete_requires_approval: bool,
+    pub approval_expiry_minutes: u32,
+    /// How long an in-flight action holds its endpoint's lock without progress; a lock past it can be taken over.
+    pub lock_minutes: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Enforce,
+            scope_tag: "warden:managed".into(),
+            scope_value: "true".into(),
+            max_actions_per_target: 3,
+            target_window_minutes: 60,
+            max_actions_per_hour: 10,
+            delete_requires_approval: true,
+            approval_expiry_minutes: 30,
+            lock_minutes: 15,
+        }
+    }
+}
+
+impl Settings {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.scope_tag.trim().is_empty() {
+            return Err("break_glass.scope_tag must name a tag (scoping cannot be switched off)".into());
+        }
+        for (name, value) in [
+            ("max_actions_per_target", self.max_actions_per_target),
+            ("target_window_minutes", self.target_window_minutes),
+            ("max_actions_per_hour", self.max_actions_per_hour),
+            ("approval_expiry_minutes", self.approval_expiry_minutes),
+            ("lock_minutes", self.lock_minutes),
+        ] {
+            if value == 0 {
+                return Err(format!("break_glass.{name} must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Recognising SageMaker's report of Warden's own change is a decision about a signal, so it lives here.
+impl LastChange {
+    /// Whether `signal` is SageMaker reporting this change's result (its echo) rather than something new: the
+    /// package in the approval Warden set, or the endpoint InService on the config Warden set, soon after.
+    pub fn echoed_by(&self, signal: &Signal) -> bool {
+        let since_millis = signal.occurred_at.millis() - self.at.millis();
+        // A minute of clock skew before the change: SageMaker's times and ours come from different clocks.
+        if !(-60_000..=ECHO_WINDOW_MINUTES * 60_000).contains(&since_millis) {
+            return false;
+        }
+        let names = |resource: Resource| signal.resources.contains(&resource);
+        match (&self.change, signal.class) {
+            (Change::SetApproval { package, status, .. }, SignalClass::ModelApproval) => {
+                signal.kind == status.to_string() && names(Resource::ModelPackage(package.clone()))
+            }
+            (
+                Change::UpdateEndpoint { endpoint, config } | Change::CreateEndpoint { endpoint, config, .. },
+                SignalClass::Endpoint,
+            ) => {
+                signal.kind == EndpointStatus::InService.to_string()
+                    && names(Resource::Endpoint(endpoint.clone()))
+                    && names(Resource::EndpointConfig(config.clone()))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Ledger facts the decision needs, fetched by the caller.
 #[derive(Debug, Clone, Default)]
 pub struct DecisionContext {
@@ -307,12 +351,12 @@ pub struct DecisionContext {
     /// The last alert that paged about each alert key (see `Signal::alert_key`): its severity band and time.
     pub last_alerts: BTreeMap<String, (Band, Timestamp)>,
     /// Warden's own last break-glass change to each target (read only for signals such a change can cause).
-    pub warden_changes: BTreeMap<String, crate::breakglass::LastChange>,
+    pub warden_changes: BTreeMap<String, crate::action::LastChange>,
 }
 
 impl DecisionContext {
     /// Warden's change that `signal` reports the result of, if it is such an echo.
-    pub fn echoed_change(&self, signal: &Signal) -> Option<&crate::breakglass::LastChange> {
+    pub fn echoed_change(&self, signal: &Signal) -> Option<&crate::action::LastChange> {
         self.warden_changes.values().find(|change| change.echoed_by(signal))
     }
 }

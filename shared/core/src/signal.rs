@@ -2,10 +2,12 @@
 //! identity (the idempotency key).
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::resource::{Resource, arn_name};
+use crate::severity::{Band, Severity};
 
 use crate::event::cloudwatch::{AlarmConcern, AlarmStateValue, DriftKind};
 use crate::event::config::ComplianceType;
@@ -91,167 +93,6 @@ impl SignalClass {
 impl fmt::Display for SignalClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// Severity bands, shared by signals and alert levels. GuardDuty's bands: low 1-3.9, medium 4-6.9,
-/// high 7-8.9, critical 9-10; below 1 is informational.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Band {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Band {
-    pub const ALL: [Self; 5] = [Self::Info, Self::Low, Self::Medium, Self::High, Self::Critical];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-            Self::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Band {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Band {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|b| b.as_str() == text)
-            .ok_or_else(|| format!("unknown level {text:?} (expected info, low, medium, high or critical)"))
-    }
-}
-
-/// Severity on GuardDuty's 0-10 scale, which every source maps onto.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
-pub struct Severity(f64);
-
-impl Severity {
-    pub const INFO: Self = Self(0.0);
-    pub const NOTICE: Self = Self(0.5);
-    pub const LOW: Self = Self(2.0);
-    pub const LOW_HIGH: Self = Self(3.0);
-    pub const MEDIUM: Self = Self(5.0);
-    pub const HIGH: Self = Self(7.0);
-    pub const MACIE_HIGH: Self = Self(8.0);
-
-    /// Clamps to 0-10; a non-number becomes medium rather than disappearing.
-    pub fn new(score: f64) -> Self {
-        if score.is_nan() { Self::MEDIUM } else { Self(score.clamp(0.0, 10.0)) }
-    }
-
-    pub fn score(self) -> f64 {
-        self.0
-    }
-
-    pub fn band(self) -> Band {
-        match self.0 {
-            s if s >= 9.0 => Band::Critical,
-            s if s >= 7.0 => Band::High,
-            s if s >= 4.0 => Band::Medium,
-            s if s >= 1.0 => Band::Low,
-            _ => Band::Info,
-        }
-    }
-
-    /// Macie's 1-3 scores: Low, Medium, High (decoding rejects any other score).
-    pub fn from_macie(score: f64) -> Self {
-        if score >= 3.0 {
-            Self::MACIE_HIGH
-        } else if score >= 2.0 {
-            Self::MEDIUM
-        } else {
-            Self::LOW
-        }
-    }
-}
-
-/// A resource a signal concerns. Correlation maps these to models.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "type", content = "id", rename_all = "kebab-case")]
-pub enum Resource {
-    /// A Warden model id, claimed explicitly (a `warden:model` tag, a drift event's `modelId`).
-    Model(String),
-    Endpoint(String),
-    EndpointConfig(String),
-    /// A model package version ARN.
-    ModelPackage(String),
-    ModelPackageGroup(String),
-    S3Bucket(String),
-    /// An IAM role, by ARN or by name.
-    IamRole(String),
-    AccessKey(String),
-    KmsKey(String),
-    TrainingJob(String),
-    ProcessingJob(String),
-    MonitoringSchedule(String),
-    Pipeline(String),
-    ModelCard(String),
-    /// Anything else, as `Type:id` (an EC2 instance, a Config resource type Warden does not model).
-    Other(String),
-}
-
-impl Resource {
-    /// What kind of resource this is, for people.
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            Self::Model(_) => "model",
-            Self::Endpoint(_) => "endpoint",
-            Self::EndpointConfig(_) => "endpoint config",
-            Self::ModelPackage(_) => "model package",
-            Self::ModelPackageGroup(_) => "model package group",
-            Self::S3Bucket(_) => "bucket",
-            Self::IamRole(_) => "role",
-            Self::AccessKey(_) => "access key",
-            Self::KmsKey(_) => "KMS key",
-            Self::TrainingJob(_) => "training job",
-            Self::ProcessingJob(_) => "processing job",
-            Self::MonitoringSchedule(_) => "monitoring schedule",
-            Self::Pipeline(_) => "pipeline",
-            Self::ModelCard(_) => "model card",
-            Self::Other(_) => "resource",
-        }
-    }
-
-    /// The resource's name, ARN or id.
-    pub fn id(&self) -> &str {
-        match self {
-            Self::Model(id)
-            | Self::Endpoint(id)
-            | Self::EndpointConfig(id)
-            | Self::ModelPackage(id)
-            | Self::ModelPackageGroup(id)
-            | Self::S3Bucket(id)
-            | Self::IamRole(id)
-            | Self::AccessKey(id)
-            | Self::KmsKey(id)
-            | Self::TrainingJob(id)
-            | Self::ProcessingJob(id)
-            | Self::MonitoringSchedule(id)
-            | Self::Pipeline(id)
-            | Self::ModelCard(id)
-            | Self::Other(id) => id,
-        }
-    }
-}
-
-impl fmt::Display for Resource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.kind_name(), self.id())
     }
 }
 
@@ -344,7 +185,7 @@ impl Signal {
     pub fn from_event(event: &Event) -> Self {
         let parts = describe(event);
         let natural_key = if parts.natural_key.len() > MAX_KEY_CHARS {
-            format!("sha256:{}", crate::ledger::content_digest(parts.natural_key.as_bytes()))
+            format!("sha256:{}", crate::digest::content_digest(parts.natural_key.as_bytes()))
         } else {
             parts.natural_key
         };
@@ -495,13 +336,8 @@ fn digest(text: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }
 
-/// The last path segment of an ARN (`.../role/name` gives `name`).
-pub fn arn_name(arn: &str) -> &str {
-    arn.rsplit(['/', ':']).next().unwrap_or(arn)
-}
-
 fn tagged_model(tags: &std::collections::BTreeMap<String, String>) -> Option<Resource> {
-    tags.get(crate::inventory::TAG_MODEL).map(|m| Resource::Model(m.clone()))
+    tags.get(crate::resource::TAG_MODEL).map(|m| Resource::Model(m.clone()))
 }
 
 fn describe(event: &Event) -> Parts {
@@ -915,14 +751,10 @@ fn config_resource(resource_type: &str, resource_id: &str) -> Resource {
     }
 }
 
-/// The model package group named in a model package ARN (`.../model-package/<group>/<version>`).
-pub fn package_group_of(arn: &str) -> Option<&str> {
-    arn.split_once(":model-package/").and_then(|(_, rest)| rest.split('/').next())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resource::package_group_of;
 
     #[test]
     fn bands_follow_guardduty() {

@@ -340,8 +340,8 @@ impl EmbeddedLedger {
     }
 }
 
-fn decode_alert_mark(bytes: &[u8]) -> Result<(warden_core::signal::Band, Timestamp), LedgerError> {
-    let (level, millis): (warden_core::signal::Band, i64) =
+fn decode_alert_mark(bytes: &[u8]) -> Result<(warden_core::severity::Band, Timestamp), LedgerError> {
+    let (level, millis): (warden_core::severity::Band, i64) =
         serde_json::from_slice(bytes).map_err(|e| corrupt("alert mark", e))?;
     Ok((level, Timestamp::from_millis(millis).ok_or_else(|| corrupt("alert mark", millis))?))
 }

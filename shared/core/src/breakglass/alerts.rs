@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use super::{ActionRecord, Change, Operation, Phase};
+use super::ActionRecord;
+use crate::action::{Change, Operation, Phase};
 use crate::inventory::Model;
 use crate::notify::{Alert, subject_line};
-use crate::signal::Band;
+use crate::severity::Band;
 
 /// The alert for an action's new phase, or `None` for phases that page nobody (waiting, verifying, a resume).
 pub fn compose(record: &ActionRecord, model: Option<&Model>) -> Option<Alert> {

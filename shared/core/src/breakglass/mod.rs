@@ -14,19 +14,23 @@
 //! SageMaker [`Change`] to make, if any. The [`executor`] runs it against the ports.
 
 pub mod alerts;
+#[cfg(test)]
+#[allow(clippy::panic, clippy::unwrap_used)]
+mod machine_tests;
+pub mod request;
 pub mod status;
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bus::BreakGlassRequest;
+use crate::action::{Change, LastChange, Mode, Operation, Phase, VariantWeight};
 use crate::event::sagemaker::{ApprovalStatus, EndpointStatus};
 use crate::inventory::Model;
 use crate::ledger::{Actor, Record, RecordWrite};
-use crate::policy::{ActionKind, Mode};
+use crate::policy::Settings;
 use crate::time::Timestamp;
+pub use request::{BreakGlassApproval, BreakGlassRequest};
 
 /// Endpoint tag that names the variant a cutoff shifts all traffic to.
 pub const TAG_FALLBACK_VARIANT: &str = "warden:fallback-variant";
@@ -34,176 +38,6 @@ pub const TAG_FALLBACK_VARIANT: &str = "warden:fallback-variant";
 pub const TAG_MAINTENANCE_CONFIG: &str = "warden:maintenance-config";
 /// The `source` of the ledger entries break-glass writes.
 pub const BREAK_GLASS_SOURCE: &str = "warden.breakglass";
-
-/// What a break-glass request asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Operation {
-    /// Update an endpoint to its last known-good (or a named) config.
-    Rollback,
-    /// Stop an endpoint's traffic: fallback variant, else maintenance config, else delete.
-    Cutoff,
-    /// Undo the last rollback or cutoff of an endpoint.
-    Restore,
-    /// Hold a model package's approval (PendingManualApproval).
-    Gate,
-    /// Approve a held model package again (people only).
-    Release,
-}
-
-impl Operation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Rollback => "rollback",
-            Self::Cutoff => "cutoff",
-            Self::Restore => "restore",
-            Self::Gate => "gate",
-            Self::Release => "release",
-        }
-    }
-
-    /// Whether the target is an endpoint (else a model package).
-    pub fn target_kind(self) -> status::TargetKind {
-        if self.on_endpoint() { status::TargetKind::Endpoint } else { status::TargetKind::ModelPackage }
-    }
-
-    pub fn on_endpoint(self) -> bool {
-        matches!(self, Self::Rollback | Self::Cutoff | Self::Restore)
-    }
-
-    /// Undoing reduces the blast radius, so the cooldown and the breaker do not hold it back.
-    pub fn is_reversal(self) -> bool {
-        matches!(self, Self::Restore | Self::Release)
-    }
-}
-
-impl From<ActionKind> for Operation {
-    fn from(kind: ActionKind) -> Self {
-        match kind {
-            ActionKind::Rollback => Self::Rollback,
-            ActionKind::Cutoff => Self::Cutoff,
-            ActionKind::Gate => Self::Gate,
-        }
-    }
-}
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Where an action stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Phase {
-    /// Accepted; waiting for the endpoint to finish an update in progress.
-    Requested,
-    /// A destructive step waits for a second person's approval.
-    AwaitingApproval,
-    /// Recorded before the SageMaker call; a resume looks at the endpoint before calling again.
-    Executing,
-    /// Called; waiting to see the endpoint InService on the intended config.
-    Verifying,
-    Done,
-    Failed,
-    Refused,
-    /// Shadow mode: recorded what would have been done, touched nothing.
-    Shadowed,
-}
-
-impl Phase {
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Done | Self::Failed | Self::Refused | Self::Shadowed)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Requested => "requested",
-            Self::AwaitingApproval => "awaiting-approval",
-            Self::Executing => "executing",
-            Self::Verifying => "verifying",
-            Self::Done => "done",
-            Self::Failed => "failed",
-            Self::Refused => "refused",
-            Self::Shadowed => "shadowed",
-        }
-    }
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One variant's traffic weight.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VariantWeight {
-    pub variant: String,
-    pub weight: f32,
-}
-
-/// One SageMaker call Warden makes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "call", rename_all = "kebab-case")]
-pub enum Change {
-    UpdateEndpoint {
-        endpoint: String,
-        config: String,
-    },
-    SetWeights {
-        endpoint: String,
-        weights: Vec<VariantWeight>,
-    },
-    DeleteEndpoint {
-        endpoint: String,
-    },
-    /// Re-creates a deleted endpoint, with the tags it had (so it stays in scope).
-    CreateEndpoint {
-        endpoint: String,
-        config: String,
-        #[serde(default)]
-        tags: BTreeMap<String, String>,
-    },
-    SetApproval {
-        package: String,
-        status: ApprovalStatus,
-        description: String,
-    },
-}
-
-impl Change {
-    pub fn describe(&self) -> String {
-        match self {
-            Self::UpdateEndpoint { endpoint, config } => format!("update endpoint {endpoint} to config {config}"),
-            Self::SetWeights { endpoint, weights } => {
-                let parts: Vec<String> = weights.iter().map(|w| format!("{}={}", w.variant, w.weight)).collect();
-                format!("set the traffic weights of endpoint {endpoint} to {}", parts.join(", "))
-            }
-            Self::DeleteEndpoint { endpoint } => format!("delete endpoint {endpoint} (its config is kept)"),
-            Self::CreateEndpoint { endpoint, config, .. } => format!("create endpoint {endpoint} on config {config}"),
-            Self::SetApproval { package, status, .. } => format!("set model package {package} to {status}"),
-        }
-    }
-
-    /// What SageMaker shows once this change has taken effect (what verification waits for).
-    pub fn expectation(&self) -> Expectation {
-        match self {
-            Self::UpdateEndpoint { config, .. } | Self::CreateEndpoint { config, .. } => {
-                Expectation::InServiceOn { config: config.clone() }
-            }
-            Self::SetWeights { weights, .. } => Expectation::Weights { weights: weights.clone() },
-            Self::DeleteEndpoint { .. } => Expectation::Gone,
-            Self::SetApproval { status, .. } => Expectation::Approval { status: *status },
-        }
-    }
-
-    /// Whether this change removes the endpoint (and so may need a second person's approval).
-    pub fn is_destructive(&self) -> bool {
-        matches!(self, Self::DeleteEndpoint { .. })
-    }
-}
 
 /// An endpoint as DescribeEndpoint and ListTags show it.
 #[derive(Debug, Clone, PartialEq)]
@@ -379,64 +213,6 @@ fn describe_weights(weights: &[VariantWeight]) -> String {
     weights.iter().map(|w| format!("{}={}", w.variant, w.weight)).collect::<Vec<_>>().join(", ")
 }
 
-/// Break-glass limits and switches (`[break_glass]` in the policy).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    /// `shadow`: record what would have been done and touch nothing.
-    pub mode: Mode,
-    /// Only resources carrying this tag (endpoints; a package's group) are touched. Fails closed: a missing tag,
-    /// another value or tags that cannot be read refuse the action.
-    pub scope_tag: String,
-    pub scope_value: String,
-    /// Cooldown: at most this many actions per endpoint or package within `target_window_minutes`.
-    pub max_actions_per_target: u32,
-    pub target_window_minutes: u32,
-    /// Circuit breaker: at most this many actions in the account per hour.
-    pub max_actions_per_hour: u32,
-    /// Whether deleting an endpoint (the last cutoff step) waits for a second person's approval.
-    pub delete_requires_approval: bool,
-    pub approval_expiry_minutes: u32,
-    /// How long an in-flight action holds its endpoint's lock without progress; a lock past it can be taken over.
-    pub lock_minutes: u32,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            mode: Mode::Enforce,
-            scope_tag: "warden:managed".into(),
-            scope_value: "true".into(),
-            max_actions_per_target: 3,
-            target_window_minutes: 60,
-            max_actions_per_hour: 10,
-            delete_requires_approval: true,
-            approval_expiry_minutes: 30,
-            lock_minutes: 15,
-        }
-    }
-}
-
-impl Settings {
-    pub fn validate(&self) -> Result<(), String> {
-        if self.scope_tag.trim().is_empty() {
-            return Err("break_glass.scope_tag must name a tag (scoping cannot be switched off)".into());
-        }
-        for (name, value) in [
-            ("max_actions_per_target", self.max_actions_per_target),
-            ("target_window_minutes", self.target_window_minutes),
-            ("max_actions_per_hour", self.max_actions_per_hour),
-            ("approval_expiry_minutes", self.approval_expiry_minutes),
-            ("lock_minutes", self.lock_minutes),
-        ] {
-            if value == 0 {
-                return Err(format!("break_glass.{name} must be at least 1"));
-            }
-        }
-        Ok(())
-    }
-}
-
 /// The ledger's record of one action (record key `action#<request id>`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionRecord {
@@ -494,45 +270,16 @@ impl Window {
     }
 }
 
-/// The last change Warden made to a target (record key `change#<target>`): what `restore` undoes, and how the
-/// detectors recognise the echo of Warden's own change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LastChange {
-    pub request_id: String,
-    pub operation: Operation,
-    pub change: Change,
-    pub reverse: Option<Change>,
-    pub at: Timestamp,
-}
-
-/// How long after Warden's change an event showing its result is taken as its echo. SageMaker reports within
-/// seconds; the window is short so that a person's later change to the same state is not mistaken for it.
-pub const ECHO_WINDOW_MINUTES: i64 = 10;
-
-impl LastChange {
-    /// Whether `signal` is SageMaker reporting this change's result (its echo) rather than something new: the
-    /// package in the approval Warden set, or the endpoint InService on the config Warden set, soon after.
-    pub fn echoed_by(&self, signal: &crate::signal::Signal) -> bool {
-        use crate::signal::{Resource, SignalClass};
-        let since_millis = signal.occurred_at.millis() - self.at.millis();
-        // A minute of clock skew before the change: SageMaker's times and ours come from different clocks.
-        if !(-60_000..=ECHO_WINDOW_MINUTES * 60_000).contains(&since_millis) {
-            return false;
-        }
-        let names = |resource: Resource| signal.resources.contains(&resource);
-        match (&self.change, signal.class) {
-            (Change::SetApproval { package, status, .. }, SignalClass::ModelApproval) => {
-                signal.kind == status.to_string() && names(Resource::ModelPackage(package.clone()))
+impl Change {
+    /// What SageMaker shows once this change has taken effect (what verification waits for).
+    pub fn expectation(&self) -> Expectation {
+        match self {
+            Self::UpdateEndpoint { config, .. } | Self::CreateEndpoint { config, .. } => {
+                Expectation::InServiceOn { config: config.clone() }
             }
-            (
-                Change::UpdateEndpoint { endpoint, config } | Change::CreateEndpoint { endpoint, config, .. },
-                SignalClass::Endpoint,
-            ) => {
-                signal.kind == EndpointStatus::InService.to_string()
-                    && names(Resource::Endpoint(endpoint.clone()))
-                    && names(Resource::EndpointConfig(config.clone()))
-            }
-            _ => false,
+            Self::SetWeights { weights, .. } => Expectation::Weights { weights: weights.clone() },
+            Self::DeleteEndpoint { .. } => Expectation::Gone,
+            Self::SetApproval { status, .. } => Expectation::Approval { status: *status },
         }
     }
 }

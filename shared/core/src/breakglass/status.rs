@@ -6,29 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{ActionRecord, LastChange, Lock, Operation, Phase, Versioned, action_key, change_key, lock_key};
+use super::{ActionRecord, Lock, Versioned, action_key, change_key, lock_key};
+use crate::action::{LastChange, Operation, Phase, TargetKind};
 use crate::inventory::{Inventory, Model};
 use crate::ledger::{Actor, Entry, EntryBody, LedgerError, Record, UNATTRIBUTED_CHAIN};
-use crate::signal::Resource;
 use crate::time::Timestamp;
-
-/// What a target is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TargetKind {
-    Endpoint,
-    ModelPackage,
-}
-
-impl TargetKind {
-    fn resource(self, target: &str) -> Resource {
-        match self {
-            Self::Endpoint => Resource::Endpoint(target.to_owned()),
-            Self::ModelPackage if target.contains(":model-package/") => Resource::ModelPackage(target.to_owned()),
-            Self::ModelPackage => Resource::ModelPackageGroup(target.to_owned()),
-        }
-    }
-}
 
 /// The model that owns a target, as the inventory knows it.
 pub fn owning_model<'a>(inventory: &'a Inventory, kind: TargetKind, target: &str) -> Option<&'a Model> {

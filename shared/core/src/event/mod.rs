@@ -111,11 +111,11 @@ impl DecodeError {
     }
 
     /// How loudly a rejection pages: a finding Warden cannot interpret may be a real threat in a new shape.
-    pub fn alert_level(&self) -> crate::signal::Band {
+    pub fn alert_level(&self) -> crate::severity::Band {
         match self {
-            Self::OutOfRange { sample: false, .. } => crate::signal::Band::High,
-            Self::OutOfRange { sample: true, .. } => crate::signal::Band::Info,
-            _ => crate::signal::Band::Low,
+            Self::OutOfRange { sample: false, .. } => crate::severity::Band::High,
+            Self::OutOfRange { sample: true, .. } => crate::severity::Band::Info,
+            _ => crate::severity::Band::Low,
         }
     }
 }

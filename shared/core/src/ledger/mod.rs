@@ -12,9 +12,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::action::{ActionKind, Mode};
 use crate::inventory::Model;
-use crate::policy::{ActionKind, Mode, PlannedAction, SkippedAction};
-use crate::signal::{Band, Resource, Severity, SignalClass};
+use crate::policy::{PlannedAction, SkippedAction};
+use crate::resource::Resource;
+use crate::severity::{Band, Severity};
+use crate::signal::SignalClass;
 use crate::time::Timestamp;
 
 /// The chain for signals that affect no known model. Model ids cannot start with `_`.
@@ -63,11 +66,11 @@ pub enum EntryBody {
     /// A break-glass action moved to a new phase (written before the SageMaker call it leads to).
     BreakGlass {
         request_id: String,
-        operation: crate::breakglass::Operation,
+        operation: crate::action::Operation,
         target: String,
-        phase: crate::breakglass::Phase,
-        change: Option<crate::breakglass::Change>,
-        reverse: Option<crate::breakglass::Change>,
+        phase: crate::action::Phase,
+        change: Option<crate::action::Change>,
+        reverse: Option<crate::action::Change>,
         note: String,
     },
     /// The model's inventory record changed outside an event (an inventory import).
@@ -145,11 +148,6 @@ fn content_hash(seq: u64, prev_hash: &str, entry: &NewEntry) -> Result<String, L
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
-/// The hex SHA-256 of bytes: digests of rejected bodies and imported files.
-pub fn content_digest(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 /// The newest entry of a chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {
@@ -172,7 +170,7 @@ pub struct Outcome {
     pub delivered: std::collections::BTreeSet<String>,
     /// What the alert needs to be rebuilt on a retry.
     #[serde(default)]
-    pub context: crate::notify::AlertContext,
+    pub context: crate::context::AlertContext,
 }
 
 /// A Macie sensitive-data finding opened or closed on a model.

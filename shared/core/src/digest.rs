@@ -1,0 +1,8 @@
+//! Content digests: of rejected bodies (never the bodies themselves), imported files, and long keys.
+
+use sha2::{Digest, Sha256};
+
+/// The hex SHA-256 of bytes: digests of rejected bodies and imported files.
+pub fn content_digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
