@@ -11,25 +11,32 @@
 //!
 //! [`decide`] takes what the ledger holds (the action, the endpoint's lock, the rate windows, the last change)
 //! and what SageMaker shows now, and returns the next [`Move`]: the new state and record writes, plus the one
-//! SageMaker [`Change`] to make, if any. The [`executor`] runs it against the ports.
+//! SageMaker [`Change`] to make, if any. `warden-app`'s executor runs it against the ports.
+//!
+//! Layout: [`request`] (what is asked, and approved), [`observation`] (what SageMaker shows, and what verification
+//! concludes), [`records`] (what the ledger keeps: the action, the lock, the windows), `planning` (which change
+//! carries a request out), this module (the state machine), [`status`] (what `warden status` shows) and
+//! [`alerts`] (what each phase tells people).
 
 pub mod alerts;
 #[cfg(test)]
 #[allow(clippy::panic, clippy::unwrap_used)]
 mod machine_tests;
+pub mod observation;
+mod planning;
+pub mod records;
 pub mod request;
 pub mod status;
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-
-use crate::action::{Change, LastChange, Mode, Operation, Phase, VariantWeight};
-use crate::event::sagemaker::{ApprovalStatus, EndpointStatus};
-use crate::inventory::Model;
-use crate::ledger::{Actor, Record, RecordWrite};
+use crate::action::{Change, LastChange, Mode, Operation, Phase};
+use crate::ledger::{Actor, RecordWrite};
 use crate::policy::Settings;
 use crate::time::Timestamp;
+pub use observation::{EndpointView, Expectation, Observation, PackageView, Verdict};
+use planning::{Plan, plan_change};
+pub use records::{
+    ACCOUNT_WINDOW_KEY, ActionRecord, Facts, Lock, Versioned, Window, action_key, change_key, lock_key, window_key,
+};
 pub use request::{BreakGlassApproval, BreakGlassRequest};
 
 /// Endpoint tag that names the variant a cutoff shifts all traffic to.
@@ -38,326 +45,6 @@ pub const TAG_FALLBACK_VARIANT: &str = "warden:fallback-variant";
 pub const TAG_MAINTENANCE_CONFIG: &str = "warden:maintenance-config";
 /// The `source` of the ledger entries break-glass writes.
 pub const BREAK_GLASS_SOURCE: &str = "warden.breakglass";
-
-/// An endpoint as DescribeEndpoint and ListTags show it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EndpointView {
-    pub name: String,
-    pub status: EndpointStatus,
-    pub config: String,
-    /// The config an update in progress is deploying.
-    pub pending_config: Option<String>,
-    pub variants: Vec<VariantWeight>,
-    pub failure_reason: Option<String>,
-    /// The endpoint's tags, or why they could not be read (scope checks fail closed).
-    pub tags: Result<BTreeMap<String, String>, String>,
-}
-
-impl EndpointView {
-    fn in_progress(&self) -> bool {
-        matches!(
-            self.status,
-            EndpointStatus::Creating
-                | EndpointStatus::Updating
-                | EndpointStatus::SystemUpdating
-                | EndpointStatus::RollingBack
-        )
-    }
-
-    fn tag(&self, name: &str) -> Option<&str> {
-        self.tags.as_ref().ok().and_then(|t| t.get(name)).map(|v| v.trim()).filter(|v| !v.is_empty())
-    }
-}
-
-/// A model package as DescribeModelPackage shows it, with its group's tags.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PackageView {
-    pub arn: String,
-    pub approval: ApprovalStatus,
-    pub tags: Result<BTreeMap<String, String>, String>,
-}
-
-/// What SageMaker shows about the target now.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Observation {
-    Endpoint(EndpointView),
-    Package(PackageView),
-    /// The endpoint or package does not exist.
-    Missing,
-    /// SageMaker refused to describe it (no permission, a malformed name): Warden cannot see, so it does not act.
-    Unreadable(String),
-}
-
-impl Observation {
-    fn tags(&self) -> Result<&BTreeMap<String, String>, String> {
-        match self {
-            Self::Endpoint(e) => e.tags.as_ref().map_err(Clone::clone),
-            Self::Package(p) => p.tags.as_ref().map_err(Clone::clone),
-            Self::Missing => Err("the target does not exist".into()),
-            Self::Unreadable(why) => Err(format!("cannot read the target: {why}")),
-        }
-    }
-}
-
-/// What verification waits for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "expect", rename_all = "kebab-case")]
-pub enum Expectation {
-    /// InService on this config.
-    InServiceOn {
-        config: String,
-    },
-    /// InService with these weights.
-    Weights {
-        weights: Vec<VariantWeight>,
-    },
-    /// The endpoint is gone.
-    Gone,
-    Approval {
-        status: ApprovalStatus,
-    },
-}
-
-/// Where verification stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    Confirmed(String),
-    Pending(String),
-    /// The change did not hold; `silent_rollback` when SageMaker returned the endpoint to another config.
-    Broken {
-        reason: String,
-        silent_rollback: bool,
-    },
-}
-
-impl Expectation {
-    /// Judges what SageMaker shows against what the change should have produced.
-    pub fn judge(&self, observed: &Observation) -> Verdict {
-        match (self, observed) {
-            (Self::Gone, Observation::Missing) => Verdict::Confirmed("the endpoint is deleted".into()),
-            (Self::Gone, Observation::Endpoint(e)) => Verdict::Pending(format!("the endpoint is {}", e.status)),
-            (Self::Approval { status }, Observation::Package(p)) if p.approval == *status => {
-                Verdict::Confirmed(format!("the package is {status}"))
-            }
-            (Self::Approval { status }, Observation::Package(p)) => Verdict::Broken {
-                reason: format!("the package is {}, not {status}", p.approval),
-                silent_rollback: false,
-            },
-            (_, Observation::Missing) => {
-                Verdict::Broken { reason: "the target no longer exists".into(), silent_rollback: false }
-            }
-            (Self::InServiceOn { config }, Observation::Endpoint(e)) => match &e.status {
-                EndpointStatus::InService if e.config == *config => {
-                    Verdict::Confirmed(format!("the endpoint is InService on {config}"))
-                }
-                EndpointStatus::InService => Verdict::Broken {
-                    reason: format!(
-                        "silent rollback: the endpoint is InService on {}, not on {config}{}",
-                        e.config,
-                        e.failure_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
-                    ),
-                    silent_rollback: true,
-                },
-                EndpointStatus::Failed | EndpointStatus::UpdateRollbackFailed => Verdict::Broken {
-                    reason: format!(
-                        "the endpoint is {}: {}",
-                        e.status,
-                        e.failure_reason.as_deref().unwrap_or("no reason given")
-                    ),
-                    silent_rollback: false,
-                },
-                other => Verdict::Pending(format!("the endpoint is {other}")),
-            },
-            (Self::Weights { weights }, Observation::Endpoint(e)) => match &e.status {
-                EndpointStatus::InService if weights_match(&e.variants, weights) => {
-                    Verdict::Confirmed("the endpoint is InService with the intended weights".into())
-                }
-                EndpointStatus::InService => Verdict::Broken {
-                    reason: format!("the endpoint is InService with weights {}", describe_weights(&e.variants)),
-                    silent_rollback: true,
-                },
-                EndpointStatus::Failed | EndpointStatus::UpdateRollbackFailed => {
-                    Verdict::Broken { reason: format!("the endpoint is {}", e.status), silent_rollback: false }
-                }
-                other => Verdict::Pending(format!("the endpoint is {other}")),
-            },
-            (expectation, other) => Verdict::Broken {
-                reason: format!("expected {expectation:?} but SageMaker shows {other:?}"),
-                silent_rollback: false,
-            },
-        }
-    }
-
-    /// Whether SageMaker already shows the change (or is applying it), so a resumed action must not call again.
-    fn underway(&self, observed: &Observation) -> bool {
-        match (self, observed) {
-            (Self::Gone, Observation::Missing) => true,
-            (Self::Gone, Observation::Endpoint(e)) => e.status == EndpointStatus::Deleting,
-            (Self::InServiceOn { config }, Observation::Endpoint(e)) => {
-                e.config == *config || e.pending_config.as_deref() == Some(config)
-            }
-            (Self::Weights { weights }, Observation::Endpoint(e)) => {
-                weights_match(&e.variants, weights) || e.status == EndpointStatus::Updating
-            }
-            (Self::Approval { status }, Observation::Package(p)) => p.approval == *status,
-            _ => false,
-        }
-    }
-}
-
-fn weights_match(current: &[VariantWeight], wanted: &[VariantWeight]) -> bool {
-    wanted.iter().all(|w| current.iter().any(|c| c.variant == w.variant && (c.weight - w.weight).abs() < 1e-3))
-}
-
-fn describe_weights(weights: &[VariantWeight]) -> String {
-    weights.iter().map(|w| format!("{}={}", w.variant, w.weight)).collect::<Vec<_>>().join(", ")
-}
-
-/// The ledger's record of one action (record key `action#<request id>`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ActionRecord {
-    pub request: BreakGlassRequest,
-    pub phase: Phase,
-    /// The SageMaker call this action makes (or would have made).
-    pub change: Option<Change>,
-    /// The call that undoes it.
-    pub reverse: Option<Change>,
-    /// Why it is in this phase (the refusal, the failure, what it waits for).
-    pub note: String,
-    #[serde(default)]
-    pub approved_by: Option<Actor>,
-    pub approval_expires_at: Option<Timestamp>,
-    /// SageMaker calls made so far (a resume after a crash may call again, after looking).
-    pub calls: u32,
-    /// Failed because SageMaker returned the endpoint to another config on its own (alerted as critical).
-    #[serde(default)]
-    pub silent_rollback: bool,
-    pub updated_at: Timestamp,
-    /// The idempotency key of the transition that wrote this state (its alert's delivery is marked there).
-    pub transition_key: String,
-}
-
-impl ActionRecord {
-    pub fn operation(&self) -> Operation {
-        self.request.action
-    }
-}
-
-/// An endpoint's or package's lock (record key `lock#<target>`): who holds it, until when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lock {
-    pub request_id: String,
-    pub expires_at: Timestamp,
-    /// How long each step of progress extends it.
-    pub hold_minutes: u32,
-}
-
-/// Times of recent actions (record keys `window#<target>` and `window#_account`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Window {
-    pub times: Vec<Timestamp>,
-}
-
-impl Window {
-    fn count_since(&self, since: Timestamp) -> usize {
-        self.times.iter().filter(|t| **t > since).count()
-    }
-
-    fn with(&self, now: Timestamp, keep_since: Timestamp) -> Self {
-        let mut times: Vec<Timestamp> = self.times.iter().copied().filter(|t| *t > keep_since).collect();
-        times.push(now);
-        Self { times }
-    }
-}
-
-impl Change {
-    /// What SageMaker shows once this change has taken effect (what verification waits for).
-    pub fn expectation(&self) -> Expectation {
-        match self {
-            Self::UpdateEndpoint { config, .. } | Self::CreateEndpoint { config, .. } => {
-                Expectation::InServiceOn { config: config.clone() }
-            }
-            Self::SetWeights { weights, .. } => Expectation::Weights { weights: weights.clone() },
-            Self::DeleteEndpoint { .. } => Expectation::Gone,
-            Self::SetApproval { status, .. } => Expectation::Approval { status: *status },
-        }
-    }
-}
-
-pub fn action_key(request_id: &str) -> String {
-    format!("action#{request_id}")
-}
-pub fn lock_key(target: &str) -> String {
-    format!("lock#{target}")
-}
-pub fn window_key(target: &str) -> String {
-    format!("window#{target}")
-}
-pub const ACCOUNT_WINDOW_KEY: &str = "window#_account";
-pub fn change_key(target: &str) -> String {
-    format!("change#{target}")
-}
-
-/// A record value with the version it was read at.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Versioned<T> {
-    pub version: u64,
-    pub value: T,
-}
-
-impl<T: serde::de::DeserializeOwned> Versioned<T> {
-    pub fn from_record(key: &str, record: &Record) -> Result<Self, String> {
-        serde_json::from_value(record.value.clone())
-            .map(|value| Self { version: record.version, value })
-            .map_err(|e| format!("record {key}: {e}"))
-    }
-
-    /// The record under `key` among those read, if there is one.
-    pub fn read(records: &BTreeMap<String, Record>, key: &str) -> Result<Option<Self>, String> {
-        records.get(key).map(|r| Self::from_record(key, r)).transpose()
-    }
-}
-
-/// Everything the ledger holds that the next move depends on.
-#[derive(Debug, Clone, Default)]
-pub struct Facts {
-    pub record: Option<Versioned<ActionRecord>>,
-    pub lock: Option<Versioned<Lock>>,
-    pub target_window: Option<Versioned<Window>>,
-    pub account_window: Option<Versioned<Window>>,
-    pub last_change: Option<Versioned<LastChange>>,
-    /// The model that owns the target, if the inventory knows it.
-    pub model: Option<Model>,
-}
-
-impl Facts {
-    /// The record keys to read for a request on `target`.
-    pub fn keys(request_id: &str, target: &str) -> Vec<String> {
-        vec![
-            action_key(request_id),
-            lock_key(target),
-            window_key(target),
-            ACCOUNT_WINDOW_KEY.to_owned(),
-            change_key(target),
-        ]
-    }
-
-    pub fn from_records(
-        request_id: &str,
-        target: &str,
-        records: &BTreeMap<String, Record>,
-        model: Option<Model>,
-    ) -> Result<Self, String> {
-        Ok(Self {
-            record: Versioned::read(records, &action_key(request_id))?,
-            lock: Versioned::read(records, &lock_key(target))?,
-            target_window: Versioned::read(records, &window_key(target))?,
-            account_window: Versioned::read(records, ACCOUNT_WINDOW_KEY)?,
-            last_change: Versioned::read(records, &change_key(target))?,
-            model,
-        })
-    }
-}
 
 /// What the executor does next, after writing the move.
 #[derive(Debug, Clone, PartialEq)]
@@ -581,7 +268,7 @@ fn start(
         }
         Ok(_) => {}
     }
-    let plan = match plan(request, facts, observed) {
+    let plan = match plan_change(request, facts, observed) {
         Ok(plan) => plan,
         Err(problem) => return refuse(format!("refused: {problem}"), None),
     };
@@ -709,125 +396,6 @@ fn validate(request: &BreakGlassRequest) -> Result<(), String> {
     Ok(())
 }
 
-/// The change for a request, given what SageMaker shows.
-#[derive(Debug, Clone, PartialEq)]
-struct Plan {
-    change: Change,
-    reverse: Option<Change>,
-}
-
-fn plan(request: &BreakGlassRequest, facts: &Facts, observed: &Observation) -> Result<Plan, String> {
-    let target = &request.target;
-    let tag = format!("warden break-glass {} ({})", request.request_id, request.requested_by);
-    match (request.action, observed) {
-        (Operation::Gate | Operation::Release, Observation::Package(p)) => {
-            let status = if request.action == Operation::Gate {
-                ApprovalStatus::PendingManualApproval
-            } else {
-                ApprovalStatus::Approved
-            };
-            let description = format!("{tag}: {}", request.reason);
-            Ok(Plan {
-                change: Change::SetApproval { package: p.arn.clone(), status, description: description.clone() },
-                reverse: Some(Change::SetApproval {
-                    package: p.arn.clone(),
-                    status: p.approval,
-                    description: format!("reversal of {}", request.request_id),
-                }),
-            })
-        }
-        (Operation::Gate | Operation::Release, _) => Err(format!("model package {target} not found")),
-        (Operation::Restore, observed) => {
-            let last = facts.last_change.as_ref().map(|c| &c.value);
-            let Some(last) = last.filter(|c| matches!(c.operation, Operation::Cutoff | Operation::Rollback)) else {
-                return Err(format!("nothing to restore: Warden has no rollback or cutoff of {target} on record"));
-            };
-            let Some(reverse) = &last.reverse else {
-                return Err(format!("request {} recorded no way to undo it", last.request_id));
-            };
-            if let Observation::Endpoint(e) = observed
-                && e.status == EndpointStatus::Failed
-                && !matches!(reverse, Change::DeleteEndpoint { .. })
-            {
-                return Err("the endpoint is Failed: SageMaker allows only DeleteEndpoint on it".into());
-            }
-            match (reverse, observed) {
-                (Change::CreateEndpoint { .. }, Observation::Endpoint(_)) => {
-                    Err(format!("endpoint {target} exists again; nothing to re-create"))
-                }
-                (Change::CreateEndpoint { .. }, Observation::Missing) => Ok(Plan {
-                    change: reverse.clone(),
-                    reverse: Some(Change::DeleteEndpoint { endpoint: target.clone() }),
-                }),
-                (_, Observation::Missing) => Err(format!("endpoint {target} not found")),
-                (Change::UpdateEndpoint { .. }, Observation::Endpoint(e)) => Ok(Plan {
-                    change: reverse.clone(),
-                    reverse: Some(Change::UpdateEndpoint { endpoint: target.clone(), config: e.config.clone() }),
-                }),
-                (Change::SetWeights { .. }, Observation::Endpoint(e)) => Ok(Plan {
-                    change: reverse.clone(),
-                    reverse: Some(Change::SetWeights { endpoint: target.clone(), weights: e.variants.clone() }),
-                }),
-                (other, _) => Err(format!("cannot restore with {}", other.describe())),
-            }
-        }
-        (_, Observation::Missing) => Err(format!("endpoint {target} not found")),
-        (_, Observation::Unreadable(why)) => Err(format!("cannot read endpoint {target}: {why}")),
-        (_, Observation::Package(_)) => Err(format!("{target} is a model package, not an endpoint")),
-        (Operation::Rollback, Observation::Endpoint(e)) => {
-            if e.status == EndpointStatus::Failed {
-                return Err("the endpoint is Failed: SageMaker allows only DeleteEndpoint on it (use cutoff)".into());
-            }
-            let known_good = facts.model.as_ref().and_then(|m| m.endpoint(target)).and_then(|r| r.last_known_good());
-            let Some(config) = request.config.clone().or_else(|| known_good.map(str::to_owned)) else {
-                return Err(format!("no last known-good config on record for {target}; name one with --config"));
-            };
-            if config == e.config {
-                return Err(format!("endpoint {target} already runs {config}"));
-            }
-            Ok(Plan {
-                change: Change::UpdateEndpoint { endpoint: target.clone(), config: config.clone() },
-                reverse: Some(Change::UpdateEndpoint { endpoint: target.clone(), config: e.config.clone() }),
-            })
-        }
-        (Operation::Cutoff, Observation::Endpoint(e)) => Ok(cutoff_ladder(e)),
-    }
-}
-
-/// Cutoff, least destructive first: all traffic to the fallback variant; else the maintenance config; else
-/// delete the endpoint (its config is kept, so restore can re-create it). A Failed endpoint can only be deleted.
-fn cutoff_ladder(e: &EndpointView) -> Plan {
-    let endpoint = e.name.clone();
-    let failed = e.status == EndpointStatus::Failed;
-    let fallback =
-        e.tag(TAG_FALLBACK_VARIANT).filter(|v| e.variants.len() > 1 && e.variants.iter().any(|w| w.variant == *v));
-    if let (Some(variant), false) = (fallback, failed) {
-        let weights: Vec<VariantWeight> = e
-            .variants
-            .iter()
-            .map(|w| VariantWeight { variant: w.variant.clone(), weight: if w.variant == variant { 1.0 } else { 0.0 } })
-            .collect();
-        return Plan {
-            change: Change::SetWeights { endpoint: endpoint.clone(), weights: weights.clone() },
-            reverse: Some(Change::SetWeights { endpoint, weights: e.variants.clone() }),
-        };
-    }
-    if let (Some(config), false) = (e.tag(TAG_MAINTENANCE_CONFIG).filter(|c| *c != e.config), failed) {
-        return Plan {
-            change: Change::UpdateEndpoint { endpoint: endpoint.clone(), config: config.to_owned() },
-            reverse: Some(Change::UpdateEndpoint { endpoint, config: e.config.clone() }),
-        };
-    }
-    Plan {
-        change: Change::DeleteEndpoint { endpoint: endpoint.clone() },
-        reverse: Some(Change::CreateEndpoint {
-            endpoint,
-            config: e.config.clone(),
-            tags: e.tags.clone().unwrap_or_default(),
-        }),
-    }
-}
-
 /// A second person approved the destructive step.
 fn approve(
     record: &ActionRecord,
@@ -862,7 +430,7 @@ fn proceed(
         return finish(record, facts, Phase::Refused, "refused: kill switch turned on before the call".into(), now);
     }
     // Re-plan from what SageMaker shows now: the endpoint may have changed while the action waited.
-    let plan = match plan(&record.request, facts, observed) {
+    let plan = match plan_change(&record.request, facts, observed) {
         Ok(plan) => plan,
         Err(problem) => return finish(record, facts, Phase::Failed, format!("cannot act any more: {problem}"), now),
     };
