@@ -5,7 +5,7 @@ use warden_app::ledger::Ledger;
 #[cfg(feature = "aws")]
 use warden_aws::dynamodb::DynamoLedger;
 use warden_core::inventory::Inventory;
-use warden_core::ledger::{Commit, CommitOutcome, Entry, FactQuery, Head, LedgerError, Outcome, Record};
+use warden_core::ledger::{Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Record};
 use warden_core::policy::DecisionContext;
 use warden_embedded::EmbeddedLedger;
 
@@ -59,7 +59,7 @@ impl Ledger for AnyLedger {
         delegate!(self, l => l.records(keys))
     }
 
-    async fn outcome(&self, idempotency_key: &str) -> Result<Option<Outcome>, LedgerError> {
+    async fn outcome(&self, idempotency_key: &str) -> Result<Option<EventOutcome>, LedgerError> {
         delegate!(self, l => l.outcome(idempotency_key))
     }
 

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use warden_core::action::Phase;
 use warden_core::action::TargetKind;
-use warden_core::action::{ActionKind, Mode};
+use warden_core::action::{Mode, RuleAction};
 use warden_core::breakglass::status::TargetStatus;
 use warden_core::engine::{Report, Status};
 use warden_core::inventory::Model;
@@ -17,7 +17,7 @@ use warden_core::severity::Band;
 pub struct Summary {
     statuses: BTreeMap<&'static str, usize>,
     alerts: BTreeMap<Band, usize>,
-    actions: BTreeMap<(ActionKind, &'static str), usize>,
+    actions: BTreeMap<(RuleAction, &'static str), usize>,
 }
 
 fn status_label(status: Status) -> &'static str {

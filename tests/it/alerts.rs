@@ -1,6 +1,6 @@
 //! What an on-call engineer receives: composed from the pure pipeline over the bundled fixtures.
 
-use warden_core::engine::{Report, plan, plan_rejection, prepare};
+use warden_core::engine::{Report, plan_commit, plan_rejection, prepare};
 use warden_core::event::{self, DecodeError};
 use warden_core::ledger::Actor;
 use warden_core::notify::{Alert, MAX_SUBJECT_CHARS, compose};
@@ -12,7 +12,7 @@ use warden_tests::{events_dir, read, sample_inventory};
 fn report(fixture: &str) -> Report {
     let now = Timestamp::parse("2026-11-03T00:00:00Z").unwrap();
     let event = event::decode_slice(&read(&events_dir().join(fixture)), now).unwrap();
-    plan(
+    plan_commit(
         prepare(event, sample_inventory()),
         &Policy::builtin().unwrap(),
         &DecisionContext::default(),
@@ -100,7 +100,7 @@ fn a_shadow_or_alert_only_decision_offers_the_command_to_act_by_hand() {
     let now = Timestamp::parse("2026-11-03T00:00:00Z").unwrap();
     let event =
         event::decode_slice(&read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json")), now).unwrap();
-    let shadow = plan(
+    let shadow = plan_commit(
         prepare(event, sample_inventory()),
         &Policy::parse(&text).unwrap(),
         &DecisionContext::default(),

@@ -2,7 +2,7 @@
 
 use warden_app::effects::{EffectError, MemoryNotifier, MemoryPublisher, deliver};
 use warden_app::ingest::Engine;
-use warden_core::action::ActionKind;
+use warden_core::action::RuleAction;
 use warden_core::breakglass::BreakGlassRequest;
 use warden_core::bus::{BREAK_GLASS_DETAIL_TYPE, DECISION_DETAIL_TYPE};
 use warden_core::engine::Status;
@@ -46,7 +46,7 @@ fn a_cutoff_sends_one_alert_one_decision_and_one_break_glass_request() {
         let types: Vec<&str> = published.iter().map(|e| e.detail_type).collect();
         assert_eq!(types, [DECISION_DETAIL_TYPE, BREAK_GLASS_DETAIL_TYPE]);
         let request: BreakGlassRequest = serde_json::from_value(published[1].detail.clone()).unwrap();
-        assert_eq!((request.action, request.target.as_str()), (ActionKind::Cutoff.into(), "fraud-detector-prod"));
+        assert_eq!((request.action, request.target.as_str()), (RuleAction::Cutoff.into(), "fraud-detector-prod"));
         assert_eq!(request.model_id.as_deref(), Some("fraud-detector"));
         assert_eq!(published[0].detail["decisionId"], request.decision_id);
         assert_eq!(notifier.sent()[0].attributes["decision_id"], request.decision_id);

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use warden_app::ingest::Engine;
 use warden_app::ledger::{Ledger, verify};
-use warden_core::action::ActionKind;
+use warden_core::action::RuleAction;
 use warden_core::engine::{Report, Status};
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::{Actor, EntryBody};
@@ -90,7 +90,7 @@ fn a_year_10000_timestamp_is_rejected_naming_its_path_and_the_ledger_keeps_worki
         // Every later event, the inventory, verify and export go on.
         let report = ingest(&engine, &fixture("guardduty-finding-role-high-risk-cutoff.json")).await;
         assert_eq!(report.status, Status::Applied);
-        assert_eq!(report.actions[0].kind, ActionKind::Cutoff);
+        assert_eq!(report.actions[0].kind, RuleAction::Cutoff);
         assert_ledger_sound(&engine).await;
     });
 }
@@ -224,7 +224,7 @@ fn tags_associate_and_fill_in_but_never_downgrade_or_move_a_model() {
         let cutoff = ingest(&engine, &fixture("guardduty-finding-role-high-risk-cutoff.json")).await;
         assert_eq!(
             cutoff.actions.first().map(|a| (a.kind, a.target.as_str())),
-            Some((ActionKind::Cutoff, "fraud-detector-prod"))
+            Some((RuleAction::Cutoff, "fraud-detector-prod"))
         );
 
         // Association: an unbound endpoint joins a model, and fills in the tier it lacked.
@@ -438,7 +438,7 @@ fn alarms_page_only_about_models_and_health_right_after_a_change_rolls_back() {
         assert_eq!(soon.models, ["credit-scoring"]);
         assert_eq!(soon.rules, ["health-after-deployment-on-high-risk-model-rollback"]);
         let action = soon.actions.first().map(|a| (a.kind, a.config.clone()));
-        assert_eq!(action, Some((ActionKind::Rollback, Some("credit-cfg-v2".to_owned()))));
+        assert_eq!(action, Some((RuleAction::Rollback, Some("credit-cfg-v2".to_owned()))));
 
         let later = ingest(&engine, &health_alarm("credit-scoring-prod", "2026-11-02T18:30:00.000+0000")).await;
         assert_eq!(

@@ -3,7 +3,7 @@
 use warden_app::conformance;
 use warden_app::ingest::Engine;
 use warden_app::ledger::{Ledger, verify};
-use warden_core::action::ActionKind;
+use warden_core::action::RuleAction;
 use warden_core::engine::Status;
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::{Actor, EntryBody};
@@ -114,7 +114,7 @@ fn a_repeated_finding_with_a_higher_count_is_applied_without_a_second_action() {
         let first =
             engine.ingest_bytes(&read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json")), now()).await;
         let first = first.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(first.actions.iter().map(|a| a.kind).collect::<Vec<_>>(), [ActionKind::Cutoff]);
+        assert_eq!(first.actions.iter().map(|a| a.kind).collect::<Vec<_>>(), [RuleAction::Cutoff]);
         let repeat = engine
             .ingest_bytes(&read(&events_dir().join("guardduty-finding-role-high-risk-repeat-count2.json")), now())
             .await;
@@ -138,7 +138,7 @@ fn a_macie_finding_opens_a_fact_that_gates_a_later_approval() {
         let macie = read(&events_dir().join("macie-finding-sensitive-data-training-bucket-gate.json"));
         engine.ingest_bytes(&macie, now()).await.unwrap_or_else(|e| panic!("{e}"));
         let gated = engine.ingest_bytes(&approval, now()).await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(gated.actions.iter().map(|a| a.kind).collect::<Vec<_>>(), [ActionKind::Gate], "{gated:?}");
+        assert_eq!(gated.actions.iter().map(|a| a.kind).collect::<Vec<_>>(), [RuleAction::Gate], "{gated:?}");
     });
 }
 

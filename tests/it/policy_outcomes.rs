@@ -1,7 +1,7 @@
 //! The default policy's outcomes, table-driven over the bundled fixtures and sample inventory. Pure: no ledger.
 
-use warden_core::action::{ActionKind, Mode};
-use warden_core::engine::{plan, prepare};
+use warden_core::action::{Mode, RuleAction};
+use warden_core::engine::{plan_commit, prepare};
 use warden_core::event;
 use warden_core::ledger::Actor;
 use warden_core::policy::{DecisionContext, Policy};
@@ -14,14 +14,14 @@ struct Case {
     models: &'static [&'static str],
     alert: Option<Band>,
     /// (kind, target, config)
-    actions: &'static [(ActionKind, &'static str, Option<&'static str>)],
+    actions: &'static [(RuleAction, &'static str, Option<&'static str>)],
 }
 
-const GATE_FRAUD_GROUP: (ActionKind, &str, Option<&str>) = (ActionKind::Gate, "fraud-detector", None);
+const GATE_FRAUD_GROUP: (RuleAction, &str, Option<&str>) = (RuleAction::Gate, "fraud-detector", None);
 
 fn cases() -> Vec<Case> {
-    use ActionKind::{Cutoff, Gate, Rollback};
     use Band::{Critical, High, Info, Low, Medium};
+    use RuleAction::{Cutoff, Gate, Rollback};
     vec![
         // GuardDuty >= 7 on a high-risk model: cutoff, critical.
         Case {
@@ -243,7 +243,7 @@ fn decide(fixture: &str, policy: &Policy, context: &DecisionContext) -> warden_c
     let event =
         event::decode_slice(&read(&events_dir().join(fixture)), now).unwrap_or_else(|e| panic!("{fixture}: {e}"));
     let prepared = prepare(event, sample_inventory());
-    plan(prepared, policy, context, &Actor::Automation("test".into()), now).1
+    plan_commit(prepared, policy, context, &Actor::Automation("test".into()), now).1
 }
 
 #[test]
@@ -252,9 +252,9 @@ fn default_policy_outcomes() {
     let mut failures = Vec::new();
     for case in cases() {
         let report = decide(case.fixture, &policy, &DecisionContext::default());
-        let actions: Vec<(ActionKind, String, Option<String>)> =
+        let actions: Vec<(RuleAction, String, Option<String>)> =
             report.actions.iter().map(|a| (a.kind, a.target.clone(), a.config.clone())).collect();
-        let expected: Vec<(ActionKind, String, Option<String>)> =
+        let expected: Vec<(RuleAction, String, Option<String>)> =
             case.actions.iter().map(|(k, t, c)| (*k, (*t).to_owned(), c.map(str::to_owned))).collect();
         if report.models != case.models || report.alert != case.alert || actions != expected {
             failures.push(format!(
@@ -278,7 +278,7 @@ fn an_open_data_finding_gates_an_approval_of_an_owned_classified_model() {
     let gated = decide(fixture, &policy, &context);
     assert_eq!(gated.alert, Some(Band::High));
     assert_eq!(gated.actions.len(), 1);
-    assert_eq!(gated.actions[0].kind, ActionKind::Gate);
+    assert_eq!(gated.actions[0].kind, RuleAction::Gate);
     assert!(gated.actions[0].target.ends_with("model-package/fraud-detector/8"), "{:?}", gated.actions);
 }
 

@@ -12,7 +12,7 @@ use warden_core::breakglass::{
 };
 use warden_core::inventory::Model;
 use warden_core::ledger::{
-    Actor, Commit, CommitOutcome, EntryBody, LedgerError, NewEntry, Outcome, RecordWrite, UNATTRIBUTED_CHAIN,
+    Actor, Commit, CommitOutcome, EntryBody, EventOutcome, LedgerError, NewEntry, RecordWrite, UNATTRIBUTED_CHAIN,
 };
 use warden_core::policy::Settings;
 use warden_core::time::Timestamp;
@@ -308,11 +308,11 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
         };
         let commit = Commit {
             idempotency_key: key,
-            outcome: Outcome {
+            outcome: EventOutcome {
                 models: facts.model.iter().map(|m| m.id.clone()).collect(),
                 summary: format!("{} {}: {} ({})", request.action, request.target, record.phase, record.note),
                 notify: alerts::compose(&record, facts.model.as_ref()).is_some(),
-                ..Outcome::default()
+                ..EventOutcome::default()
             },
             entries: vec![entry],
             records: writes,

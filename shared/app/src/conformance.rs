@@ -7,8 +7,8 @@ use std::future::Future;
 
 use warden_core::inventory::Model;
 use warden_core::ledger::{
-    Actor, Commit, CommitOutcome, Entry, EntryBody, FactQuery, FindingMark, LedgerError, NewEntry, Outcome, Problem,
-    UNATTRIBUTED_CHAIN,
+    Actor, Commit, CommitOutcome, Entry, EntryBody, EventOutcome, FactQuery, FindingMark, LedgerError, NewEntry,
+    Problem, UNATTRIBUTED_CHAIN,
 };
 use warden_core::severity::Band;
 use warden_core::time::Timestamp;
@@ -58,10 +58,10 @@ pub fn sample_commit(key: &str, chains: &[&str], count: u64) -> Commit {
     let entries = chains.iter().flat_map(|c| (0..count).map(move |n| sample_entry(c, key, n))).collect();
     Commit {
         idempotency_key: key.to_owned(),
-        outcome: Outcome {
+        outcome: EventOutcome {
             models: chains.iter().map(|c| (*c).to_owned()).collect(),
             alert: Some(Band::High),
-            ..Outcome::default()
+            ..EventOutcome::default()
         },
         entries,
         ..Commit::default()

@@ -68,7 +68,7 @@ impl InvocationError {
 
 /// The invocation's result, also its log line.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Outcome {
+pub struct InvocationSummary {
     pub decision_id: String,
     pub status: Status,
     pub models: Vec<String>,
@@ -85,7 +85,7 @@ impl<L: Ledger, N: Notifier, P: Publisher> Handler<L, N, P> {
 
     /// Handles one event. A rejected input succeeds (after recording and alerting); a ledger or delivery
     /// failure is an error for Lambda to retry.
-    pub async fn handle(&self, payload: Value) -> Result<Outcome, InvocationError> {
+    pub async fn handle(&self, payload: Value) -> Result<InvocationSummary, InvocationError> {
         let started = Instant::now();
         let body = serde_json::to_vec(&payload).unwrap_or_default();
         let now = Timestamp::now();
@@ -143,8 +143,8 @@ impl<L, N, P> Handler<L, N, P> {
     }
 }
 
-fn outcome(report: &Report, delivery: &Delivery) -> Outcome {
-    Outcome {
+fn outcome(report: &Report, delivery: &Delivery) -> InvocationSummary {
+    InvocationSummary {
         decision_id: report.decision_id.clone(),
         status: report.status,
         models: report.models.clone(),

@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use warden_core::action::LastChange;
 use warden_core::breakglass::{Versioned, change_key};
-use warden_core::engine::{Report, Status, describe_model, envelope_fields, plan, plan_rejection, prepare_signal};
+use warden_core::engine::{
+    Report, Status, describe_model, envelope_fields, plan_commit, plan_rejection, prepare_signal,
+};
 use warden_core::event::{self, DecodeError};
-use warden_core::ledger::{Actor, Commit, CommitOutcome, EntryBody, LedgerError, NewEntry, Outcome};
+use warden_core::ledger::{Actor, Commit, CommitOutcome, EntryBody, EventOutcome, LedgerError, NewEntry};
 use warden_core::policy::Policy;
 use warden_core::signal::Signal;
 use warden_core::time::Timestamp;
@@ -77,7 +79,7 @@ impl<L: Ledger> Engine<L> {
             if prepared.signal.may_report_warden_change() {
                 context.warden_changes = self.warden_changes(&query.targets).await?;
             }
-            let (commit, report) = plan(prepared, &self.policy, &context, &self.actor, recorded_at);
+            let (commit, report) = plan_commit(prepared, &self.policy, &context, &self.actor, recorded_at);
             match self.commit(commit, report).await {
                 Err(LedgerError::Conflict(_)) if attempt < MAX_CONFLICT_RETRIES => {
                     attempt += 1;
@@ -183,10 +185,10 @@ impl<L: Ledger> Engine<L> {
             .collect();
         let commit = Commit {
             idempotency_key: key,
-            outcome: Outcome {
+            outcome: EventOutcome {
                 models: changed.iter().cloned().collect(),
                 summary: "inventory import".into(),
-                ..Outcome::default()
+                ..EventOutcome::default()
             },
             entries,
             models: changed.iter().filter_map(|id| inventory.get(id).cloned()).collect(),

@@ -7,8 +7,8 @@ use std::future::Future;
 
 use warden_core::inventory::Inventory;
 use warden_core::ledger::{
-    Commit, CommitOutcome, Entry, FactQuery, Head, LedgerError, Outcome, Problem, Record, VerifyFailure, VerifyReport,
-    verify_chain,
+    Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Problem, Record, VerifyFailure,
+    VerifyReport, verify_chain,
 };
 use warden_core::policy::DecisionContext;
 
@@ -35,7 +35,7 @@ pub trait Ledger {
     /// The records stored under `keys` (absent keys are left out).
     fn records(&self, keys: &[String]) -> impl Future<Output = Result<BTreeMap<String, Record>, LedgerError>> + Send;
     /// What the event with this idempotency key led to, with the effects delivered so far.
-    fn outcome(&self, idempotency_key: &str) -> impl Future<Output = Result<Option<Outcome>, LedgerError>> + Send;
+    fn outcome(&self, idempotency_key: &str) -> impl Future<Output = Result<Option<EventOutcome>, LedgerError>> + Send;
     /// The stored state beside the chains (idempotency markers, records, action and alert marks, chain heads) that
     /// cannot be read back, each named by its key: what `verify` reports besides the chains. Reads everything, so
     /// it is for audits, not for the per-event path.
@@ -78,7 +78,7 @@ impl<L: Ledger + Sync> Ledger for &L {
     fn records(&self, keys: &[String]) -> impl Future<Output = Result<BTreeMap<String, Record>, LedgerError>> + Send {
         (**self).records(keys)
     }
-    fn outcome(&self, idempotency_key: &str) -> impl Future<Output = Result<Option<Outcome>, LedgerError>> + Send {
+    fn outcome(&self, idempotency_key: &str) -> impl Future<Output = Result<Option<EventOutcome>, LedgerError>> + Send {
         (**self).outcome(idempotency_key)
     }
     fn unreadable_state(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send {

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use warden_app::ledger::Ledger;
 use warden_core::digest::content_digest;
 use warden_core::inventory::{Inventory, Model};
-use warden_core::ledger::{Commit, CommitOutcome, Entry, FactQuery, Head, LedgerError, Outcome, Record, seal_all};
+use warden_core::ledger::{Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Record, seal_all};
 use warden_core::policy::DecisionContext;
 use warden_core::time::Timestamp;
 
@@ -581,11 +581,11 @@ impl DynamoLedger {
         }
     }
 
-    async fn read_outcome(&self, idempotency_key: &str) -> Result<Option<Outcome>, LedgerError> {
+    async fn read_outcome(&self, idempotency_key: &str) -> Result<Option<EventOutcome>, LedgerError> {
         let Some(item) = self.get(key(schema::marker_pk(idempotency_key), schema::MARKER_SK)).await? else {
             return Ok(None);
         };
-        let mut outcome: Outcome = json(&item, "outcome")?;
+        let mut outcome: EventOutcome = json(&item, "outcome")?;
         if let Some(AttributeValue::Ss(delivered)) = item.get("delivered") {
             outcome.delivered.extend(delivered.iter().cloned());
         }
@@ -620,7 +620,7 @@ impl DynamoLedger {
 /// Whether a state item (not an entry or a model, which their own reads check) reads back.
 fn state_readable(item: &Item) -> bool {
     match text(item, SK).unwrap_or_default() {
-        schema::MARKER_SK => json::<Outcome>(item, "outcome").is_ok(),
+        schema::MARKER_SK => json::<EventOutcome>(item, "outcome").is_ok(),
         schema::RECORD_SK => DynamoLedger::record_of(item).is_ok(),
         schema::LAST_ACTION_SK => number(item, "at").is_ok_and(|at| Timestamp::from_millis(at).is_some()),
         schema::LAST_ALERT_SK => {
@@ -716,7 +716,7 @@ impl Ledger for DynamoLedger {
         Ok(found)
     }
 
-    async fn outcome(&self, idempotency_key: &str) -> Result<Option<Outcome>, LedgerError> {
+    async fn outcome(&self, idempotency_key: &str) -> Result<Option<EventOutcome>, LedgerError> {
         self.read_outcome(idempotency_key).await
     }
 

@@ -45,7 +45,7 @@ pub fn diagnostic(kind: &str, error: &impl std::fmt::Display) -> lambda_runtime:
 }
 
 impl<L: Ledger, N: Notifier, P: Publisher> Invoke for Handler<L, N, P> {
-    type Output = warden_app::detector::Outcome;
+    type Output = warden_app::detector::InvocationSummary;
     async fn invoke(&self, payload: Value) -> Result<Self::Output, lambda_runtime::Diagnostic> {
         self.handle(payload).await.map_err(|e: InvocationError| diagnostic(e.kind(), &e))
     }

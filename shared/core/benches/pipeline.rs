@@ -9,7 +9,7 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::Value;
 use warden_app::ingest::Engine;
-use warden_core::engine::{plan, prepare};
+use warden_core::engine::{plan_commit, prepare};
 use warden_core::event;
 use warden_core::inventory::{Inventory, InventoryFile};
 use warden_core::ledger::Actor;
@@ -59,7 +59,7 @@ fn decide_per_source(c: &mut Criterion) {
                 || inventory.clone(),
                 |inventory| {
                     let event = event::decode_slice(&bytes, now).unwrap();
-                    plan(prepare(event, inventory), &policy, &context, &actor, now)
+                    plan_commit(prepare(event, inventory), &policy, &context, &actor, now)
                 },
                 BatchSize::SmallInput,
             );

@@ -1,4 +1,4 @@
-//! The vocabulary of actions: what a rule asks for ([`ActionKind`], in a [`Mode`]), what break-glass carries out
+//! The vocabulary of actions: what a rule asks for ([`RuleAction`], in a [`Mode`]), what break-glass carries out
 //! ([`Operation`], through [`Phase`]s, as SageMaker [`Change`]s), on what ([`TargetKind`]), and the last change
 //! Warden made to a target ([`LastChange`]). Lower than the policy, the ledger and the state machine, which all
 //! speak it.
@@ -15,7 +15,7 @@ use crate::time::Timestamp;
 /// What a rule can do beyond recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ActionKind {
+pub enum RuleAction {
     /// Hold a model package's approval (set it to PendingManualApproval).
     Gate,
     /// Update an endpoint to its last known-good config.
@@ -24,7 +24,7 @@ pub enum ActionKind {
     Cutoff,
 }
 
-impl ActionKind {
+impl RuleAction {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Gate => "gate",
@@ -34,7 +34,7 @@ impl ActionKind {
     }
 }
 
-impl fmt::Display for ActionKind {
+impl fmt::Display for RuleAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -99,12 +99,12 @@ impl Operation {
     }
 }
 
-impl From<ActionKind> for Operation {
-    fn from(kind: ActionKind) -> Self {
+impl From<RuleAction> for Operation {
+    fn from(kind: RuleAction) -> Self {
         match kind {
-            ActionKind::Rollback => Self::Rollback,
-            ActionKind::Cutoff => Self::Cutoff,
-            ActionKind::Gate => Self::Gate,
+            RuleAction::Rollback => Self::Rollback,
+            RuleAction::Cutoff => Self::Cutoff,
+            RuleAction::Gate => Self::Gate,
         }
     }
 }

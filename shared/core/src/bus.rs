@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::action::{ActionKind, Mode};
+use crate::action::{Mode, RuleAction};
 use crate::breakglass::request::{BreakGlassApproval, BreakGlassRequest, SCHEMA_VERSION};
 use crate::context::ModelSummary;
 use crate::engine::{Report, Status};
@@ -142,8 +142,8 @@ impl BusEvent {
 
 fn owns_target(model: &ModelSummary, action: &PlannedAction) -> bool {
     match action.kind {
-        ActionKind::Rollback | ActionKind::Cutoff => model.endpoints.contains(&action.target),
-        ActionKind::Gate => {
+        RuleAction::Rollback | RuleAction::Cutoff => model.endpoints.contains(&action.target),
+        RuleAction::Gate => {
             let group = model.model_package_group.as_deref().unwrap_or(&model.id);
             action.target == group || crate::resource::package_group_of(&action.target) == Some(group)
         }

@@ -1,5 +1,5 @@
 //! The governance pipeline's pure part: normalise, update the inventory, correlate, decide, and describe the
-//! [`Commit`] to write. Given an event, the inventory and the ledger facts, [`plan`] returns the commit and the
+//! [`Commit`] to write. Given an event, the inventory and the ledger facts, [`plan_commit`] returns the commit and the
 //! report; `warden-app`'s ingest adds the ledger reads and the commit around it, so the same decision runs in
 //! the CLI, in a Lambda function and in a unit test.
 
@@ -12,7 +12,7 @@ use crate::context::AlertContext;
 use crate::event::{self, DecodeError, Event};
 use crate::inventory::{Affected, Inventory, Model};
 use crate::ledger::{
-    ActionStatus, Actor, Commit, EntryBody, FactQuery, FindingMark, NewEntry, Outcome, UNATTRIBUTED_CHAIN,
+    ActionStatus, Actor, Commit, EntryBody, EventOutcome, FactQuery, FindingMark, NewEntry, UNATTRIBUTED_CHAIN,
 };
 use crate::policy::{Decision, DecisionContext, PlannedAction, Policy, SkippedAction};
 use crate::resource::{Resource, package_group_of};
@@ -120,7 +120,7 @@ impl Prepared {
 }
 
 /// Decides and describes everything to record. Pure.
-pub fn plan(
+pub fn plan_commit(
     prepared: Prepared,
     policy: &Policy,
     context: &DecisionContext,
@@ -202,7 +202,7 @@ pub fn plan(
     // After acting against an endpoint's config, it is no longer a rollback target.
     for (link, decision) in &decisions {
         let Some(link) = link else { continue };
-        for action in decision.actions.iter().filter(|a| a.kind != crate::action::ActionKind::Gate) {
+        for action in decision.actions.iter().filter(|a| a.kind != crate::action::RuleAction::Gate) {
             if inventory.mark_current_suspect(&link.model_id, &action.target) {
                 changed.insert(link.model_id.clone());
             }
@@ -241,7 +241,7 @@ pub fn plan(
         console_url: signal.console_url.clone(),
         models: AlertContext::summarise(&affected, &inventory),
     };
-    commit.outcome = Outcome {
+    commit.outcome = EventOutcome {
         models: models.clone(),
         alert,
         actions: actions.clone(),
@@ -319,7 +319,7 @@ pub fn plan_rejection(
     };
     let commit = Commit {
         idempotency_key: key.clone(),
-        outcome: Outcome { summary: summary.clone(), alert: Some(alert), ..Outcome::default() },
+        outcome: EventOutcome { summary: summary.clone(), alert: Some(alert), ..EventOutcome::default() },
         entries: vec![entry],
         ..Commit::default()
     };

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::action::{ActionKind, Mode};
+use crate::action::{Mode, RuleAction};
 use crate::engine::{Report, Status};
 use crate::inventory::RiskTier;
 use crate::policy::PlannedAction;
@@ -120,9 +120,9 @@ pub fn compose(report: &Report) -> Option<Alert> {
 
 fn short_action(action: &PlannedAction) -> String {
     let verb = match (action.kind, action.mode) {
-        (ActionKind::Cutoff, Mode::Enforce) => "CUT OFF",
-        (ActionKind::Rollback, Mode::Enforce) => "ROLLED BACK",
-        (ActionKind::Gate, Mode::Enforce) => "GATED",
+        (RuleAction::Cutoff, Mode::Enforce) => "CUT OFF",
+        (RuleAction::Rollback, Mode::Enforce) => "ROLLED BACK",
+        (RuleAction::Gate, Mode::Enforce) => "GATED",
         (_, Mode::Shadow) => "would act",
     };
     verb.to_owned()
@@ -135,19 +135,19 @@ fn commands(report: &Report) -> Vec<String> {
     for action in &report.actions {
         let t = &action.target;
         commands.push(match (action.kind, action.mode) {
-            (ActionKind::Cutoff | ActionKind::Rollback, Mode::Enforce) => {
+            (RuleAction::Cutoff | RuleAction::Rollback, Mode::Enforce) => {
                 format!("undo: warden break-glass restore --endpoint {t} --reason {reason}")
             }
-            (ActionKind::Gate, Mode::Enforce) => {
+            (RuleAction::Gate, Mode::Enforce) => {
                 format!("release: warden break-glass release --model-package {t} --reason {reason}")
             }
-            (ActionKind::Cutoff, Mode::Shadow) => {
+            (RuleAction::Cutoff, Mode::Shadow) => {
                 format!("act: warden break-glass cutoff --endpoint {t} --reason {reason}")
             }
-            (ActionKind::Rollback, Mode::Shadow) => {
+            (RuleAction::Rollback, Mode::Shadow) => {
                 format!("act: warden break-glass rollback --endpoint {t} --reason {reason}")
             }
-            (ActionKind::Gate, Mode::Shadow) => {
+            (RuleAction::Gate, Mode::Shadow) => {
                 format!("act: warden break-glass gate --model-package {t} --reason {reason}")
             }
         });

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::action::{ActionKind, Change, ECHO_WINDOW_MINUTES, LastChange, Mode};
+use crate::action::{Change, ECHO_WINDOW_MINUTES, LastChange, Mode, RuleAction};
 use crate::event::sagemaker::EndpointStatus;
 use crate::inventory::{Model, RiskTier};
 use crate::resource::Resource;
@@ -75,11 +75,11 @@ pub struct Rule {
     /// Alert level; none: record only.
     pub alert: Option<Band>,
     #[serde(default)]
-    pub actions: Vec<ActionKind>,
+    pub actions: Vec<RuleAction>,
     /// Required when `actions` is not empty.
     pub mode: Option<Mode>,
     /// What a rollback becomes when no known-good config exists.
-    pub rollback_fallback: Option<ActionKind>,
+    pub rollback_fallback: Option<RuleAction>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -203,10 +203,10 @@ impl Policy {
                 return invalid(format!("{at}: actions need a model, but risk includes \"none\""));
             }
             match rule.rollback_fallback {
-                Some(_) if !rule.actions.contains(&ActionKind::Rollback) => {
+                Some(_) if !rule.actions.contains(&RuleAction::Rollback) => {
                     return invalid(format!("{at}: rollback_fallback without a rollback action"));
                 }
-                Some(ActionKind::Cutoff) | None => {}
+                Some(RuleAction::Cutoff) | None => {}
                 Some(other) => {
                     return invalid(format!("{at}: rollback_fallback must be \"cutoff\", not {other:?}"));
                 }
@@ -364,7 +364,7 @@ impl DecisionContext {
 /// An action the decision plans. Warden's core never executes it; break-glass does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedAction {
-    pub kind: ActionKind,
+    pub kind: RuleAction,
     /// The endpoint name (rollback, cutoff) or model package ARN or group (gate).
     pub target: String,
     pub mode: Mode,
@@ -380,14 +380,14 @@ impl PlannedAction {
             Mode::Shadow => "would",
         };
         match (self.kind, &self.config) {
-            (ActionKind::Rollback, Some(config)) => {
+            (RuleAction::Rollback, Some(config)) => {
                 format!("{verb} roll back endpoint {} to {config}", self.target)
             }
-            (ActionKind::Rollback, None) => format!("{verb} roll back endpoint {}", self.target),
-            (ActionKind::Cutoff, _) => {
+            (RuleAction::Rollback, None) => format!("{verb} roll back endpoint {}", self.target),
+            (RuleAction::Cutoff, _) => {
                 format!("{verb} cut off traffic to endpoint {}", self.target)
             }
-            (ActionKind::Gate, _) => {
+            (RuleAction::Gate, _) => {
                 format!("{verb} hold approval of model package {}", self.target)
             }
         }
@@ -397,7 +397,7 @@ impl PlannedAction {
 /// An action the rule asked for that Warden will not plan, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedAction {
-    pub kind: ActionKind,
+    pub kind: RuleAction,
     pub target: Option<String>,
     pub reason: String,
 }
@@ -493,7 +493,7 @@ impl Policy {
         let mut skipped = Vec::new();
         if let Some(model) = model {
             for kind in &rule.actions {
-                self.plan(*kind, rule, mode, signal, model, context, &mut actions, &mut skipped);
+                self.plan_action(*kind, rule, mode, signal, model, context, &mut actions, &mut skipped);
             }
         }
         Decision {
@@ -554,9 +554,9 @@ impl Policy {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn plan(
+    fn plan_action(
         &self,
-        kind: ActionKind,
+        kind: RuleAction,
         rule: &Rule,
         mode: Mode,
         signal: &Signal,
@@ -567,7 +567,7 @@ impl Policy {
     ) {
         let mut candidates = Vec::new();
         match kind {
-            ActionKind::Gate => match gate_target(signal, model) {
+            RuleAction::Gate => match gate_target(signal, model) {
                 Some(target) => candidates.push(PlannedAction { kind, target, mode, config: None }),
                 None => skipped.push(SkippedAction {
                     kind,
@@ -575,7 +575,7 @@ impl Policy {
                     reason: "the model has no model package to gate".into(),
                 }),
             },
-            ActionKind::Rollback | ActionKind::Cutoff => {
+            RuleAction::Rollback | RuleAction::Cutoff => {
                 let endpoints = target_endpoints(signal, model);
                 if endpoints.is_empty() {
                     skipped.push(SkippedAction {
@@ -589,7 +589,7 @@ impl Policy {
                     let current = record.and_then(|r| r.current_config.clone());
                     let known_good = record.and_then(|r| r.last_known_good()).map(str::to_owned);
                     match (kind, known_good, rule.rollback_fallback) {
-                        (ActionKind::Rollback, Some(good), _) => {
+                        (RuleAction::Rollback, Some(good), _) => {
                             candidates.push(PlannedAction {
                                 kind,
                                 target: endpoint.to_owned(),
@@ -597,7 +597,7 @@ impl Policy {
                                 config: Some(good),
                             });
                         }
-                        (ActionKind::Rollback, None, Some(fallback)) => {
+                        (RuleAction::Rollback, None, Some(fallback)) => {
                             skipped.push(SkippedAction {
                                 kind,
                                 target: Some(endpoint.to_owned()),
@@ -610,7 +610,7 @@ impl Policy {
                                 config: current,
                             });
                         }
-                        (ActionKind::Rollback, None, None) => skipped.push(SkippedAction {
+                        (RuleAction::Rollback, None, None) => skipped.push(SkippedAction {
                             kind,
                             target: Some(endpoint.to_owned()),
                             reason: "no last known-good config to roll back to".into(),

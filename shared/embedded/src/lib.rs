@@ -12,7 +12,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use warden_app::ledger::Ledger;
 use warden_core::inventory::{Inventory, Model};
-use warden_core::ledger::{Commit, CommitOutcome, Entry, FactQuery, Head, LedgerError, Outcome, Record, seal_all};
+use warden_core::ledger::{Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Record, seal_all};
 use warden_core::policy::DecisionContext;
 use warden_core::time::Timestamp;
 
@@ -155,7 +155,8 @@ impl EmbeddedLedger {
         let sealed = {
             let mut markers = txn.open_table(MARKERS).map_err(redb_error)?;
             if let Some(existing) = markers.get(commit.idempotency_key.as_str()).map_err(redb_error)? {
-                let original: Outcome = serde_json::from_slice(existing.value()).map_err(|e| corrupt("marker", e))?;
+                let original: EventOutcome =
+                    serde_json::from_slice(existing.value()).map_err(|e| corrupt("marker", e))?;
                 return Ok(CommitOutcome::Duplicate { original });
             }
             let outcome = serde_json::to_vec(&commit.outcome).map_err(storage)?;
@@ -360,7 +361,7 @@ impl EmbeddedLedger {
         Ok(found)
     }
 
-    fn outcome_sync(&self, key: &str) -> Result<Option<Outcome>, LedgerError> {
+    fn outcome_sync(&self, key: &str) -> Result<Option<EventOutcome>, LedgerError> {
         let txn = self.db()?.begin_read().map_err(redb_error)?;
         let table = txn.open_table(MARKERS).map_err(redb_error)?;
         table
@@ -383,7 +384,7 @@ impl EmbeddedLedger {
             }
             Ok::<_, LedgerError>(())
         };
-        check("marker", MARKERS, |b| serde_json::from_slice::<Outcome>(b).is_ok())?;
+        check("marker", MARKERS, |b| serde_json::from_slice::<EventOutcome>(b).is_ok())?;
         check("record", RECORDS, |b| serde_json::from_slice::<Record>(b).is_ok())?;
         check("head", HEADS, |b| serde_json::from_slice::<Head>(b).is_ok())?;
         check("alert mark", ALERT_MARKS, |b| decode_alert_mark(b).is_ok())?;
@@ -409,7 +410,7 @@ impl EmbeddedLedger {
             let Some(current) = current else {
                 return Err(LedgerError::Invalid(format!("no event with idempotency key {key:?}")));
             };
-            let mut outcome: Outcome = serde_json::from_slice(&current).map_err(|e| corrupt("marker", e))?;
+            let mut outcome: EventOutcome = serde_json::from_slice(&current).map_err(|e| corrupt("marker", e))?;
             if outcome.delivered.insert(effect.to_owned()) {
                 let bytes = serde_json::to_vec(&outcome).map_err(storage)?;
                 markers.insert(key, bytes.as_slice()).map_err(redb_error)?;
@@ -452,7 +453,7 @@ impl Ledger for EmbeddedLedger {
         guarded(|| self.records_sync(keys))
     }
 
-    async fn outcome(&self, idempotency_key: &str) -> Result<Option<Outcome>, LedgerError> {
+    async fn outcome(&self, idempotency_key: &str) -> Result<Option<EventOutcome>, LedgerError> {
         guarded(|| self.outcome_sync(idempotency_key))
     }
 

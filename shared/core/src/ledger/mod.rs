@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::action::{ActionKind, Mode};
+use crate::action::{Mode, RuleAction};
 use crate::inventory::Model;
 use crate::policy::{PlannedAction, SkippedAction};
 use crate::resource::Resource;
@@ -62,7 +62,7 @@ pub enum EntryBody {
     /// What the policy decided.
     Decision { rule: String, alert: Option<Band>, reasons: Vec<String>, skipped: Vec<SkippedAction> },
     /// An action planned (enforce) or that would have been taken (shadow).
-    Action { action: ActionKind, target: String, mode: Mode, config: Option<String>, status: ActionStatus },
+    Action { action: RuleAction, target: String, mode: Mode, config: Option<String>, status: ActionStatus },
     /// A break-glass action moved to a new phase (written before the SageMaker call it leads to).
     BreakGlass {
         request_id: String,
@@ -157,7 +157,7 @@ pub struct Head {
 
 /// What an event led to, kept with its idempotency marker so a duplicate reports the original outcome.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
+pub struct EventOutcome {
     pub models: Vec<String>,
     pub alert: Option<Band>,
     pub actions: Vec<PlannedAction>,
@@ -185,7 +185,7 @@ pub struct FindingMark {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Commit {
     pub idempotency_key: String,
-    pub outcome: Outcome,
+    pub outcome: EventOutcome,
     pub entries: Vec<NewEntry>,
     /// Inventory records to write (whole records; the last write wins).
     pub models: Vec<Model>,
@@ -229,7 +229,7 @@ impl RecordWrite {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CommitOutcome {
     Committed { entries: Vec<Entry> },
-    Duplicate { original: Outcome },
+    Duplicate { original: EventOutcome },
 }
 
 /// Ledger failures: retryable ones may succeed later; the rest will not.
