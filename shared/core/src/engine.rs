@@ -368,3 +368,8 @@ pub fn envelope_fields(value: &Value) -> Value {
     }
     Value::Object(fields)
 }
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+#[path = "engine_tests.rs"]
+mod tests;
