@@ -45,11 +45,13 @@ fn inventory() -> Inventory {
 }
 
 /// (role, severity, sample) -> (chains written, actions, alert).
+type Case = (&'static str, f64, bool, &'static [&'static str], &'static [(&'static str, RuleAction)], Option<Band>);
+
 #[test]
 fn what_one_event_writes_for_the_models_it_concerns() {
     let policy = Policy::builtin().unwrap_or_else(|e| panic!("{e}"));
     let actor = Actor::Automation("test".into());
-    let cases: [(&str, f64, bool, &[&str], &[(&str, RuleAction)], Option<Band>); 5] = [
+    let cases: [Case; 5] = [
         ("high-role", 8.0, false, &["high"], &[("high-ep", RuleAction::Cutoff)], Some(Band::Critical)),
         ("low-role", 8.0, false, &["low"], &[], Some(Band::High)),
         (
