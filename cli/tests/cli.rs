@@ -135,11 +135,11 @@ fn configuration_errors_exit_2_and_change_nothing() {
 #[test]
 fn policy_check_names_the_problem() {
     let dir = tempdir();
-    let ok = warden(dir.path(), &["policy", "check", "shared/core/src/default-policy.toml"]);
+    let ok = warden(dir.path(), &["policy", "check", "shared/core/src/policy/default-policy.toml"]);
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
     assert!(stdout(&ok).contains("valid"));
     let bad = dir.path().join("p.toml");
-    let text = std::fs::read_to_string(root().join("shared/core/src/default-policy.toml")).unwrap_or_default();
+    let text = std::fs::read_to_string(root().join("shared/core/src/policy/default-policy.toml")).unwrap_or_default();
     std::fs::write(&bad, text.replace("mode = \"enforce\"", "")).unwrap_or_else(|e| panic!("{e}"));
     let output = warden(dir.path(), &["policy", "check", bad.to_str().unwrap_or_default()]);
     assert_eq!(output.status.code(), Some(1));
