@@ -25,6 +25,10 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap()
 }
 
+fn engine_without_inventory<L: Ledger>(ledger: L) -> Engine<L> {
+    Engine::new(ledger, Policy::builtin().unwrap(), Actor::Automation("test".into()))
+}
+
 async fn engine<L: Ledger>(ledger: L) -> Engine<L> {
     let engine = Engine::new(ledger, Policy::builtin().unwrap(), Actor::Automation("test".into()));
     let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap();
@@ -218,5 +222,23 @@ fn hostile_inputs_are_recorded_as_small_rejections_on_dynamodb() {
             assert!(text.len() < 8 * 1024 && !text.contains("4111111111111111"), "{} bytes", text.len());
         }
         assert!(verify(engine.ledger()).await.unwrap().ok());
+    });
+}
+
+/// An inventory of 10,000 models imports into DynamoDB (each call within BatchGetItem's 100 keys and
+/// TransactWriteItems' 100 items: it used to fail with "Too many items requested"), reads back, and an import
+/// interrupted part-way resumes by importing again.
+#[test]
+fn ten_thousand_models_import_into_dynamodb() {
+    runtime().block_on(async {
+        let engine = engine_without_inventory(fresh_dynamo_ledger("inventory10k").await);
+        let file = warden_tests::generated_inventory(10_000);
+        // Interrupted: the first 1,000 models imported alone, then the whole file.
+        let part = InventoryFile { model: file.model[..1_000].to_vec() };
+        assert_eq!(engine.import_inventory(&part, "generated", now()).await.unwrap().changed.len(), 1_000);
+        let rest = engine.import_inventory(&file, "generated", now()).await.unwrap();
+        assert_eq!((rest.changed.len(), rest.models), (9_000, 10_000));
+        assert_eq!(engine.ledger().inventory().await.unwrap().len(), 10_000);
+        assert!(engine.import_inventory(&file, "generated", now()).await.unwrap().changed.is_empty());
     });
 }

@@ -217,3 +217,24 @@ fn a_repeated_finding_pages_again_only_when_its_severity_rises() {
         assert_eq!(signals, 3);
     });
 }
+
+/// An inventory of 10,000 models imports, reads back and verifies on the embedded ledger; importing it again
+/// changes nothing.
+#[test]
+fn ten_thousand_models_import_read_back_and_verify() {
+    runtime().block_on(async {
+        let engine = Engine::new(
+            EmbeddedLedger::in_memory().unwrap(),
+            Policy::builtin().unwrap(),
+            Actor::Automation("test".into()),
+        );
+        let file = warden_tests::generated_inventory(10_000);
+        let first = engine.import_inventory(&file, "generated", now()).await.unwrap();
+        assert_eq!((first.changed.len(), first.models), (10_000, 10_000));
+        assert_eq!(engine.ledger().inventory().await.unwrap().len(), 10_000);
+        let again = engine.import_inventory(&file, "generated", now()).await.unwrap();
+        assert!(again.changed.is_empty());
+        let report = verify(engine.ledger()).await.unwrap();
+        assert!(report.ok() && report.chains == 10_000, "{:?}", report.failures.first());
+    });
+}

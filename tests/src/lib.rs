@@ -348,3 +348,18 @@ pub async fn signal_count<L: warden_app::ledger::Ledger>(ledger: &L, chain: &str
     let entries = ledger.entries(chain).await.unwrap_or_else(|e| panic!("entries of {chain}: {e}"));
     entries.iter().filter(|e| matches!(e.entry.body, warden_core::ledger::EntryBody::Signal { .. })).count()
 }
+
+/// A generated inventory of `count` models, each with an endpoint, a training bucket and a role of its own.
+pub fn generated_inventory(count: usize) -> InventoryFile {
+    let text: String = (0..count)
+        .map(|n| {
+            format!(
+                "[[model]]\nid = \"model-{n:05}\"\nrisk = \"{}\"\nowner = \"team-{}\"\nendpoints = [\"endpoint-{n:05}\"]\n\
+                 data_buckets = [\"bucket-{n:05}\"]\nroles = [\"arn:aws:iam::111122223333:role/role-{n:05}\"]\n\n",
+                ["high", "medium", "low"][n % 3],
+                n % 40
+            )
+        })
+        .collect();
+    InventoryFile::parse(&text).unwrap_or_else(|e| panic!("generated inventory: {e}"))
+}

@@ -17,6 +17,10 @@ use warden_core::time::Timestamp;
 
 use crate::ledger::Ledger;
 
+/// How many models one import commit holds: each writes its record, an entry and its chain's head, and a
+/// DynamoDB transaction takes at most 100 items (the marker is one more).
+pub const IMPORT_MODELS_PER_COMMIT: usize = 25;
+
 /// How often an event is re-planned after write conflicts before the conflict is returned (as retryable).
 pub const MAX_CONFLICT_RETRIES: u32 = 20;
 
@@ -154,6 +158,9 @@ impl<L: Ledger> Engine<L> {
         }
     }
 
+    /// One pass of an import: the models the file changes, committed [`IMPORT_MODELS_PER_COMMIT`] at a time. Each
+    /// commit is keyed by the file and the models it holds, so a pass interrupted part-way resumes by importing
+    /// again: the models already imported no longer change, and the rest form new commits.
     async fn import_once(
         &self,
         file: &warden_core::inventory::InventoryFile,
@@ -161,43 +168,46 @@ impl<L: Ledger> Engine<L> {
         recorded_at: Timestamp,
     ) -> Result<ImportResult, LedgerError> {
         let mut inventory = self.ledger.inventory().await?;
-        let changed = inventory.import(file);
+        let changed: Vec<String> = inventory.import(file).into_iter().collect();
         let models = inventory.len();
-        if changed.is_empty() {
-            return Ok(ImportResult { changed: Vec::new(), models });
+        let mut imported = Vec::new();
+        for ids in changed.chunks(IMPORT_MODELS_PER_COMMIT) {
+            let key = format!(
+                "inventory-import#{file_digest}#{}",
+                &warden_core::digest::content_digest(ids.join("\n").as_bytes())[..16]
+            );
+            let entries = ids
+                .iter()
+                .map(|id| NewEntry {
+                    chain: id.clone(),
+                    recorded_at,
+                    idempotency_key: key.clone(),
+                    event_id: String::new(),
+                    source: "warden.inventory".into(),
+                    detail_type: "Inventory Import".into(),
+                    occurred_at: recorded_at,
+                    model_version: None,
+                    actor: self.actor.clone(),
+                    reason: format!("inventory file sha256:{file_digest}"),
+                    body: EntryBody::Inventory { summary: describe_model(inventory.get(id)) },
+                })
+                .collect();
+            let commit = Commit {
+                idempotency_key: key,
+                outcome: EventOutcome {
+                    models: ids.to_vec(),
+                    summary: "inventory import".into(),
+                    ..EventOutcome::default()
+                },
+                entries,
+                models: ids.iter().filter_map(|id| inventory.get(id).cloned()).collect(),
+                ..Commit::default()
+            };
+            if let CommitOutcome::Committed { .. } = self.ledger.commit(commit).await? {
+                imported.extend(ids.iter().cloned());
+            }
         }
-        let key = format!("inventory-import#{file_digest}");
-        let entries = changed
-            .iter()
-            .map(|id| NewEntry {
-                chain: id.clone(),
-                recorded_at,
-                idempotency_key: key.clone(),
-                event_id: String::new(),
-                source: "warden.inventory".into(),
-                detail_type: "Inventory Import".into(),
-                occurred_at: recorded_at,
-                model_version: None,
-                actor: self.actor.clone(),
-                reason: format!("inventory file sha256:{file_digest}"),
-                body: EntryBody::Inventory { summary: describe_model(inventory.get(id)) },
-            })
-            .collect();
-        let commit = Commit {
-            idempotency_key: key,
-            outcome: EventOutcome {
-                models: changed.iter().cloned().collect(),
-                summary: "inventory import".into(),
-                ..EventOutcome::default()
-            },
-            entries,
-            models: changed.iter().filter_map(|id| inventory.get(id).cloned()).collect(),
-            ..Commit::default()
-        };
-        match self.ledger.commit(commit).await? {
-            CommitOutcome::Committed { .. } => Ok(ImportResult { changed: changed.into_iter().collect(), models }),
-            CommitOutcome::Duplicate { .. } => Ok(ImportResult { changed: Vec::new(), models }),
-        }
+        Ok(ImportResult { changed: imported, models })
     }
 }
 

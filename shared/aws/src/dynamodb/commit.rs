@@ -102,7 +102,17 @@ impl DynamoLedger {
     }
 
     /// Strongly consistent BatchGetItem of up to 100 keys, following unprocessed keys.
+    /// Reads items by key, in batches of at most [`MAX_BATCH_GET_KEYS`] (BatchGetItem's limit), retrying what
+    /// DynamoDB leaves unprocessed.
     pub(super) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, LedgerError> {
+        let mut found = Vec::new();
+        for batch in keys.chunks(MAX_BATCH_GET_KEYS) {
+            found.extend(self.batch_get_one(batch.to_vec()).await?);
+        }
+        Ok(found)
+    }
+
+    async fn batch_get_one(&self, keys: Vec<Item>) -> Result<Vec<Item>, LedgerError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         let mut found = Vec::new();
         let mut pending = keys;

@@ -48,6 +48,8 @@ struct MarkWrite {
 
 /// DynamoDB takes at most 100 writes in one transaction.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
+/// BatchGetItem reads at most this many keys per call.
+pub const MAX_BATCH_GET_KEYS: usize = 100;
 
 type Item = std::collections::HashMap<String, AttributeValue>;
 
@@ -379,14 +381,11 @@ impl Ledger for DynamoLedger {
 
     async fn records(&self, keys: &[String]) -> Result<BTreeMap<String, Record>, LedgerError> {
         let mut found = BTreeMap::new();
-        for batch in keys.chunks(100) {
-            let items =
-                self.batch_get(batch.iter().map(|k| key(schema::record_pk(k), schema::RECORD_SK)).collect()).await?;
-            for item in &items {
-                let pk = text(item, PK)?;
-                let record_key = pk.strip_prefix("RECORD#").unwrap_or(pk).to_owned();
-                found.insert(record_key, Self::record_of(item)?);
-            }
+        let items = self.batch_get(keys.iter().map(|k| key(schema::record_pk(k), schema::RECORD_SK)).collect()).await?;
+        for item in &items {
+            let pk = text(item, PK)?;
+            let record_key = pk.strip_prefix("RECORD#").unwrap_or(pk).to_owned();
+            found.insert(record_key, Self::record_of(item)?);
         }
         Ok(found)
     }
