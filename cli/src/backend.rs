@@ -16,6 +16,26 @@ pub enum AnyLedger {
     Dynamo(DynamoLedger),
 }
 
+impl AnyLedger {
+    /// Group commit for a long replay (the embedded ledger; DynamoDB commits each event as it comes).
+    pub fn set_group_commit(&self, n: u32) {
+        match self {
+            Self::Embedded(ledger) => ledger.set_group_commit(n),
+            #[cfg(feature = "aws")]
+            Self::Dynamo(_) => {}
+        }
+    }
+
+    /// Makes what a group commit left pending durable.
+    pub fn flush(&self) -> Result<(), LedgerError> {
+        match self {
+            Self::Embedded(ledger) => ledger.flush(),
+            #[cfg(feature = "aws")]
+            Self::Dynamo(_) => Ok(()),
+        }
+    }
+}
+
 macro_rules! delegate {
     ($self:ident, $ledger:ident => $call:expr) => {
         match $self {

@@ -13,10 +13,18 @@ struct ReplayLine<'a> {
     report: &'a Report,
 }
 
+/// Commits between two durable ones while replaying (group commit): each input stays atomic; a crash loses at
+/// most this many, and replaying again redoes them.
+const REPLAY_GROUP_COMMIT: u32 = 256;
+
 pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
     let files = inputs::files(paths).map_err(Failure::Message)?;
     let engine = engine(global).await?;
-    let progress = !global.json && std::io::stderr().is_terminal();
+    engine.ledger().set_group_commit(REPLAY_GROUP_COMMIT);
+    let progress = std::io::stderr().is_terminal();
+    let total_bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let started = std::time::Instant::now();
+    let mut bytes_before = 0_u64;
     let mut summary = Summary::default();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -29,6 +37,7 @@ pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
     for path in &files {
         let bytes = inputs::read(path).map_err(Failure::Message)?;
         let name = path.display().to_string();
+        let lines = bytes.iter().filter(|b| **b == b'\n').count().max(1);
         for input in inputs::split(&name, &bytes) {
             let recorded_at = now();
             let result = match input.body {
@@ -57,10 +66,14 @@ pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
             })?;
             done += 1;
             if progress && done.is_multiple_of(PROGRESS_EVERY) {
-                eprint!("\rreplayed {done} inputs");
+                let within = input.index.map_or(bytes.len(), |i| bytes.len() * i.min(lines) / lines);
+                let read = bytes_before + within as u64;
+                eprint!("\r{}", progress_line(done, read, total_bytes, started.elapsed()));
             }
         }
+        bytes_before += bytes.len() as u64;
     }
+    engine.ledger().flush()?;
     if progress && done >= PROGRESS_EVERY {
         eprintln!();
     }
@@ -74,4 +87,14 @@ pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
         )));
     }
     Ok(if summary.count(Status::Rejected) > 0 { EXIT_REJECTED } else { 0 })
+}
+
+/// `replayed 12000 inputs, 8400/s, 40% read, about 3 s left`: the rate so far, and the time left at that rate by
+/// the bytes still to read.
+fn progress_line(done: usize, read: u64, total: u64, elapsed: std::time::Duration) -> String {
+    let seconds = elapsed.as_secs_f64().max(1e-3);
+    #[allow(clippy::cast_precision_loss)]
+    let (rate, fraction) = (done as f64 / seconds, read as f64 / total.max(1) as f64);
+    let left = if fraction > 0.0 { seconds * (1.0 - fraction) / fraction } else { 0.0 };
+    format!("replayed {done} inputs, {rate:.0}/s, {:.0}% read, about {left:.0} s left", fraction * 100.0)
 }

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -48,12 +50,22 @@ pub struct EmbeddedLedger {
     /// `None` only while being dropped.
     db: Option<Database>,
     path: PathBuf,
+    /// Write transactions between two durable ones: 1 (the default) makes every commit durable when it returns.
+    /// A replay raises it (group commit): each input's commit stays atomic, and a crash loses at most the
+    /// commits since the last durable one, which replaying again redoes (idempotency makes that safe).
+    group: AtomicU32,
+    since_durable: AtomicU32,
+    /// The decoded inventory, kept current by this ledger's own commits (redb lets one process open the file, so
+    /// nothing else writes it): reading it no longer decodes every model for every event.
+    inventory: Mutex<Option<Inventory>>,
 }
 
 impl Drop for EmbeddedLedger {
     /// redb writes its allocator state when the file closes, and can panic there on a damaged file: contain it, so
     /// a command that already reported the damage does not end in a crash.
     fn drop(&mut self) {
+        // Whatever a batch left non-durable is made durable now.
+        let _ = guarded(|| self.flush());
         let db = self.db.take();
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(db)));
     }
@@ -136,7 +148,13 @@ impl EmbeddedLedger {
             txn.open_table(RECORDS).map_err(redb_error)?;
         }
         txn.commit().map_err(redb_error)?;
-        Ok(Self { db: Some(db), path })
+        Ok(Self {
+            db: Some(db),
+            path,
+            group: AtomicU32::new(1),
+            since_durable: AtomicU32::new(0),
+            inventory: Mutex::new(None),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -147,11 +165,38 @@ impl EmbeddedLedger {
         self.db.as_ref().ok_or_else(|| LedgerError::Storage("the embedded ledger is closed".into()))
     }
 
+    /// Makes every `n`th write transaction durable and the ones between not (group commit); `flush` or dropping
+    /// the ledger makes the rest durable. `n = 1` is every commit durable.
+    pub fn set_group_commit(&self, n: u32) {
+        self.group.store(n.max(1), Ordering::Relaxed);
+    }
+
+    /// Makes every commit so far durable.
+    pub fn flush(&self) -> Result<(), LedgerError> {
+        if self.since_durable.swap(0, Ordering::Relaxed) == 0 {
+            return Ok(());
+        }
+        let txn = self.db()?.begin_write().map_err(redb_error)?;
+        txn.commit().map_err(redb_error)
+    }
+
+    /// A write transaction, durable or not as the group commit says.
+    fn begin_write(&self) -> Result<redb::WriteTransaction, LedgerError> {
+        let mut txn = self.db()?.begin_write().map_err(redb_error)?;
+        let pending = self.since_durable.fetch_add(1, Ordering::Relaxed) + 1;
+        if pending < self.group.load(Ordering::Relaxed) {
+            txn.set_durability(redb::Durability::None).map_err(|e| storage(e.to_string()))?;
+        } else {
+            self.since_durable.store(0, Ordering::Relaxed);
+        }
+        Ok(txn)
+    }
+
     fn commit_sync(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
         if commit.idempotency_key.is_empty() {
             return Err(LedgerError::Invalid("empty idempotency key".into()));
         }
-        let txn = self.db()?.begin_write().map_err(redb_error)?;
+        let txn = self.begin_write()?;
         let sealed = {
             let mut markers = txn.open_table(MARKERS).map_err(redb_error)?;
             if let Some(existing) = markers.get(commit.idempotency_key.as_str()).map_err(redb_error)? {
@@ -247,10 +292,28 @@ impl EmbeddedLedger {
             sealed
         };
         txn.commit().map_err(redb_error)?;
+        if let Ok(mut cached) = self.inventory.lock()
+            && let Some(inventory) = cached.as_mut()
+        {
+            for model in commit.models {
+                inventory.upsert(model);
+            }
+        }
         Ok(CommitOutcome::Committed { entries: sealed })
     }
 
     fn inventory_sync(&self) -> Result<Inventory, LedgerError> {
+        if let Some(cached) = self.inventory.lock().ok().and_then(|c| c.clone()) {
+            return Ok(cached);
+        }
+        let read = self.read_inventory()?;
+        if let Ok(mut cached) = self.inventory.lock() {
+            *cached = Some(read.clone());
+        }
+        Ok(read)
+    }
+
+    fn read_inventory(&self) -> Result<Inventory, LedgerError> {
         let txn = self.db()?.begin_read().map_err(redb_error)?;
         let table = txn.open_table(MODELS).map_err(redb_error)?;
         let mut models = Vec::new();
@@ -403,7 +466,7 @@ impl EmbeddedLedger {
     }
 
     fn mark_delivered_sync(&self, key: &str, effect: &str) -> Result<(), LedgerError> {
-        let txn = self.db()?.begin_write().map_err(redb_error)?;
+        let txn = self.begin_write()?;
         {
             let mut markers = txn.open_table(MARKERS).map_err(redb_error)?;
             let current = markers.get(key).map_err(redb_error)?.map(|v| v.value().to_vec());

@@ -254,6 +254,7 @@ impl Inventory {
     }
 
     pub fn upsert(&mut self, model: Model) {
+        self.unreadable.remove(&model.id);
         self.models.insert(model.id.clone(), model);
     }
 
