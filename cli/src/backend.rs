@@ -55,6 +55,10 @@ impl Ledger for AnyLedger {
         delegate!(self, l => l.inventory())
     }
 
+    async fn inventory_for(&self, resources: &[warden_core::resource::Resource]) -> Result<Inventory, LedgerError> {
+        delegate!(self, l => l.inventory_for(resources))
+    }
+
     async fn facts(&self, query: &FactQuery) -> Result<DecisionContext, LedgerError> {
         delegate!(self, l => l.facts(query))
     }

@@ -324,3 +324,36 @@ fn cooldown_suppresses_a_second_action_on_the_same_endpoint() {
     context.last_actions.insert("fraud-detector-prod".into(), two_hours_before);
     assert_eq!(decide("guardduty-finding-role-high-risk-cutoff.json", &policy, &context).actions.len(), 1);
 }
+
+/// The indexed inventory read gives the same decisions as the whole inventory: for every bundled event, planning
+/// against only the models the event's resources can concern (`inventory_lookup` through `InventoryIndex`)
+/// writes the same commit and reports the same outcome as planning against every model.
+#[test]
+fn planning_against_the_indexed_models_equals_planning_against_all_of_them() {
+    use warden_core::engine::{inventory_lookup, prepare_signal};
+    use warden_core::inventory::InventoryIndex;
+    use warden_core::signal::Signal;
+    let policy = Policy::builtin().unwrap();
+    let now = Timestamp::parse("2026-11-03T00:00:00Z").unwrap();
+    let actor = Actor::Automation("test".into());
+    let full = sample_inventory();
+    let index = InventoryIndex::of(&full);
+    for file in warden_tests::event_files() {
+        let event = event::decode_slice(&read(&file), now).unwrap();
+        let signal = Signal::from_event(&event);
+        let subset = full.subset(&index.models_for(&inventory_lookup(&event, &signal)));
+        let plan = |inventory| {
+            plan_commit(
+                prepare_signal(event.clone(), signal.clone(), inventory),
+                &policy,
+                &DecisionContext::default(),
+                &actor,
+                now,
+            )
+        };
+        let (all_commit, all_report) = plan(full.clone());
+        let (indexed_commit, indexed_report) = plan(subset);
+        assert_eq!(indexed_report, all_report, "{}", file.display());
+        assert_eq!(indexed_commit, all_commit, "{}", file.display());
+    }
+}

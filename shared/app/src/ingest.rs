@@ -7,7 +7,7 @@ use serde_json::Value;
 use warden_core::action::LastChange;
 use warden_core::breakglass::{Versioned, change_key};
 use warden_core::engine::{
-    Report, Status, describe_model, envelope_fields, plan_commit, plan_rejection, prepare_signal,
+    Report, Status, describe_model, envelope_fields, inventory_lookup, plan_commit, plan_rejection, prepare_signal,
 };
 use warden_core::event::{self, DecodeError};
 use warden_core::ledger::{Actor, Commit, CommitOutcome, EntryBody, EventOutcome, LedgerError, NewEntry};
@@ -74,9 +74,10 @@ impl<L: Ledger> Engine<L> {
         }
         // Decisions depend on what the ledger holds; if another writer changes it between our read and our
         // commit, re-read and decide again rather than commit a stale plan.
+        let lookup = inventory_lookup(&event, &signal);
         let mut attempt = 0;
         loop {
-            let inventory = self.ledger.inventory().await?;
+            let inventory = self.ledger.inventory_for(&lookup).await?;
             let prepared = prepare_signal(event.clone(), signal.clone(), inventory);
             let query = prepared.fact_query();
             let mut context = self.ledger.facts(&query).await?;

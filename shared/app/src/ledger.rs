@@ -11,6 +11,7 @@ use warden_core::ledger::{
     VerifyReport, verify_chain,
 };
 use warden_core::policy::DecisionContext;
+use warden_core::resource::Resource;
 
 /// The ledger port. Futures are `Send` so adapters work in multi-threaded Lambda runtimes.
 pub trait Ledger {
@@ -18,6 +19,13 @@ pub trait Ledger {
     fn commit(&self, commit: Commit) -> impl Future<Output = Result<CommitOutcome, LedgerError>> + Send;
     /// The whole model inventory.
     fn inventory(&self) -> impl Future<Output = Result<Inventory, LedgerError>> + Send;
+    /// The models `resources` may concern (at least those; the whole inventory is a correct answer): what one
+    /// event reads, so an adapter that indexes its inventory makes the cost of an event independent of the
+    /// number of models.
+    fn inventory_for(&self, resources: &[Resource]) -> impl Future<Output = Result<Inventory, LedgerError>> + Send {
+        let _ = resources;
+        self.inventory()
+    }
     /// Open data findings of the models and last action times of the targets.
     fn facts(&self, query: &FactQuery) -> impl Future<Output = Result<DecisionContext, LedgerError>> + Send;
     /// Every chain id, sorted.
@@ -55,6 +63,9 @@ impl<L: Ledger + Sync> Ledger for &L {
     }
     fn inventory(&self) -> impl Future<Output = Result<Inventory, LedgerError>> + Send {
         (**self).inventory()
+    }
+    fn inventory_for(&self, resources: &[Resource]) -> impl Future<Output = Result<Inventory, LedgerError>> + Send {
+        (**self).inventory_for(resources)
     }
     fn facts(&self, query: &FactQuery) -> impl Future<Output = Result<DecisionContext, LedgerError>> + Send {
         (**self).facts(query)

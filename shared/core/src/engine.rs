@@ -80,6 +80,16 @@ pub fn prepare(event: Event, inventory: Inventory) -> Prepared {
     prepare_signal(event, signal, inventory)
 }
 
+/// Every resource `prepare` may look a model up by: the signal's, and what the inventory's own updates consult (an
+/// IAM role's ARN in its configuration item). A ledger that indexes its inventory reads only these models.
+pub fn inventory_lookup(event: &Event, signal: &Signal) -> Vec<Resource> {
+    let mut lookup = signal.resources.clone();
+    if let crate::event::Detail::ConfigItemChange(change) = &event.detail {
+        lookup.extend(change.item().and_then(|item| item.arn.clone()).map(Resource::IamRole));
+    }
+    lookup
+}
+
 /// [`prepare`], with the event's signal already made.
 pub fn prepare_signal(event: Event, mut signal: Signal, mut inventory: Inventory) -> Prepared {
     let observation = inventory.observe(&event);

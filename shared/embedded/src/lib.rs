@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use warden_app::ledger::Ledger;
-use warden_core::inventory::{Inventory, Model};
+use warden_core::inventory::{Inventory, InventoryIndex, Model};
 use warden_core::ledger::{Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Record, seal_all};
 use warden_core::policy::DecisionContext;
+use warden_core::resource::Resource;
 use warden_core::time::Timestamp;
 
 /// The storage layout, public so tests (and forensics) can read the file directly.
@@ -57,7 +58,7 @@ pub struct EmbeddedLedger {
     since_durable: AtomicU32,
     /// The decoded inventory, kept current by this ledger's own commits (redb lets one process open the file, so
     /// nothing else writes it): reading it no longer decodes every model for every event.
-    inventory: Mutex<Option<Inventory>>,
+    inventory: Mutex<Option<(Inventory, InventoryIndex)>>,
 }
 
 impl Drop for EmbeddedLedger {
@@ -293,9 +294,10 @@ impl EmbeddedLedger {
         };
         txn.commit().map_err(redb_error)?;
         if let Ok(mut cached) = self.inventory.lock()
-            && let Some(inventory) = cached.as_mut()
+            && let Some((inventory, index)) = cached.as_mut()
         {
             for model in commit.models {
+                index.update(&model);
                 inventory.upsert(model);
             }
         }
@@ -303,14 +305,22 @@ impl EmbeddedLedger {
     }
 
     fn inventory_sync(&self) -> Result<Inventory, LedgerError> {
-        if let Some(cached) = self.inventory.lock().ok().and_then(|c| c.clone()) {
-            return Ok(cached);
+        self.with_inventory(|inventory, _| inventory.clone())
+    }
+
+    fn inventory_for_sync(&self, resources: &[Resource]) -> Result<Inventory, LedgerError> {
+        self.with_inventory(|inventory, index| inventory.subset(&index.models_for(resources)))
+    }
+
+    /// Runs `read` on the cached inventory and its index, reading and decoding them first if need be.
+    fn with_inventory<T>(&self, read: impl FnOnce(&Inventory, &InventoryIndex) -> T) -> Result<T, LedgerError> {
+        let mut cached = self.inventory.lock().map_err(|_| storage("the inventory cache is poisoned"))?;
+        if cached.is_none() {
+            let inventory = self.read_inventory()?;
+            let index = InventoryIndex::of(&inventory);
+            *cached = Some((inventory, index));
         }
-        let read = self.read_inventory()?;
-        if let Ok(mut cached) = self.inventory.lock() {
-            *cached = Some(read.clone());
-        }
-        Ok(read)
+        cached.as_ref().map(|(inventory, index)| read(inventory, index)).ok_or_else(|| storage("no inventory"))
     }
 
     fn read_inventory(&self) -> Result<Inventory, LedgerError> {
@@ -494,6 +504,10 @@ impl Ledger for EmbeddedLedger {
 
     async fn inventory(&self) -> Result<Inventory, LedgerError> {
         guarded(|| self.inventory_sync())
+    }
+
+    async fn inventory_for(&self, resources: &[Resource]) -> Result<Inventory, LedgerError> {
+        guarded(|| self.inventory_for_sync(resources))
     }
 
     async fn facts(&self, query: &FactQuery) -> Result<DecisionContext, LedgerError> {

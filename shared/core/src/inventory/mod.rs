@@ -183,7 +183,7 @@ impl Model {
         self.roles.iter().any(|r| r == role || arn_name(r) == wanted)
     }
 
-    fn package_group(&self) -> &str {
+    pub(crate) fn package_group(&self) -> &str {
         self.model_package_group.as_deref().unwrap_or(&self.id)
     }
 
@@ -324,9 +324,11 @@ pub fn is_valid_model_id(id: &str) -> bool {
 }
 
 pub use file::{InventoryError, InventoryFile, ModelSpec};
+pub use index::InventoryIndex;
 pub use observe::{Observation, TagConflict};
 
 mod file;
+mod index;
 mod observe;
 
 #[cfg(test)]
