@@ -2,7 +2,7 @@
 # Runs Warden's benchmarks and prints their figures: the core (criterion: decode + correlate + decide per source,
 # replay into the embedded ledger), the DynamoDB ledger, and each Lambda function (cold start, warm and
 # in-process duration, binary size, peak RSS), break-glass time to act and to done, against DynamoDB Local and moto
-# started here.
+# started here, and replay throughput beside Python's json.loads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -16,3 +16,6 @@ cargo bench --locked -p warden-tests --bench functions
 cargo bench --locked -p warden-tests --bench breakglass
 cargo bench --locked -p warden-aws --features conformance --bench dynamodb
 cargo bench --locked -p warden-core --bench pipeline
+# Replay beside json.loads over the same file, with 10 and 10,000 models (the release CLI, embedded ledger).
+cargo build --release --locked -p warden
+python3 scripts/replay-bench.py --events 20000 --warden "$target_dir/release/warden"
