@@ -174,30 +174,42 @@ impl EmbeddedLedger {
 
     /// Makes every commit so far durable.
     pub fn flush(&self) -> Result<(), LedgerError> {
-        if self.since_durable.swap(0, Ordering::Relaxed) == 0 {
+        if self.since_durable.load(Ordering::Relaxed) == 0 {
             return Ok(());
         }
         let txn = self.db()?.begin_write().map_err(redb_error)?;
-        txn.commit().map_err(redb_error)
+        txn.commit().map_err(redb_error)?;
+        self.since_durable.store(0, Ordering::Relaxed);
+        Ok(())
     }
 
-    /// A write transaction, durable or not as the group commit says.
-    fn begin_write(&self) -> Result<redb::WriteTransaction, LedgerError> {
+    /// A write transaction, durable or not as the group commit says, and whether it is durable. The count of
+    /// transactions since the last durable one is reset only by [`Self::committed`]: a durable transaction that is
+    /// dropped (a duplicate, a conflict) leaves the next one durable instead.
+    fn begin_write(&self) -> Result<(redb::WriteTransaction, bool), LedgerError> {
         let mut txn = self.db()?.begin_write().map_err(redb_error)?;
         let pending = self.since_durable.fetch_add(1, Ordering::Relaxed) + 1;
-        if pending < self.group.load(Ordering::Relaxed) {
+        let durable = pending >= self.group.load(Ordering::Relaxed);
+        if !durable {
             txn.set_durability(redb::Durability::None).map_err(|e| storage(e.to_string()))?;
-        } else {
+        }
+        Ok((txn, durable))
+    }
+
+    /// Commits a transaction from [`Self::begin_write`].
+    fn committed(&self, txn: redb::WriteTransaction, durable: bool) -> Result<(), LedgerError> {
+        txn.commit().map_err(redb_error)?;
+        if durable {
             self.since_durable.store(0, Ordering::Relaxed);
         }
-        Ok(txn)
+        Ok(())
     }
 
     fn commit_sync(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
         if commit.idempotency_key.is_empty() {
             return Err(LedgerError::Invalid("empty idempotency key".into()));
         }
-        let txn = self.begin_write()?;
+        let (txn, durable) = self.begin_write()?;
         let sealed = {
             let mut markers = txn.open_table(MARKERS).map_err(redb_error)?;
             if let Some(existing) = markers.get(commit.idempotency_key.as_str()).map_err(redb_error)? {
@@ -292,7 +304,7 @@ impl EmbeddedLedger {
             }
             sealed
         };
-        txn.commit().map_err(redb_error)?;
+        self.committed(txn, durable)?;
         if let Ok(mut cached) = self.inventory.lock()
             && let Some((inventory, index)) = cached.as_mut()
         {
@@ -476,7 +488,7 @@ impl EmbeddedLedger {
     }
 
     fn mark_delivered_sync(&self, key: &str, effect: &str) -> Result<(), LedgerError> {
-        let txn = self.begin_write()?;
+        let (txn, durable) = self.begin_write()?;
         {
             let mut markers = txn.open_table(MARKERS).map_err(redb_error)?;
             let current = markers.get(key).map_err(redb_error)?.map(|v| v.value().to_vec());
@@ -489,7 +501,7 @@ impl EmbeddedLedger {
                 markers.insert(key, bytes.as_slice()).map_err(redb_error)?;
             }
         }
-        txn.commit().map_err(redb_error)
+        self.committed(txn, durable)
     }
 }
 
