@@ -315,8 +315,9 @@ fn digest(text: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }
 
+/// The model a `warden:model` tag names, trimmed as the inventory reads it (a padded tag must find the same model).
 fn tagged_model(tags: &std::collections::BTreeMap<String, String>) -> Option<Resource> {
-    tags.get(crate::resource::TAG_MODEL).map(|m| Resource::Model(m.clone()))
+    tags.get(crate::resource::TAG_MODEL).map(|m| Resource::Model(m.trim().to_owned()))
 }
 
 fn describe(event: &Event) -> Parts {
