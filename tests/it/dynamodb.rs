@@ -242,3 +242,20 @@ fn ten_thousand_models_import_into_dynamodb() {
         assert!(engine.import_inventory(&file, "generated", now()).await.unwrap().changed.is_empty());
     });
 }
+
+/// A duplicate costs one read: its marker is read with the heads and marks the commit needs, so no transaction is
+/// sent (it used to cost a cancelled transaction and a marker read, more than a new event).
+#[test]
+fn a_duplicate_sends_no_transaction() {
+    runtime().block_on(async {
+        let engine = engine(fresh_dynamo_ledger("duplicate-cost").await).await;
+        let body = read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json"));
+        let first = engine.ingest_bytes(&body, now()).await.unwrap();
+        assert_eq!(first.status, Status::Applied);
+        let before = engine.ledger().write_counts();
+        let again = engine.ingest_bytes(&body, now()).await.unwrap();
+        assert_eq!((again.status, again.actions.len()), (Status::Duplicate, first.actions.len()));
+        let after = engine.ledger().write_counts();
+        assert_eq!((after.sent, after.wcu), (before.sent, before.wcu), "no transaction sent for a duplicate");
+    });
+}

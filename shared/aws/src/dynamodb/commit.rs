@@ -179,12 +179,18 @@ impl DynamoLedger {
         let chains: std::collections::BTreeSet<&str> = commit.entries.iter().map(|e| e.chain.as_str()).collect();
         // One strongly consistent read for every head and mark the transaction is conditioned on: the shorter
         // the gap between this read and the write, the fewer conflicts under concurrent writers.
+        // The event's marker is read in the same request: a duplicate is then one read, not a cancelled transaction.
+        let marker_key = key(schema::marker_pk(&commit.idempotency_key), schema::MARKER_SK);
         let mut keys: Vec<Item> = chains.iter().map(|c| key(schema::HEADS_PK.to_owned(), schema::head_sk(c))).collect();
         keys.extend(marks.iter().map(|m| m.key.clone()));
+        keys.push(marker_key.clone());
         let current = self.batch_get(keys).await?;
         let found = |item_key: &Item| {
             current.iter().find(|item| item.get(PK) == item_key.get(PK) && item.get(SK) == item_key.get(SK))
         };
+        if let Some(marker) = found(&marker_key) {
+            return Ok(CommitOutcome::Duplicate { original: outcome_of(marker)? });
+        }
         let mut heads: BTreeMap<String, Option<Head>> = BTreeMap::new();
         for chain in chains {
             let head = match found(&key(schema::HEADS_PK.to_owned(), schema::head_sk(chain))) {
@@ -210,6 +216,7 @@ impl DynamoLedger {
             .chain(sealed.iter().map(|e| e.hash.as_str()))
             .collect();
         let token = content_digest(identity.join("#").as_bytes());
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
         let result = self
             .client
             .transact_write_items()
@@ -266,13 +273,16 @@ impl DynamoLedger {
     }
 
     pub(super) async fn read_outcome(&self, idempotency_key: &str) -> Result<Option<EventOutcome>, LedgerError> {
-        let Some(item) = self.get(key(schema::marker_pk(idempotency_key), schema::MARKER_SK)).await? else {
-            return Ok(None);
-        };
-        let mut outcome: EventOutcome = json(&item, "outcome")?;
-        if let Some(AttributeValue::Ss(delivered)) = item.get("delivered") {
-            outcome.delivered.extend(delivered.iter().cloned());
-        }
-        Ok(Some(outcome))
+        let marker = self.get(key(schema::marker_pk(idempotency_key), schema::MARKER_SK)).await?;
+        marker.as_ref().map(outcome_of).transpose()
     }
+}
+
+/// What an event led to, from its marker item (the outcome and the effects delivered since).
+fn outcome_of(item: &Item) -> Result<EventOutcome, LedgerError> {
+    let mut outcome: EventOutcome = json(item, "outcome")?;
+    if let Some(AttributeValue::Ss(delivered)) = item.get("delivered") {
+        outcome.delivered.extend(delivered.iter().cloned());
+    }
+    Ok(outcome)
 }

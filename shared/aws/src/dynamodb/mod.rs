@@ -74,6 +74,8 @@ pub struct DynamoLedger {
 /// What commits cost, counted since the ledger was created (for metrics and benchmarks).
 #[derive(Debug, Default)]
 pub struct WriteStats {
+    /// Transactions sent, whatever their result (a cancelled one costs too).
+    sent: AtomicU64,
     transactions: AtomicU64,
     items: AtomicU64,
     /// Write capacity units as DynamoDB reports them, in thousandths.
@@ -84,6 +86,9 @@ pub struct WriteStats {
 /// A snapshot of [`WriteStats`].
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct WriteCounts {
+    /// Transactions sent, cancelled ones included.
+    pub sent: u64,
+    /// Transactions that committed.
     pub transactions: u64,
     pub items: u64,
     pub wcu: f64,
@@ -95,6 +100,7 @@ impl WriteStats {
         #[allow(clippy::cast_precision_loss)]
         let wcu = self.milli_wcu.load(Ordering::Relaxed) as f64 / 1000.0;
         WriteCounts {
+            sent: self.sent.load(Ordering::Relaxed),
             transactions: self.transactions.load(Ordering::Relaxed),
             items: self.items.load(Ordering::Relaxed),
             wcu,
