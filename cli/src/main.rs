@@ -240,6 +240,10 @@ enum LedgerCommand {
     Init,
     /// Print the ledger table's key schema and index as JSON (the templates are checked against it).
     Schema,
+    /// Move a DynamoDB ledger table written by an earlier Warden to this version's layout. Entries keep their
+    /// bytes; stop the functions' event sources first (they refuse the table until the migration ends), and run
+    /// it again if it is interrupted.
+    Migrate,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -325,9 +329,11 @@ fn main() -> ExitCode {
             Command::Ledger { command: LedgerCommand::Init } => commands::ledger_init(&global).await,
             #[cfg(feature = "aws")]
             Command::Ledger { command: LedgerCommand::Schema } => commands::ledger_schema(),
+            #[cfg(feature = "aws")]
+            Command::Ledger { command: LedgerCommand::Migrate } => commands::ledger_migrate(&global).await,
             #[cfg(not(feature = "aws"))]
-            Command::Ledger { command: LedgerCommand::Init | LedgerCommand::Schema } => {
-                Err(commands::needs_aws("the DynamoDB table's `ledger init` and `ledger schema`"))
+            Command::Ledger { command: LedgerCommand::Init | LedgerCommand::Schema | LedgerCommand::Migrate } => {
+                Err(commands::needs_aws("the DynamoDB table's `ledger init`, `ledger schema` and `ledger migrate`"))
             }
             Command::Inventory { command: InventoryCommand::Import { file } } => {
                 commands::inventory_import(&global, &file).await

@@ -552,10 +552,8 @@ async fn inputs_break_glass_cannot_act_on_are_recorded_and_alerted_once_not_retr
         // The same input again (a redelivery) is recorded once and alerted once.
         assert_eq!(handler.handle(payload.clone()).await.unwrap()["alerted"], false);
     }
-    let rejected = ledger
-        .entries(warden_core::ledger::UNATTRIBUTED_CHAIN)
+    let rejected = warden_tests::unattributed_entries(&ledger)
         .await
-        .unwrap()
         .into_iter()
         .filter(|e| matches!(e.entry.body, EntryBody::Rejected { .. }))
         .count();

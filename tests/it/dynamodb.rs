@@ -215,7 +215,7 @@ fn hostile_inputs_are_recorded_as_small_rejections_on_dynamodb() {
                 .unwrap_or_else(|e| panic!("the rejection must be recorded, not fail: {e}"));
             assert_eq!(report.status, Status::Rejected);
         }
-        let rejected = engine.ledger().entries(warden_core::ledger::UNATTRIBUTED_CHAIN).await.unwrap();
+        let rejected = warden_tests::unattributed_entries(engine.ledger()).await;
         assert_eq!(rejected.len(), 3);
         for entry in &rejected {
             let text = serde_json::to_string(entry).unwrap();
@@ -257,5 +257,88 @@ fn a_duplicate_sends_no_transaction() {
         assert_eq!((again.status, again.actions.len()), (Status::Duplicate, first.actions.len()));
         let after = engine.ledger().write_counts();
         assert_eq!((after.sent, after.wcu), (before.sent, before.wcu), "no transaction sent for a duplicate");
+    });
+}
+
+/// A table written by the version before layout 2 (`tests/fixtures/golden/dynamodb-layout-1.jsonl`: the bundled
+/// events replayed into DynamoDB Local with the sample inventory, dumped by `scripts/dump-table.py`) is refused,
+/// naming the fix, until `migrate` moves it: every entry keeps its bytes, the chains verify, every event it
+/// recorded is a duplicate, and new events are found by the new model lookups. A migration found part-way (a
+/// crash) is finished by running it again.
+#[test]
+fn a_layout_1_table_migrates_without_rewriting_any_entry() {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    runtime().block_on(async {
+        let created = fresh_dynamo_ledger("layout1").await;
+        let (client, table) = (created.client().clone(), created.table().to_owned());
+        let fixture =
+            std::fs::read_to_string(warden_tests::root().join("tests/fixtures/golden/dynamodb-layout-1.jsonl"))
+                .unwrap();
+        let old_items = warden_tests::dynamodb_items(&fixture);
+        for batch in old_items.chunks(25) {
+            let requests = batch
+                .iter()
+                .map(|item| {
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(item.clone())).build().unwrap())
+                        .build()
+                })
+                .collect();
+            client.batch_write_item().request_items(&table, requests).send().await.unwrap();
+        }
+
+        // Refused, naming the command: a layout-2 reader would see an empty inventory and restart every chain.
+        let refused = engine_without_inventory(DynamoLedger::new(client.clone(), &table));
+        let error = refused.ingest_bytes(&finding(1), now()).await.unwrap_err().to_string();
+        assert!(error.contains("layout 1") && error.contains("warden ledger migrate --table"), "{error}");
+
+        // A crash part-way: the layout item says so, one head already moved (and its old item still there).
+        let migrating = std::collections::HashMap::from([
+            ("pk".to_owned(), AttributeValue::S("LAYOUT".into())),
+            ("sk".to_owned(), AttributeValue::S("VERSION".into())),
+            ("version".to_owned(), AttributeValue::N("1".into())),
+            ("migrating".to_owned(), AttributeValue::Bool(true)),
+        ]);
+        let mut moved_head = old_items.iter().find(|i| i["pk"] == AttributeValue::S("HEADS".into())).unwrap().clone();
+        let chain = moved_head["sk"].as_s().unwrap().trim_start_matches("CHAIN#").to_owned();
+        moved_head.insert("pk".into(), AttributeValue::S(format!("CHAIN#{chain}")));
+        moved_head.insert("sk".into(), AttributeValue::S("HEAD".into()));
+        for item in [migrating, moved_head] {
+            client.put_item().table_name(&table).set_item(Some(item)).send().await.unwrap();
+        }
+        let error = DynamoLedger::new(client.clone(), &table).chains().await.unwrap_err().to_string();
+        assert!(error.contains("part-way through a migration"), "{error}");
+
+        let migration = DynamoLedger::new(client.clone(), &table).migrate().await.unwrap();
+        assert_eq!(
+            (migration.from, migration.to, migration.heads_moved, migration.models_moved, migration.entries_reindexed),
+            (1, 2, 10, 9, 123),
+            "{migration:?}"
+        );
+        assert!(migration.lookups_written > 9, "{migration:?}");
+
+        // Every entry attribute is byte for byte what layout 1 stored; only the index key moved to a shard.
+        let stored = client.scan().table_name(&table).consistent_read(true).send().await.unwrap().items.unwrap();
+        for old in old_items.iter().filter(|i| i.contains_key("entry")) {
+            let now_stored = stored.iter().find(|i| i["pk"] == old["pk"] && i["sk"] == old["sk"]).unwrap();
+            assert_eq!(now_stored["entry"], old["entry"], "{:?}", old["sk"]);
+            let index = now_stored["gsi1pk"].as_s().unwrap();
+            assert!(index.starts_with(old["gsi1pk"].as_s().unwrap()) && index.matches('#').count() == 2, "{index}");
+        }
+        assert!(!stored.iter().any(|i| matches!(i["pk"].as_s().map(String::as_str), Ok("HEADS" | "INVENTORY"))));
+
+        let engine = engine(DynamoLedger::new(client.clone(), &table)).await;
+        let report = verify(engine.ledger()).await.unwrap();
+        assert!(report.ok() && (report.chains, report.entries) == (10, 123), "{report:?}");
+        assert_eq!(engine.ledger().inventory().await.unwrap().len(), 9);
+        for file in warden_tests::event_files() {
+            let report = engine.ingest_bytes(&read(&file), now()).await.unwrap();
+            assert_eq!(report.status, Status::Duplicate, "{}", file.display());
+        }
+        let new = engine.ingest_bytes(&finding(1), now()).await.unwrap();
+        assert_eq!((new.status, new.models.clone()), (Status::Applied, vec!["fraud-detector".to_owned()]));
+        assert!(verify(engine.ledger()).await.unwrap().ok());
+        let again = DynamoLedger::new(client, &table).migrate().await.unwrap();
+        assert_eq!((again.from, again.to, again.heads_moved), (2, 2, 0));
     });
 }

@@ -6,10 +6,9 @@ use warden_app::config::{Config, ConfigError, ENV_BUS, ENV_KILL_SWITCH, ENV_MODE
 use warden_app::detector::{FunctionSpec, Handler, emf_line};
 use warden_app::effects::{EffectError, MemoryNotifier, MemoryPublisher};
 use warden_app::ingest::Engine;
-use warden_app::ledger::Ledger;
 use warden_core::engine::Status;
 use warden_core::inventory::InventoryFile;
-use warden_core::ledger::{Actor, EntryBody, UNATTRIBUTED_CHAIN};
+use warden_core::ledger::{Actor, EntryBody};
 use warden_core::policy::Policy;
 use warden_core::severity::Band;
 use warden_core::time::Timestamp;
@@ -75,7 +74,7 @@ fn malformed_events_are_recorded_alerted_low_and_succeed() {
         }
         assert!(handler.notifier.sent().iter().all(|a| a.level == Band::Low));
         assert!(handler.publisher.published().is_empty(), "rejections are not governance decisions");
-        let rejected = handler.engine.ledger().entries(UNATTRIBUTED_CHAIN).await.unwrap();
+        let rejected = warden_tests::unattributed_entries(handler.engine.ledger()).await;
         assert_eq!(
             rejected.iter().filter(|e| matches!(e.entry.body, EntryBody::Rejected { .. })).count(),
             invalid.len()

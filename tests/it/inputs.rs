@@ -296,7 +296,7 @@ fn a_rejection_never_echoes_the_value_and_always_fits_one_ledger_item() {
             let alert = compose(&report).unwrap();
             assert!(!alert.body.contains("4111111111111111"), "{}", alert.body);
         }
-        for entry in engine.ledger().entries(warden_core::ledger::UNATTRIBUTED_CHAIN).await.unwrap() {
+        for entry in warden_tests::unattributed_entries(engine.ledger()).await {
             let size = serde_json::to_vec(&entry).unwrap().len();
             assert!(size < 8 * 1024, "a rejection of {size} bytes");
             let text = serde_json::to_string(&entry).unwrap();

@@ -82,11 +82,8 @@ fn replaying_everything_twice_changes_nothing_and_reports_duplicates() {
         let report = verify(engine.ledger()).await.unwrap_or_else(|e| panic!("{e}"));
         assert!(report.ok(), "{report:?}");
         // A rejected input is recorded once, with a digest and never its body.
-        let rejected: Vec<_> = engine
-            .ledger()
-            .entries(warden_core::ledger::UNATTRIBUTED_CHAIN)
+        let rejected: Vec<_> = warden_tests::unattributed_entries(engine.ledger())
             .await
-            .unwrap_or_default()
             .into_iter()
             .filter(|e| matches!(e.entry.body, EntryBody::Rejected { .. }))
             .collect();

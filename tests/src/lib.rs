@@ -363,3 +363,36 @@ pub fn generated_inventory(count: usize) -> InventoryFile {
         .collect();
     InventoryFile::parse(&text).unwrap_or_else(|e| panic!("generated inventory: {e}"))
 }
+
+/// Every entry on the chains that hold signals about no model (spread over several chains since layout 2).
+pub async fn unattributed_entries<L: warden_app::ledger::Ledger>(ledger: &L) -> Vec<warden_core::ledger::Entry> {
+    let mut entries = Vec::new();
+    for chain in ledger.chains().await.unwrap() {
+        if warden_core::ledger::is_unattributed(&chain) {
+            entries.extend(ledger.entries(&chain).await.unwrap());
+        }
+    }
+    entries
+}
+
+/// Items in DynamoDB's JSON form (`{"pk": {"S": "..."}, "seq": {"N": "1"}}`, one per line), as
+/// `scripts/dump-table.py` writes them: for loading a table written by an earlier version.
+pub fn dynamodb_items(jsonl: &str) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    jsonl
+        .lines()
+        .map(|line| {
+            let item: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).unwrap();
+            item.into_iter()
+                .map(|(name, typed)| {
+                    let value = match (typed.get("S"), typed.get("N")) {
+                        (Some(text), _) => AttributeValue::S(text.as_str().unwrap().to_owned()),
+                        (_, Some(number)) => AttributeValue::N(number.as_str().unwrap().to_owned()),
+                        _ => panic!("attribute {name}: only S and N are expected in a layout-1 table: {typed}"),
+                    };
+                    (name, value)
+                })
+                .collect()
+        })
+        .collect()
+}

@@ -140,6 +140,36 @@ pub async fn ledger_init(global: &Global) -> CommandResult {
     Ok(0)
 }
 
+/// Moves a DynamoDB table to this version's layout. The embedded ledger has one layout: nothing to move.
+#[cfg(feature = "aws")]
+pub async fn ledger_migrate(global: &Global) -> CommandResult {
+    let Some(table) = &global.table else {
+        return Err(Failure::Message(
+            "`ledger migrate` moves a DynamoDB table to this version's layout: name it with --table NAME (the \
+             embedded ledger needs no migration)"
+                .into(),
+        ));
+    };
+    let migration = DynamoLedger::from_env(table).await.migrate().await?;
+    if global.json {
+        println!("{}", serde_json::to_string(&migration)?);
+    } else if migration.from == migration.to {
+        println!("ledger table {table} is at layout {}: nothing to migrate", migration.to);
+    } else {
+        println!(
+            "ledger table {table} moved from layout {} to {}: {} chain heads and {} models moved, {} model lookups \
+             written, {} entries re-indexed (no entry rewritten)",
+            migration.from,
+            migration.to,
+            migration.heads_moved,
+            migration.models_moved,
+            migration.lookups_written,
+            migration.entries_reindexed
+        );
+    }
+    Ok(0)
+}
+
 #[cfg(feature = "aws")]
 pub fn ledger_schema() -> CommandResult {
     println!("{}", serde_json::to_string_pretty(&warden_aws::schema::table_definition())?);

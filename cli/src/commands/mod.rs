@@ -31,7 +31,7 @@ mod replay;
 pub use inventory::{inventory_import, inventory_show};
 pub use ledger::{ledger_export, ledger_show, ledger_verify};
 #[cfg(feature = "aws")]
-pub use ledger::{ledger_init, ledger_schema};
+pub use ledger::{ledger_init, ledger_migrate, ledger_schema};
 pub use policy::{policy_check, policy_default};
 pub use replay::replay;
 

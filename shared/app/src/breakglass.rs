@@ -12,7 +12,7 @@ use warden_core::breakglass::{
 };
 use warden_core::inventory::Model;
 use warden_core::ledger::{
-    Actor, Commit, CommitOutcome, EntryBody, EventOutcome, LedgerError, NewEntry, RecordWrite, UNATTRIBUTED_CHAIN,
+    Actor, Commit, CommitOutcome, EntryBody, EventOutcome, LedgerError, NewEntry, RecordWrite, unattributed_chain,
 };
 use warden_core::policy::Settings;
 use warden_core::time::Timestamp;
@@ -242,9 +242,11 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
         }
     }
 
-    /// The model that owns the target (the inventory is read once per invocation, not per look).
+    /// The model that owns the target: only the models the request's model id and target can name are read.
     async fn model_for(&self, request: &BreakGlassRequest) -> Result<Option<Model>, LedgerError> {
-        Ok(owning_model(&self.ledger.inventory().await?, request))
+        let mut resources = vec![request.action.target_kind().resource(&request.target)];
+        resources.extend(request.model_id.iter().map(|id| warden_core::resource::Resource::Model(id.clone())));
+        Ok(owning_model(&self.ledger.inventory_for(&resources).await?, request))
     }
 
     async fn facts(&self, request: &BreakGlassRequest, model: Option<&Model>) -> Result<Facts, LedgerError> {
@@ -284,7 +286,7 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
         record.transition_key = key.clone();
         let value = serde_json::to_value(&record).map_err(|e| LedgerError::Invalid(e.to_string()))?;
         writes.insert(0, RecordWrite { key: action_key(&request.request_id), expected, value: Some(value) });
-        let chain = facts.model.as_ref().map_or(UNATTRIBUTED_CHAIN.to_owned(), |m| m.id.clone());
+        let chain = facts.model.as_ref().map_or_else(|| unattributed_chain(&request.target), |m| m.id.clone());
         let entry = NewEntry {
             chain,
             recorded_at: now,

@@ -17,7 +17,8 @@ pub async fn load<L: Ledger>(
     history_limit: usize,
     now: Timestamp,
 ) -> Result<TargetStatus, LedgerError> {
-    let inventory = ledger.inventory().await?;
+    // Only the models the target can name: a status read costs the same with ten models or ten thousand.
+    let inventory = ledger.inventory_for(&[kind.resource(target)]).await?;
     let mut records = ledger.records(&[lock_key(target), change_key(target)]).await?;
     if let Some(lock) = lock(target, &records)? {
         records.extend(ledger.records(&[action_key(&lock.request_id)]).await?);

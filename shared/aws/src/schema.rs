@@ -1,20 +1,25 @@
 //! The ledger table's one-table design: the single source of truth for its keys, index and item layout, used by
-//! the adapter, by `warden ledger init`, and (through `warden ledger schema`) checked against the SAM and CDK
-//! templates. `docs/ledger-table.md` explains the access patterns.
+//! the adapter, by `warden ledger init` and `warden ledger migrate`, and (through `warden ledger schema`) checked
+//! against the SAM and CDK templates. `docs/ledger-table.md` explains the access patterns.
+//!
+//! Layout 2 (this one) has no partition that every event touches:
 //!
 //! | item | pk | sk | other attributes |
 //! |---|---|---|---|
-//! | entry | `CHAIN#<chain>` | `ENTRY#<seq, 20 digits>` | `entry` (JSON), `seq`, `hash`, `gsi1pk` = `DAY#<yyyy-mm-dd>`, `gsi1sk` = `<recorded_at>#<chain>#<seq>` |
-//! | chain head | `HEADS` | `CHAIN#<chain>` | `seq`, `hash` |
+//! | layout | `LAYOUT` | `VERSION` | `version` (2), `migrating` (while `warden ledger migrate` runs) |
+//! | one event's entries on one chain | `CHAIN#<chain>` | `ENTRY#<first seq, 20 digits>` | `entries` (JSON array), `first`, `last`, `gsi1pk` = `DAY#<yyyy-mm-dd>#<shard of chain>`, `gsi1sk` = `<recorded_at>#<chain>#<first seq>` |
+//! | chain head | `CHAIN#<chain>` | `HEAD` | `seq`, `hash` |
 //! | idempotency marker | `EVENT#<idempotency key>` | `MARKER` | `outcome` (JSON), `delivered` (string set of effects) |
-//! | model | `INVENTORY` | `MODEL#<id>` | `model` (JSON) |
+//! | model | `MODELS#<shard of id>` | `MODEL#<id>` | `model` (JSON) |
+//! | model lookup | `LOOKUP#<kind>:<name>` | `MODEL#<id>` | (the key finds that model: an endpoint, config, bucket, role, package or group) |
 //! | open data finding | `FINDINGS#<model id>` | `FINDING#<finding id>` | |
 //! | last action on a target | `TARGET#<endpoint or package>` | `LAST_ACTION` | `at` (epoch ms) |
 //! | last alert that paged about a finding or alarm | `ALERT#<alert key>` | `LAST_ALERT` | `level`, `at` (epoch ms) |
 //! | versioned record (break-glass action, lock, breaker window) | `RECORD#<key>` | `RECORD` | `value` (JSON), `version` |
 //!
-//! Heads and the inventory each live in one partition so they can be read with strong consistency in one Query;
-//! Warden's write rate (governance events) is far below a partition's limits.
+//! Layout 1 kept every head in one `HEADS` partition, every model in one `INVENTORY` partition, one item per
+//! entry (`entry`, `seq`, `hash`) and one index partition per day; `warden ledger migrate` moves a table from it
+//! (entries keep their bytes: only their index key changes).
 
 use serde_json::{Value, json};
 
@@ -24,8 +29,16 @@ pub const GSI1: &str = "gsi1";
 pub const GSI1_PK: &str = "gsi1pk";
 pub const GSI1_SK: &str = "gsi1sk";
 
-pub const HEADS_PK: &str = "HEADS";
-pub const INVENTORY_PK: &str = "INVENTORY";
+/// The layout this adapter reads and writes.
+pub const LAYOUT_VERSION: i64 = 2;
+pub const LAYOUT_PK: &str = "LAYOUT";
+pub const LAYOUT_SK: &str = "VERSION";
+pub const HEAD_SK: &str = "HEAD";
+/// Model items and the time index are spread over this many partitions each.
+pub const SHARDS: u8 = 32;
+/// Layout 1's partitions, read only by `warden ledger migrate` (and by the check that refuses a layout-1 table).
+pub const V1_HEADS_PK: &str = "HEADS";
+pub const V1_INVENTORY_PK: &str = "INVENTORY";
 pub const MARKER_SK: &str = "MARKER";
 pub const LAST_ACTION_SK: &str = "LAST_ACTION";
 pub const LAST_ALERT_SK: &str = "LAST_ALERT";
@@ -40,8 +53,31 @@ pub fn entry_sk(seq: u64) -> String {
     format!("ENTRY#{seq:020}")
 }
 
-pub fn head_sk(chain: &str) -> String {
+/// Layout 1's head item's sort key (in the `HEADS` partition).
+pub fn v1_head_sk(chain: &str) -> String {
     format!("CHAIN#{chain}")
+}
+
+/// A stable shard number for a key (the first byte of its SHA-256), so the same chain or model always lands in
+/// the same partition.
+pub fn shard_of(key: &str) -> u8 {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes())[0] % SHARDS
+}
+
+/// The partition of a model's item.
+pub fn models_pk(model: &str) -> String {
+    format!("MODELS#{:02}", shard_of(model))
+}
+
+/// Every model partition, for a read of the whole inventory.
+pub fn all_models_pks() -> impl Iterator<Item = String> {
+    (0..SHARDS).map(|shard| format!("MODELS#{shard:02}"))
+}
+
+/// The lookup item of a key from [`warden_core::inventory::lookup_keys_of`].
+pub fn lookup_pk(lookup_key: &str) -> String {
+    format!("LOOKUP#{lookup_key}")
 }
 
 pub fn marker_pk(key: &str) -> String {
@@ -72,9 +108,10 @@ pub fn alert_pk(key: &str) -> String {
     format!("ALERT#{key}")
 }
 
-/// The day partition of the time-range index.
-pub fn day_pk(rfc3339: &str) -> String {
-    format!("DAY#{}", rfc3339.get(..10).unwrap_or(rfc3339))
+/// The time-range index partition of a chain's entries on a day: a day's entries are spread over [`SHARDS`]
+/// partitions by chain, so no index partition takes every entry of a day (a range read queries each shard).
+pub fn day_pk(rfc3339: &str, chain: &str) -> String {
+    format!("DAY#{}#{:02}", rfc3339.get(..10).unwrap_or(rfc3339), shard_of(chain))
 }
 
 /// The table definition as CloudFormation/CreateTable-shaped JSON: key schema, attributes and the GSI.

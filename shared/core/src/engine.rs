@@ -12,7 +12,7 @@ use crate::context::AlertContext;
 use crate::event::{self, DecodeError, Event};
 use crate::inventory::{Affected, Inventory, Model};
 use crate::ledger::{
-    ActionStatus, Actor, Commit, EntryBody, EventOutcome, FactQuery, FindingMark, NewEntry, UNATTRIBUTED_CHAIN,
+    ActionStatus, Actor, Commit, EntryBody, EventOutcome, FactQuery, FindingMark, NewEntry, unattributed_chain,
 };
 use crate::policy::{Decision, DecisionContext, PlannedAction, Policy, SkippedAction};
 use crate::resource::{Resource, package_group_of};
@@ -159,10 +159,10 @@ pub fn plan_commit(
     let mut commit = Commit { idempotency_key: signal.idempotency_key.clone(), ..Commit::default() };
     for (link, decision) in &decisions {
         let model = link.and_then(|a| inventory.get(&a.model_id));
-        let chain = link.map_or(UNATTRIBUTED_CHAIN, |a| a.model_id.as_str());
+        let chain = link.map_or_else(|| unattributed_chain(&signal.idempotency_key), |a| a.model_id.clone());
         let version = model.and_then(|m| model_version(&signal, m));
         let entry = |reason: String, body: EntryBody| NewEntry {
-            chain: chain.to_owned(),
+            chain: chain.clone(),
             recorded_at,
             idempotency_key: signal.idempotency_key.clone(),
             event_id: signal.event_id.clone(),
@@ -310,7 +310,7 @@ pub fn plan_rejection(
     let summary = format!("rejected input: {error}");
     let alert = error.alert_level();
     let entry = NewEntry {
-        chain: UNATTRIBUTED_CHAIN.to_owned(),
+        chain: unattributed_chain(&key),
         recorded_at,
         idempotency_key: key.clone(),
         event_id: text("id").unwrap_or_default(),

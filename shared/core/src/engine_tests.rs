@@ -5,6 +5,7 @@ use super::*;
 use crate::action::RuleAction;
 use crate::event::decode_value;
 use crate::inventory::{EndpointRecord, RiskTier};
+use crate::ledger::UNATTRIBUTED_CHAIN;
 
 fn at() -> Timestamp {
     Timestamp::parse("2026-11-03T00:00:00Z").unwrap_or(Timestamp::MIN)
@@ -74,14 +75,23 @@ fn what_one_event_writes_for_the_models_it_concerns() {
             &actor,
             at(),
         );
-        let written: std::collections::BTreeSet<&str> = commit.entries.iter().map(|e| e.chain.as_str()).collect();
-        assert_eq!(written, chains.iter().copied().collect(), "{case}");
+        // A signal about no model goes to the unattributed chain its idempotency key picks.
+        let logical = |chain: &str| {
+            if crate::ledger::is_unattributed(chain) {
+                assert_eq!(chain, crate::ledger::unattributed_chain(&commit.idempotency_key), "{case}");
+                UNATTRIBUTED_CHAIN.to_owned()
+            } else {
+                chain.to_owned()
+            }
+        };
+        let written: std::collections::BTreeSet<String> = commit.entries.iter().map(|e| logical(&e.chain)).collect();
+        assert_eq!(written, chains.iter().map(|c| (*c).to_owned()).collect(), "{case}");
         // Each model's chain gets the signal and the decision, then one entry per action.
         for chain in chains {
             let kinds: Vec<&str> = commit
                 .entries
                 .iter()
-                .filter(|e| e.chain == *chain)
+                .filter(|e| logical(&e.chain) == *chain)
                 .map(|e| match e.body {
                     EntryBody::Signal { .. } => "signal",
                     EntryBody::Decision { .. } => "decision",

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::ledger::{Actor, Entry, EntryBody, UNATTRIBUTED_CHAIN, VerifyReport};
+use crate::ledger::{Actor, Entry, EntryBody, VerifyReport, is_unattributed};
 use crate::severity::Band;
 use crate::time::Timestamp;
 
@@ -110,7 +110,7 @@ fn row(entry: &Entry, chain_verified: bool) -> EvidenceRow {
         occurred_at: e.occurred_at,
         recorded_at: e.recorded_at,
         record,
-        model: (e.chain != UNATTRIBUTED_CHAIN).then(|| e.chain.clone()),
+        model: (!is_unattributed(&e.chain)).then(|| e.chain.clone()),
         model_version: e.model_version.clone(),
         source: e.source.clone(),
         detail_type: e.detail_type.clone(),

@@ -26,20 +26,26 @@ impl DynamoLedger {
         sealed: &[Entry],
         heads: &BTreeMap<String, Option<Head>>,
         marks: &[MarkWrite],
+        models: &[&Model],
     ) -> Result<Vec<TransactWriteItem>, LedgerError> {
         let mut items = Vec::new();
         let mut marker = key(schema::marker_pk(&commit.idempotency_key), schema::MARKER_SK);
         marker.insert("outcome".into(), s(to_json(&commit.outcome)?));
         items.push(self.put(marker, Condition::New)?);
+        // One item per chain for this event's entries on it (sealed in chain order, consecutive per chain).
+        let mut by_chain: BTreeMap<&str, Vec<Entry>> = BTreeMap::new();
         for entry in sealed {
-            items.push(self.put(Self::entry_item(entry)?, Condition::New)?);
+            by_chain.entry(entry.chain()).or_default().push(entry.clone());
+        }
+        for entries in by_chain.values() {
+            items.push(self.put(Self::entries_item(entries)?, Condition::New)?);
         }
         let mut new_heads: BTreeMap<&str, Head> = BTreeMap::new();
         for entry in sealed {
             new_heads.insert(entry.chain(), entry.head());
         }
         for (chain, head) in new_heads {
-            let mut item = key(schema::HEADS_PK.to_owned(), schema::head_sk(chain));
+            let mut item = key(schema::chain_pk(chain), schema::HEAD_SK);
             item.insert("seq".into(), n(head.seq));
             item.insert("hash".into(), s(head.hash));
             // The head must still be the one we chained to: another writer may have moved it.
@@ -49,8 +55,8 @@ impl DynamoLedger {
             };
             items.push(self.put(item, condition)?);
         }
-        for model in &commit.models {
-            let mut item = key(schema::INVENTORY_PK.to_owned(), schema::model_sk(&model.id));
+        for model in models {
+            let mut item = super::inventory::model_key(&model.id);
             item.insert("model".into(), s(to_json(model)?));
             items.push(self.put(item, Condition::Always)?);
         }
@@ -95,13 +101,12 @@ impl DynamoLedger {
     }
 
     pub(super) async fn read_head(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
-        match self.get(key(schema::HEADS_PK.to_owned(), schema::head_sk(chain))).await? {
+        match self.get(key(schema::chain_pk(chain), schema::HEAD_SK)).await? {
             Some(item) => Ok(Some(head_of(&item)?)),
             None => Ok(None),
         }
     }
 
-    /// Strongly consistent BatchGetItem of up to 100 keys, following unprocessed keys.
     /// Reads items by key, in batches of at most [`MAX_BATCH_GET_KEYS`] (BatchGetItem's limit), retrying what
     /// DynamoDB leaves unprocessed.
     pub(super) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, LedgerError> {
@@ -180,9 +185,18 @@ impl DynamoLedger {
         // One strongly consistent read for every head and mark the transaction is conditioned on: the shorter
         // the gap between this read and the write, the fewer conflicts under concurrent writers.
         // The event's marker is read in the same request: a duplicate is then one read, not a cancelled transaction.
+        // So are the stored records of the models it rewrites, whose lookup items follow their keys.
         let marker_key = key(schema::marker_pk(&commit.idempotency_key), schema::MARKER_SK);
-        let mut keys: Vec<Item> = chains.iter().map(|c| key(schema::HEADS_PK.to_owned(), schema::head_sk(c))).collect();
+        let head_key = |chain: &str| key(schema::chain_pk(chain), schema::HEAD_SK);
+        // Whole records, the last write wins: one write per model.
+        let mut models: BTreeMap<&str, &Model> = BTreeMap::new();
+        for model in &commit.models {
+            models.insert(&model.id, model);
+        }
+        let models: Vec<&Model> = models.into_values().collect();
+        let mut keys: Vec<Item> = chains.iter().map(|c| head_key(c)).collect();
         keys.extend(marks.iter().map(|m| m.key.clone()));
+        keys.extend(models.iter().map(|m| super::inventory::model_key(&m.id)));
         keys.push(marker_key.clone());
         let current = self.batch_get(keys).await?;
         let found = |item_key: &Item| {
@@ -193,7 +207,7 @@ impl DynamoLedger {
         }
         let mut heads: BTreeMap<String, Option<Head>> = BTreeMap::new();
         for chain in chains {
-            let head = match found(&key(schema::HEADS_PK.to_owned(), schema::head_sk(chain))) {
+            let head = match found(&head_key(chain)) {
                 Some(item) => Some(head_of(item)?),
                 None => None,
             };
@@ -205,9 +219,18 @@ impl DynamoLedger {
                 None => None,
             };
         }
+        let mut stale_lookups = Vec::new();
+        for model in &models {
+            let stored =
+                found(&super::inventory::model_key(&model.id)).and_then(|item| json::<Model>(item, "model").ok());
+            let (add, remove) = super::inventory::lookup_changes(stored.as_ref(), model);
+            // New keys first: a model must be found by its keys as soon as its record says it has them.
+            self.write_lookups(add, Vec::new()).await?;
+            stale_lookups.extend(remove);
+        }
         let read_heads = heads.clone();
         let sealed = seal_all(commit.entries.clone(), &mut heads)?;
-        let items = self.commit_items(&commit, &sealed, &read_heads, &marks)?;
+        let items = self.commit_items(&commit, &sealed, &read_heads, &marks, &models)?;
         let item_count = items.len() as u64;
         // The token makes an SDK-level resend of this exact request idempotent for ten minutes. DynamoDB scopes
         // tokens per account, so it must identify the request itself: table, event and every sealed entry.
@@ -232,6 +255,11 @@ impl DynamoLedger {
                 self.stats.items.fetch_add(item_count, Ordering::Relaxed);
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 self.stats.milli_wcu.fetch_add((wcu * 1000.0).round() as u64, Ordering::Relaxed);
+                // Keys the models no longer have: only a cost if left (an extra read), so a failure here is
+                // logged, not the commit's.
+                if let Err(error) = self.write_lookups(Vec::new(), stale_lookups).await {
+                    tracing::warn!(%error, "stale model lookups were not removed");
+                }
                 Ok(CommitOutcome::Committed { entries: sealed })
             }
             Err(SdkError::ServiceError(service)) => match service.err() {

@@ -35,6 +35,12 @@ pub(super) fn head_of(item: &Item) -> Result<Head, LedgerError> {
     Ok(Head { seq, hash: text(item, "hash")?.to_owned() })
 }
 
+/// The entries an entries item holds: layout 2 keeps one event's entries on a chain in one item (`entries`);
+/// layout 1 kept one entry per item (`entry`), and migrated tables still hold those, byte for byte.
+pub(super) fn entries_of(item: &Item) -> Result<Vec<Entry>, LedgerError> {
+    if item.contains_key("entries") { json(item, "entries") } else { Ok(vec![json(item, "entry")?]) }
+}
+
 pub(super) fn timestamp(millis: i64) -> Result<Timestamp, LedgerError> {
     Timestamp::from_millis(millis).ok_or_else(|| LedgerError::Corrupt(format!("timestamp {millis}")))
 }
@@ -69,7 +75,8 @@ pub(super) fn state_readable(item: &Item) -> bool {
             text(item, "level").is_ok_and(|l| l.parse::<warden_core::severity::Band>().is_ok())
                 && number(item, "at").is_ok_and(|at| Timestamp::from_millis(at).is_some())
         }
-        sk if sk.starts_with("CHAIN#") && text(item, PK) == Ok(schema::HEADS_PK) => head_of(item).is_ok(),
+        schema::HEAD_SK => head_of(item).is_ok(),
+        schema::LAYOUT_SK => number(item, "version").is_ok(),
         _ => true,
     }
 }

@@ -1,9 +1,14 @@
 //! The DynamoDB ledger: the [`Ledger`] port on one table (see [`crate::schema`]).
 //!
-//! A commit is one `TransactWriteItems`: the idempotency marker (must not exist), each entry (must not exist),
-//! each chain head (must still be the head we chained to), the inventory records, the facts, and each cooldown
-//! mark (must still hold the value we read). A marker that exists is a duplicate; any other failed condition is
-//! a [`LedgerError::Conflict`], and the engine re-reads and re-plans after a jittered back-off.
+//! A commit is one `TransactWriteItems`: the idempotency marker (must not exist), one item per chain with the
+//! event's entries on it (must not exist), each chain head (must still be the head we chained to), the inventory
+//! records, the facts, and each cooldown mark (must still hold the value we read). A marker found before the
+//! write is a duplicate; any failed condition in the write is a [`LedgerError::Conflict`], and the engine
+//! re-reads and re-plans after a jittered back-off.
+//!
+//! The table's layout is versioned ([`schema::LAYOUT_VERSION`]): the ledger refuses, with the command that fixes
+//! it, a table of another layout (`layout`), and `warden ledger migrate` moves one written by the previous
+//! version.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,13 +23,17 @@ use warden_core::digest::content_digest;
 use warden_core::inventory::{Inventory, Model};
 use warden_core::ledger::{Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Record, seal_all};
 use warden_core::policy::DecisionContext;
+use warden_core::resource::Resource;
 use warden_core::time::Timestamp;
 
 mod commit;
+mod inventory;
 mod items;
+mod layout;
 
 pub use items::MAX_JSON_ATTRIBUTE_BYTES;
-use items::{head_of, json, key, n, number, s, state_readable, text, timestamp, to_json};
+use items::{entries_of, head_of, json, key, n, number, s, state_readable, text, timestamp, to_json};
+pub use layout::Migration;
 
 use crate::errors::{Failure, classify};
 use crate::schema::{self, GSI1_PK, GSI1_SK, PK, SK};
@@ -50,6 +59,8 @@ struct MarkWrite {
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 /// BatchGetItem reads at most this many keys per call.
 pub const MAX_BATCH_GET_KEYS: usize = 100;
+/// BatchWriteItem writes at most this many items per call.
+pub const MAX_BATCH_WRITE_ITEMS: usize = 25;
 
 type Item = std::collections::HashMap<String, AttributeValue>;
 
@@ -69,6 +80,8 @@ pub struct DynamoLedger {
     client: Client,
     table: String,
     stats: std::sync::Arc<WriteStats>,
+    /// Set once the table's layout was checked: once per process (per Lambda container), not per event.
+    layout_checked: std::sync::Arc<tokio::sync::OnceCell<()>>,
 }
 
 /// What commits cost, counted since the ledger was created (for metrics and benchmarks).
@@ -132,7 +145,12 @@ fn build_error(error: impl std::fmt::Display) -> LedgerError {
 
 impl DynamoLedger {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), stats: std::sync::Arc::default() }
+        Self {
+            client,
+            table: table.into(),
+            stats: std::sync::Arc::default(),
+            layout_checked: std::sync::Arc::default(),
+        }
     }
 
     /// What commits through this ledger (and its clones) have written so far.
@@ -193,6 +211,7 @@ impl DynamoLedger {
             .send()
             .await;
         match result {
+            // A new table needs no layout item: one without layout-1 items is read as the current layout.
             Ok(_) => Ok(true),
             Err(SdkError::ServiceError(e)) if e.err().code() == Some("ResourceInUseException") => Ok(false),
             Err(e) => Err(sdk_error("CreateTable", &self.table, e)),
@@ -242,14 +261,19 @@ impl DynamoLedger {
         }
     }
 
-    fn entry_item(entry: &Entry) -> Result<Item, LedgerError> {
-        let recorded = entry.entry.recorded_at.to_rfc3339();
-        let mut item = key(schema::chain_pk(entry.chain()), schema::entry_sk(entry.seq));
-        item.insert("entry".into(), s(to_json(entry)?));
-        item.insert("seq".into(), n(entry.seq));
-        item.insert("hash".into(), s(entry.hash.clone()));
-        item.insert(GSI1_PK.into(), s(schema::day_pk(&recorded)));
-        item.insert(GSI1_SK.into(), s(format!("{recorded}#{}#{:020}", entry.chain(), entry.seq)));
+    /// One event's entries on one chain (consecutive, sealed): one item, keyed by the first sequence number.
+    fn entries_item(entries: &[Entry]) -> Result<Item, LedgerError> {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            return Err(LedgerError::Invalid("an entries item needs at least one entry".into()));
+        };
+        let chain = first.chain();
+        let recorded = first.entry.recorded_at.to_rfc3339();
+        let mut item = key(schema::chain_pk(chain), schema::entry_sk(first.seq));
+        item.insert("entries".into(), s(to_json(&entries)?));
+        item.insert("first".into(), n(first.seq));
+        item.insert("last".into(), n(last.seq));
+        item.insert(GSI1_PK.into(), s(schema::day_pk(&recorded, chain)));
+        item.insert(GSI1_SK.into(), s(format!("{recorded}#{chain}#{:020}", first.seq)));
         Ok(item)
     }
 
@@ -294,18 +318,27 @@ impl DynamoLedger {
 impl DynamoLedger {
     /// Every item of the table, page by page (`verify` only: an audit reads everything).
     async fn scan_all(&self) -> Result<Vec<Item>, LedgerError> {
+        self.scan(None).await
+    }
+
+    /// The items a scan's filter keeps (`expression`, with `#name`/`:value` placeholders), page by page: for
+    /// audits and migration, which read everything anyway.
+    async fn scan(&self, filter: Option<ScanFilter<'_>>) -> Result<Vec<Item>, LedgerError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error("Scan", &self.table, e))?;
+            let mut request =
+                self.client.scan().table_name(&self.table).consistent_read(true).set_exclusive_start_key(start.take());
+            if let Some(filter) = &filter {
+                request = request.filter_expression(filter.expression);
+                for (name, attribute) in filter.names {
+                    request = request.expression_attribute_names(*name, *attribute);
+                }
+                for (name, value) in filter.values {
+                    request = request.expression_attribute_values(*name, value.clone());
+                }
+            }
+            let output = request.send().await.map_err(|e| sdk_error("Scan", &self.table, e))?;
             items.extend(output.items.unwrap_or_default());
             match output.last_evaluated_key {
                 Some(next) => start = Some(next),
@@ -313,6 +346,54 @@ impl DynamoLedger {
             }
         }
     }
+
+    /// Puts and deletes outside a transaction, [`MAX_BATCH_WRITE_ITEMS`] per call, retrying what DynamoDB leaves
+    /// unprocessed: for derived items (model lookups) and migration, where each write is idempotent.
+    async fn batch_write(&self, requests: Vec<aws_sdk_dynamodb::types::WriteRequest>) -> Result<(), LedgerError> {
+        for batch in requests.chunks(MAX_BATCH_WRITE_ITEMS) {
+            let mut pending = batch.to_vec();
+            let mut attempt = 0_u32;
+            while !pending.is_empty() {
+                if attempt == 8 {
+                    return Err(LedgerError::Unavailable(format!(
+                        "BatchWriteItem left {} items unprocessed",
+                        pending.len()
+                    )));
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+                }
+                attempt += 1;
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchWriteItem", &self.table, e))?;
+                pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A scan's filter expression with its placeholders.
+struct ScanFilter<'a> {
+    expression: &'a str,
+    names: &'a [(&'a str, &'a str)],
+    values: &'a [(&'a str, AttributeValue)],
+}
+
+fn put_request(item: Item) -> Result<aws_sdk_dynamodb::types::WriteRequest, LedgerError> {
+    let put = aws_sdk_dynamodb::types::PutRequest::builder().set_item(Some(item)).build().map_err(build_error)?;
+    Ok(aws_sdk_dynamodb::types::WriteRequest::builder().put_request(put).build())
+}
+
+fn delete_request(item_key: Item) -> Result<aws_sdk_dynamodb::types::WriteRequest, LedgerError> {
+    let delete =
+        aws_sdk_dynamodb::types::DeleteRequest::builder().set_key(Some(item_key)).build().map_err(build_error)?;
+    Ok(aws_sdk_dynamodb::types::WriteRequest::builder().delete_request(delete).build())
 }
 
 impl Ledger for DynamoLedger {
@@ -326,23 +407,18 @@ impl Ledger for DynamoLedger {
     }
 
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
+        self.ensure_layout().await?;
         self.commit_once(commit).await
     }
 
     async fn inventory(&self) -> Result<Inventory, LedgerError> {
-        let items = self.query(schema::INVENTORY_PK.to_owned(), Some("MODEL#"), None).await?;
-        let mut models = Vec::new();
-        let mut unreadable = std::collections::BTreeSet::new();
-        for item in &items {
-            match json::<Model>(item, "model") {
-                Ok(model) => models.push(model),
-                // One damaged record must not stop every other model's events.
-                Err(_) => {
-                    unreadable.insert(text(item, SK)?.trim_start_matches("MODEL#").to_owned());
-                }
-            }
-        }
-        Ok(Inventory::from_stored(models, unreadable))
+        self.ensure_layout().await?;
+        self.whole_inventory().await
+    }
+
+    async fn inventory_for(&self, resources: &[Resource]) -> Result<Inventory, LedgerError> {
+        self.ensure_layout().await?;
+        self.inventory_by_lookup(resources).await
     }
 
     async fn facts(&self, query: &FactQuery) -> Result<DecisionContext, LedgerError> {
@@ -367,21 +443,32 @@ impl Ledger for DynamoLedger {
     }
 
     async fn chains(&self) -> Result<Vec<String>, LedgerError> {
-        let items = self.query(schema::HEADS_PK.to_owned(), Some("CHAIN#"), None).await?;
+        self.ensure_layout().await?;
+        // Heads live in their chains' partitions (no partition every event writes), so listing them is a scan:
+        // only audits and exports list every chain, and they read every entry anyway.
+        let heads =
+            ScanFilter { expression: "#sk = :head", names: &[("#sk", SK)], values: &[(":head", s(schema::HEAD_SK))] };
+        let items = self.scan(Some(heads)).await?;
         let mut chains = items
             .iter()
-            .map(|item| text(item, SK).map(|sk| sk.trim_start_matches("CHAIN#").to_owned()))
+            .map(|item| text(item, PK).map(|pk| pk.trim_start_matches("CHAIN#").to_owned()))
             .collect::<Result<Vec<_>, _>>()?;
         chains.sort();
         Ok(chains)
     }
 
     async fn entries(&self, chain: &str) -> Result<Vec<Entry>, LedgerError> {
+        self.ensure_layout().await?;
         let items = self.query(schema::chain_pk(chain), Some("ENTRY#"), None).await?;
-        items.iter().map(|item| json::<Entry>(item, "entry")).collect()
+        let mut entries = Vec::new();
+        for item in &items {
+            entries.extend(entries_of(item)?);
+        }
+        Ok(entries)
     }
 
     async fn head(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
+        self.ensure_layout().await?;
         self.read_head(chain).await
     }
 
@@ -428,33 +515,40 @@ impl Ledger for DynamoLedger {
     }
 }
 
-/// Direct edits of stored entries, to prove `verify` catches tampering (tests only).
+/// Direct edits of stored entries, to prove `verify` catches tampering (tests only). `position` counts entries in
+/// storage order (from 1), across the items that hold them, as a script editing the table would find them.
 #[cfg(feature = "conformance")]
 impl warden_app::conformance::Tamper for DynamoLedger {
     async fn overwrite_entry(&self, chain: &str, position: u64, entry: Option<&Entry>) -> Result<(), LedgerError> {
-        let item_key = key(schema::chain_pk(chain), schema::entry_sk(position));
-        match entry {
-            Some(entry) => {
-                let mut item = Self::entry_item(entry)?;
-                item.extend(item_key);
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("PutItem", &self.table, e))?;
+        let items = self.query(schema::chain_pk(chain), Some("ENTRY#"), None).await?;
+        let mut before = 0_u64;
+        for item in items {
+            let mut stored = entries_of(&item)?;
+            let count = stored.len() as u64;
+            if position > before + count {
+                before += count;
+                continue;
             }
-            None => {
-                self.client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .set_key(Some(item_key))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("DeleteItem", &self.table, e))?;
+            let index = usize::try_from(position - before - 1).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+            match entry {
+                Some(entry) => stored[index] = entry.clone(),
+                None => {
+                    stored.remove(index);
+                }
             }
+            let item_key = key(text(&item, PK)?.to_owned(), text(&item, SK)?);
+            let request = if stored.is_empty() {
+                delete_request(item_key)?
+            } else {
+                let mut edited = item.clone();
+                match item.contains_key("entries") {
+                    true => edited.insert("entries".into(), s(to_json(&stored)?)),
+                    false => edited.insert("entry".into(), s(to_json(&stored[0])?)),
+                };
+                put_request(edited)?
+            };
+            return self.batch_write(vec![request]).await;
         }
-        Ok(())
+        Err(LedgerError::Invalid(format!("chain {chain} has no entry at position {position}")))
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{ActionRecord, Lock, Versioned, action_key, change_key, lock_key};
 use crate::action::{LastChange, Operation, Phase, TargetKind};
 use crate::inventory::{Inventory, Model};
-use crate::ledger::{Actor, Entry, EntryBody, LedgerError, Record, UNATTRIBUTED_CHAIN};
+use crate::ledger::{Actor, Entry, EntryBody, LedgerError, Record, unattributed_chain};
 use crate::time::Timestamp;
 
 /// The model that owns a target, as the inventory knows it.
@@ -80,7 +80,7 @@ impl TargetStatus {
 
 /// The chain that holds the target's history.
 pub fn chain(inventory: &Inventory, kind: TargetKind, target: &str) -> String {
-    owning_model(inventory, kind, target).map_or_else(|| UNATTRIBUTED_CHAIN.to_owned(), |m| m.id.clone())
+    owning_model(inventory, kind, target).map_or_else(|| unattributed_chain(target), |m| m.id.clone())
 }
 
 /// The lock on the target, if any (to find the action record to read next).

@@ -16,9 +16,10 @@ pub struct InventoryIndex {
     keys_by_model: BTreeMap<String, Vec<String>>,
 }
 
-/// The keys a model is found by. Must cover every way [`Model::owns`] and the inventory's own updates
-/// (`observe`) look a model up.
-fn keys_of(model: &Model) -> Vec<String> {
+/// The keys a model is found by (`<kind>:<name>`, e.g. `endpoint:fraud-prod`, `model:<id>`). Must cover
+/// every way [`Model::owns`] and the inventory's own updates (`observe`) look a model up. A ledger that stores its
+/// inventory keeps one lookup item per key (the DynamoDB ledger) or this index in memory (the embedded one).
+pub fn lookup_keys_of(model: &Model) -> Vec<String> {
     let mut keys = vec![format!("model:{}", model.id), format!("group:{}", model.package_group())];
     for endpoint in &model.endpoints {
         keys.push(format!("endpoint:{}", endpoint.name));
@@ -33,8 +34,8 @@ fn keys_of(model: &Model) -> Vec<String> {
     keys
 }
 
-/// The keys under which the models a resource may belong to are found.
-fn lookups(resource: &Resource) -> Vec<String> {
+/// The keys under which the models a resource may belong to are found (see [`lookup_keys_of`]).
+pub fn lookup_keys_for(resource: &Resource) -> Vec<String> {
     match resource {
         Resource::Model(id) => vec![format!("model:{id}")],
         Resource::Endpoint(name) => vec![format!("endpoint:{name}")],
@@ -68,7 +69,7 @@ impl InventoryIndex {
                 ids.remove(&model.id);
             }
         }
-        let keys = keys_of(model);
+        let keys = lookup_keys_of(model);
         for key in &keys {
             self.models_by_key.entry(key.clone()).or_default().insert(model.id.clone());
         }
@@ -79,7 +80,7 @@ impl InventoryIndex {
     pub fn models_for(&self, resources: &[Resource]) -> BTreeSet<String> {
         resources
             .iter()
-            .flat_map(lookups)
+            .flat_map(lookup_keys_for)
             .filter_map(|key| self.models_by_key.get(&key))
             .flat_map(|ids| ids.iter().cloned())
             .collect()

@@ -324,7 +324,7 @@ pub fn is_valid_model_id(id: &str) -> bool {
 }
 
 pub use file::{InventoryError, InventoryFile, ModelSpec};
-pub use index::InventoryIndex;
+pub use index::{InventoryIndex, lookup_keys_for, lookup_keys_of};
 pub use observe::{Observation, TagConflict};
 
 mod file;

@@ -20,8 +20,25 @@ use crate::severity::{Band, Severity};
 use crate::signal::SignalClass;
 use crate::time::Timestamp;
 
-/// The chain for signals that affect no known model. Model ids cannot start with `_`.
+/// The name of the one chain for signals that affected no known model in ledgers written before layout 2, and the
+/// prefix of the chains that hold them since. Model ids cannot start with `_`.
 pub const UNATTRIBUTED_CHAIN: &str = "_unattributed";
+
+/// How many chains share the signals that affect no model: one chain would be a partition every such event
+/// writes (and a head every concurrent writer contends for).
+pub const UNATTRIBUTED_SHARDS: u8 = 16;
+
+/// The chain for a signal (or break-glass target) that affects no known model: one of [`UNATTRIBUTED_SHARDS`]
+/// chains, chosen by a digest of `key` so the same key always lands on the same chain.
+pub fn unattributed_chain(key: &str) -> String {
+    let shard = Sha256::digest(key.as_bytes())[0] % UNATTRIBUTED_SHARDS;
+    format!("{UNATTRIBUTED_CHAIN}-{shard:02}")
+}
+
+/// Whether a chain holds signals about no model (rather than one model's history).
+pub fn is_unattributed(chain: &str) -> bool {
+    chain.starts_with(UNATTRIBUTED_CHAIN)
+}
 
 /// `prev_hash` of a chain's first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
