@@ -188,3 +188,37 @@ fn function_crates_declare_the_same_specs_as_this_test() {
     let crates = std::fs::read_dir(warden_tests::root().join("functions")).unwrap().count();
     assert_eq!(crates, FUNCTIONS.len() + 1, "every function crate is listed here or is {breakglass}");
 }
+
+/// An SQS batch (how the stacks deliver events to the detectors): each message is one event; a message whose
+/// delivery failed is reported alone in `batchItemFailures` (so only it returns to the queue), a body that is not an
+/// event is recorded as rejected and succeeds, and the redelivered message completes as a duplicate.
+#[test]
+fn a_queue_batch_reports_only_the_failed_message() {
+    use warden_aws::function::Invoke;
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let handler = handler(dir.path(), FUNCTIONS[4]).await;
+        let alarm = |name: &str| String::from_utf8(read(&events_dir().join(name))).unwrap();
+        let message = |id: &str, body: String| {
+            serde_json::json!({"messageId": id, "receiptHandle": "r", "body": body, "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:warden-drift", "awsRegion": "us-east-1",
+                "attributes": {}, "messageAttributes": {}})
+        };
+        let first = message("m1", alarm("cloudwatch-drift-alarm-high-risk-rollback.json"));
+        let batch = serde_json::json!({"Records": [
+            first.clone(),
+            message("m2", "not an event {".into()),
+            message("m3", alarm("cloudwatch-drift-alarm-medium-risk-alert.json")),
+        ]});
+        handler.publisher.fail_next(EffectError::Retryable("FailedEntryCount 2".into()));
+        let response = handler.invoke(batch).await.unwrap();
+        assert_eq!(response, serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m1"}]}));
+        let rejected = warden_tests::unattributed_entries(handler.engine.ledger()).await;
+        assert_eq!(rejected.iter().filter(|e| matches!(e.entry.body, EntryBody::Rejected { .. })).count(), 1);
+
+        let published = handler.publisher.published().len();
+        let redelivered = handler.invoke(serde_json::json!({"Records": [first]})).await.unwrap();
+        assert_eq!(redelivered, serde_json::json!({"batchItemFailures": []}));
+        assert!(handler.publisher.published().len() > published, "the redelivery sends what had failed");
+    });
+}

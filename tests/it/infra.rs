@@ -120,8 +120,23 @@ fn every_function_gets_exactly_the_environment_its_configuration_reads() {
     }
 }
 
-/// `(bus, source, detail-type)` routed to each function, by function logical id.
+/// The function reading each queue (by logical id), from the event source mappings.
+fn queue_readers(stack: &Value) -> BTreeMap<String, String> {
+    resources(stack, "AWS::Lambda::EventSourceMapping")
+        .map(|(_, mapping)| {
+            let properties = &mapping["Properties"];
+            (
+                referenced(&properties["EventSourceArn"]).unwrap().to_owned(),
+                referenced(&properties["FunctionName"]).unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `(bus, source, detail-type)` routed to each function, by function logical id: directly, or through the queue
+/// the function reads.
 fn routes(stack: &Value) -> BTreeMap<String, BTreeSet<(String, String, String)>> {
+    let readers = queue_readers(stack);
     let mut routes: BTreeMap<String, BTreeSet<(String, String, String)>> = BTreeMap::new();
     for (logical, rule) in resources(stack, "AWS::Events::Rule") {
         let properties = &rule["Properties"];
@@ -133,7 +148,8 @@ fn routes(stack: &Value) -> BTreeMap<String, BTreeSet<(String, String, String)>>
         let pattern = &properties["EventPattern"];
         for target in properties["Targets"].as_array().unwrap() {
             assert!(target["DeadLetterConfig"]["Arn"].is_object(), "{logical}: undeliverable events must be kept");
-            let function = referenced(&target["Arn"]).unwrap().to_owned();
+            let target = referenced(&target["Arn"]).unwrap();
+            let function = readers.get(target).map_or(target, String::as_str).to_owned();
             for source in strings(&pattern["source"]) {
                 for detail_type in strings(&pattern["detail-type"]) {
                     routes.entry(function.clone()).or_default().insert((bus.clone(), source.clone(), detail_type));
@@ -174,6 +190,56 @@ fn rules_route_exactly_the_events_each_function_decodes_from_the_right_bus() {
             ("default", "aws.sagemaker", "SageMaker Endpoint State Change"),
         ]);
         assert_eq!(routes.get(logical).cloned().unwrap_or_default(), expected, "{name} {logical}");
+    }
+}
+
+/// Every detector reads its events through its own queue, so a burst waits instead of being throttled into a
+/// dead-letter queue: batches with partial batch failures reported (the handler returns `batchItemFailures`),
+/// concurrency capped within the function's reservation, a visibility timeout of at least six times the function's
+/// timeout, a redrive to the failed-invocations queue, encryption with the stack's key; and only the break-glass
+/// function is invoked by rules directly.
+#[test]
+fn every_detector_reads_a_queue_with_partial_batch_failures_and_a_dead_letter_queue() {
+    for name in STACKS {
+        let stack = infra_json(name);
+        let all = stack["Resources"].as_object().unwrap();
+        let functions = functions(&stack);
+        let readers = queue_readers(&stack);
+        for spec in FUNCTIONS {
+            let function = &functions[spec.name];
+            let queues: Vec<&String> = readers.iter().filter(|(_, f)| *f == function.logical).map(|(q, _)| q).collect();
+            assert_eq!(queues.len(), 1, "{name}: {} reads one queue", spec.name);
+            let mapping = resources(&stack, "AWS::Lambda::EventSourceMapping")
+                .map(|(_, m)| &m["Properties"])
+                .find(|p| referenced(&p["FunctionName"]) == Some(function.logical))
+                .unwrap();
+            assert_eq!(mapping["FunctionResponseTypes"], serde_json::json!(["ReportBatchItemFailures"]), "{name}");
+            let batch = mapping["BatchSize"].as_u64().unwrap();
+            assert!((1..=10).contains(&batch), "{name}: batch size {batch}");
+            let reserved = function.properties["ReservedConcurrentExecutions"].as_u64().unwrap();
+            let maximum = mapping["ScalingConfig"]["MaximumConcurrency"].as_u64().unwrap();
+            assert!((2..=reserved).contains(&maximum), "{name}: maximum concurrency {maximum}, reserved {reserved}");
+            let queue = &all[queues[0].as_str()]["Properties"];
+            let timeout = function.properties["Timeout"].as_u64().unwrap_or(3);
+            assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout, "{name}: {queue}");
+            assert!(queue["KmsMasterKeyId"].is_object(), "{name}: {} is encrypted with the stack's key", queues[0]);
+            let redrive = &queue["RedrivePolicy"];
+            assert!(
+                referenced(&redrive["deadLetterTargetArn"]).is_some_and(|q| q.starts_with("FailedInvocationsQueue")),
+                "{name}: {redrive}"
+            );
+            assert!(redrive["maxReceiveCount"].as_u64().is_some_and(|n| (2..=10).contains(&n)), "{name}: {redrive}");
+        }
+        let breakglass = functions[warden_app::inbox::FUNCTION_NAME].logical;
+        for (logical, rule) in resources(&stack, "AWS::Events::Rule") {
+            for target in rule["Properties"]["Targets"].as_array().unwrap() {
+                let target = referenced(&target["Arn"]).unwrap();
+                assert!(
+                    target == breakglass || readers.contains_key(target),
+                    "{name}: {logical} invokes {target} directly"
+                );
+            }
+        }
     }
 }
 
@@ -271,6 +337,7 @@ fn only_break_glass_may_change_sagemaker_and_no_function_may_use_wildcard_action
             for needed in [
                 "dynamodb:GetItem",
                 "dynamodb:BatchGetItem",
+                "dynamodb:BatchWriteItem",
                 "dynamodb:Query",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",

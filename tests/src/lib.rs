@@ -396,3 +396,19 @@ pub fn dynamodb_items(jsonl: &str) -> Vec<std::collections::HashMap<String, aws_
         })
         .collect()
 }
+
+/// A distinct low-severity GuardDuty finding (recorded, no action) on the role of generated model `n % models`
+/// (see [`generated_inventory`]): for load tests and benchmarks.
+pub fn generated_finding(n: usize, models: usize) -> Vec<u8> {
+    let mut event: serde_json::Value =
+        serde_json::from_slice(&read(&events_dir().join("guardduty-finding-low-severity-info.json"))).unwrap();
+    event["id"] = serde_json::Value::from(format!("load-{n}"));
+    event["detail"]["id"] = serde_json::Value::from(format!("{n:032x}"));
+    event["detail"]["resource"] = serde_json::json!({
+        "resourceType": "AccessKey",
+        "accessKeyDetails": {
+            "accessKeyId": "ASIALOADTEST", "userName": format!("role-{:05}", n % models), "userType": "AssumedRole"
+        }
+    });
+    serde_json::to_vec(&event).unwrap()
+}

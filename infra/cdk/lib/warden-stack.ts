@@ -21,6 +21,7 @@ import {
   aws_iam as iam,
   aws_kms as kms,
   aws_lambda as lambda,
+  aws_lambda_event_sources as sources,
   aws_logs as logs,
   aws_sns as sns,
   aws_sqs as sqs,
@@ -297,6 +298,7 @@ export class WardenStack extends Stack {
           actions: [
             "dynamodb:GetItem",
             "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem",
             "dynamodb:Query",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
@@ -367,11 +369,40 @@ export class WardenStack extends Stack {
       functions.push(fn);
       if (spec.breakGlass) breakGlassLogs = logGroup;
 
-      const target = new targets.LambdaFunction(fn, {
-        deadLetterQueue: undeliveredEvents,
-        retryAttempts: spec.breakGlass ? 20 : 10,
-        maxEventAge: spec.breakGlass ? Duration.hours(1) : Duration.hours(24),
-      });
+      // Break-glass is invoked by its rules; each detector reads its events through its own queue, so a burst
+      // (10,000 findings in a minute) waits there instead of being throttled into a dead-letter queue. Batches of
+      // up to 10; a message whose event failed is retried alone (partial batch failures), and after 5 receives
+      // moves to the failed-invocations queue. Visibility: six times the function's timeout, as AWS advises.
+      let target: events.IRuleTarget;
+      if (spec.breakGlass) {
+        target = new targets.LambdaFunction(fn, {
+          deadLetterQueue: undeliveredEvents,
+          retryAttempts: 20,
+          maxEventAge: Duration.hours(1),
+        });
+      } else {
+        const inbox = new sqs.Queue(this, `${spec.id.replace("Detector", "")}Queue`, {
+          encryption: sqs.QueueEncryption.KMS,
+          encryptionMasterKey: key,
+          enforceSSL: true,
+          retentionPeriod: Duration.days(14),
+          visibilityTimeout: Duration.seconds(180),
+          deadLetterQueue: { queue: failedInvocations, maxReceiveCount: 5 },
+        });
+        fn.addEventSource(
+          new sources.SqsEventSource(inbox, {
+            batchSize: 10,
+            maxBatchingWindow: Duration.seconds(1),
+            reportBatchItemFailures: true,
+            maxConcurrency: 10,
+          }),
+        );
+        target = new targets.SqsQueue(inbox, {
+          deadLetterQueue: undeliveredEvents,
+          retryAttempts: 10,
+          maxEventAge: Duration.hours(24),
+        });
+      }
       if (spec.aws) {
         new events.Rule(this, `${spec.id}AwsRule`, { eventPattern: spec.aws, targets: [target] });
       }

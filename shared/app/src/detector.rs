@@ -4,8 +4,9 @@
 //! Failure semantics:
 //! - a malformed, unsupported or misrouted event is recorded as rejected (a digest, never the body), alerted at
 //!   low level, and the invocation *succeeds*: retrying cannot fix it;
-//! - a ledger or delivery failure returns an error, so Lambda retries and the event finally reaches the
-//!   dead-letter queue or on-failure destination: nothing is lost;
+//! - a ledger or delivery failure returns an error, so the event is retried: in an SQS batch (how the stacks deliver
+//!   events; `warden_aws::function`) only its message returns to the queue, and after 5 receives moves to the
+//!   dead-letter queue: nothing is lost;
 //! - a retry after partial effects is safe: the ledger reports the event as a duplicate and only undelivered
 //!   effects are sent.
 

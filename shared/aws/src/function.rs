@@ -1,6 +1,7 @@
 //! Lambda wiring for every function: the handlers of `warden-app` built from the environment with the AWS
 //! adapters, and the runtime loop that serves them.
 
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::Value;
 use warden_app::config::{Config, ConfigError};
 use warden_app::detector::{Handler, InvocationError};
@@ -44,11 +45,52 @@ pub fn diagnostic(kind: &str, error: &impl std::fmt::Display) -> lambda_runtime:
     lambda_runtime::Diagnostic { error_type: kind.to_owned(), error_message: error.to_string() }
 }
 
+/// A detector is invoked with an SQS batch (the stacks queue each detector's events, so a burst waits in the queue
+/// instead of being throttled into a dead-letter queue) or with one EventBridge event (direct invocation, tests).
 impl<L: Ledger, N: Notifier, P: Publisher> Invoke for Handler<L, N, P> {
-    type Output = warden_app::detector::InvocationSummary;
+    type Output = Value;
     async fn invoke(&self, payload: Value) -> Result<Self::Output, lambda_runtime::Diagnostic> {
-        self.handle(payload).await.map_err(|e: InvocationError| diagnostic(e.kind(), &e))
+        if is_queue_batch(&payload) {
+            let batch: SqsEvent = serde_json::from_value(payload)
+                .map_err(|e| diagnostic("WardenMalformedBatch", &format!("an SQS batch that does not decode: {e}")))?;
+            let response = handle_queue_batch(self, batch).await?;
+            return serde_json::to_value(response).map_err(|e| diagnostic("WardenInternal", &e));
+        }
+        let summary = self.handle(payload).await.map_err(|e: InvocationError| diagnostic(e.kind(), &e))?;
+        serde_json::to_value(summary).map_err(|e| diagnostic("WardenInternal", &e))
     }
+}
+
+/// Whether a payload is an SQS batch (`Records` from `aws:sqs`) rather than an EventBridge event.
+fn is_queue_batch(payload: &Value) -> bool {
+    payload
+        .get("Records")
+        .and_then(Value::as_array)
+        .and_then(|records| records.first())
+        .is_some_and(|record| record.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"))
+}
+
+/// Handles each message of a batch as one event, in order. A message whose event failed (ledger or delivery: worth
+/// retrying) is reported in `batchItemFailures`, so only it returns to the queue, and after the queue's
+/// `maxReceiveCount` receives it moves to the dead-letter queue; the rest are done. A body that is not an event is
+/// recorded as a rejected input like any other (retrying cannot fix it). A failed message without an id cannot be
+/// reported alone: the whole batch fails, which idempotency makes safe to retry.
+pub async fn handle_queue_batch<L: Ledger, N: Notifier, P: Publisher>(
+    handler: &Handler<L, N, P>,
+    batch: SqsEvent,
+) -> Result<SqsBatchResponse, lambda_runtime::Diagnostic> {
+    let mut response = SqsBatchResponse::default();
+    for message in batch.records {
+        let body = message.body.unwrap_or_default();
+        let payload = serde_json::from_str(&body).unwrap_or(Value::String(body));
+        if let Err(error) = handler.handle(payload).await {
+            match message.message_id {
+                Some(id) => response.add_failure(id),
+                None => return Err(diagnostic(error.kind(), &error)),
+            }
+        }
+    }
+    Ok(response)
 }
 
 /// Serves a handler: tracing as Lambda configures it (JSON or text, level), the handler built once (a bad

@@ -118,6 +118,9 @@ impl DynamoLedger {
     }
 
     async fn batch_get_one(&self, keys: Vec<Item>) -> Result<Vec<Item>, LedgerError> {
+        for item_key in &keys {
+            self.count(item_key, false);
+        }
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         let mut found = Vec::new();
         let mut pending = keys;
@@ -231,6 +234,12 @@ impl DynamoLedger {
         let read_heads = heads.clone();
         let sealed = seal_all(commit.entries.clone(), &mut heads)?;
         let items = self.commit_items(&commit, &sealed, &read_heads, &marks, &models)?;
+        for item in &items {
+            let written = item.put().map(|p| p.item()).or(item.delete().map(|d| d.key()));
+            if let Some(written) = written {
+                self.count(written, true);
+            }
+        }
         let item_count = items.len() as u64;
         // The token makes an SDK-level resend of this exact request idempotent for ten minutes. DynamoDB scopes
         // tokens per account, so it must identify the request itself: table, event and every sealed entry.

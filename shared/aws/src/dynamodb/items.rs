@@ -35,10 +35,41 @@ pub(super) fn head_of(item: &Item) -> Result<Head, LedgerError> {
     Ok(Head { seq, hash: text(item, "hash")?.to_owned() })
 }
 
-/// The entries an entries item holds: layout 2 keeps one event's entries on a chain in one item (`entries`);
-/// layout 1 kept one entry per item (`entry`), and migrated tables still hold those, byte for byte.
+/// The entries an entries item holds: layout 2 keeps one event's entries on a chain in one item (`entries`,
+/// deflated); layout 1 kept one entry per item (`entry`), and migrated tables still hold those, byte for byte.
 pub(super) fn entries_of(item: &Item) -> Result<Vec<Entry>, LedgerError> {
-    if item.contains_key("entries") { json(item, "entries") } else { Ok(vec![json(item, "entry")?]) }
+    match item.get("entries") {
+        Some(AttributeValue::B(packed)) => unpack(packed.as_ref()),
+        Some(_) => Err(LedgerError::Corrupt(format!("item {:?}: entries is not binary", item.get(SK)))),
+        None => Ok(vec![json(item, "entry")?]),
+    }
+}
+
+/// One event's entries on a chain repeat its envelope (keys, source, times, actor) and so deflate to about a
+/// third: a typical event's item then stays under the 1 KB write unit (a transactional write costs 2 WCU per KB).
+pub(super) fn pack(entries: &[Entry]) -> Result<AttributeValue, LedgerError> {
+    use std::io::Write;
+    let text = to_json(&entries)?;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(text.as_bytes()).map_err(|e| LedgerError::Invalid(format!("deflate: {e}")))?;
+    let packed = encoder.finish().map_err(|e| LedgerError::Invalid(format!("deflate: {e}")))?;
+    Ok(AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(packed)))
+}
+
+/// What one entries item may inflate to: an edited item cannot make a reader exhaust its memory.
+const MAX_INFLATED_BYTES: u64 = 16 * 1024 * 1024;
+
+fn unpack(packed: &[u8]) -> Result<Vec<Entry>, LedgerError> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    flate2::read::DeflateDecoder::new(packed)
+        .take(MAX_INFLATED_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| LedgerError::Corrupt(format!("entries do not inflate: {e}")))?;
+    if text.len() as u64 > MAX_INFLATED_BYTES {
+        return Err(LedgerError::Corrupt(format!("entries inflate past {MAX_INFLATED_BYTES} bytes")));
+    }
+    serde_json::from_slice(&text).map_err(|e| LedgerError::Corrupt(format!("entries: {e}")))
 }
 
 pub(super) fn timestamp(millis: i64) -> Result<Timestamp, LedgerError> {

@@ -82,6 +82,15 @@ pub struct DynamoLedger {
     stats: std::sync::Arc<WriteStats>,
     /// Set once the table's layout was checked: once per process (per Lambda container), not per event.
     layout_checked: std::sync::Arc<tokio::sync::OnceCell<()>>,
+    /// Requests per partition key, when a benchmark asked for them ([`DynamoLedger::counting_partitions`]).
+    partitions: Option<std::sync::Arc<std::sync::Mutex<BTreeMap<String, PartitionCount>>>>,
+}
+
+/// How often one partition key (of the table, or `gsi1:<key>` of the index) was written and read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartitionCount {
+    pub writes: u64,
+    pub reads: u64,
 }
 
 /// What commits cost, counted since the ledger was created (for metrics and benchmarks).
@@ -150,6 +159,34 @@ impl DynamoLedger {
             table: table.into(),
             stats: std::sync::Arc::default(),
             layout_checked: std::sync::Arc::default(),
+            partitions: None,
+        }
+    }
+
+    /// Counts every item written and key read per partition key from now on (for benchmarks that look for hot
+    /// partitions; off by default, since every event's marker is a new key and the map would only grow).
+    #[must_use]
+    pub fn counting_partitions(mut self) -> Self {
+        self.partitions = Some(std::sync::Arc::default());
+        self
+    }
+
+    /// The counts since [`DynamoLedger::counting_partitions`] (empty when not counting).
+    pub fn partition_counts(&self) -> BTreeMap<String, PartitionCount> {
+        self.partitions.as_ref().map(|p| p.lock().map(|m| m.clone()).unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// Records a write of `item` (its table partition and, for entries, its index partition) or a read of a key.
+    fn count(&self, item: &Item, write: bool) {
+        let Some(partitions) = &self.partitions else { return };
+        let Ok(mut partitions) = partitions.lock() else { return };
+        let keys = [
+            item.get(PK).map(|k| k.as_s().map(String::clone)),
+            item.get(GSI1_PK).map(|k| k.as_s().map(|v| format!("gsi1:{v}"))),
+        ];
+        for key in keys.into_iter().flatten().flatten() {
+            let count = partitions.entry(key).or_default();
+            if write { count.writes += 1 } else { count.reads += 1 }
         }
     }
 
@@ -219,6 +256,7 @@ impl DynamoLedger {
     }
 
     async fn get(&self, key: Item) -> Result<Option<Item>, LedgerError> {
+        self.count(&key, false);
         let output = self
             .client
             .get_item()
@@ -233,6 +271,7 @@ impl DynamoLedger {
 
     /// Every item of a partition (optionally with a sort-key prefix), strongly consistent, all pages.
     async fn query(&self, pk: String, sk_prefix: Option<&str>, limit: Option<i32>) -> Result<Vec<Item>, LedgerError> {
+        self.count(&Item::from([(PK.to_owned(), s(pk.clone()))]), false);
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -269,7 +308,7 @@ impl DynamoLedger {
         let chain = first.chain();
         let recorded = first.entry.recorded_at.to_rfc3339();
         let mut item = key(schema::chain_pk(chain), schema::entry_sk(first.seq));
-        item.insert("entries".into(), s(to_json(&entries)?));
+        item.insert("entries".into(), items::pack(entries)?);
         item.insert("first".into(), n(first.seq));
         item.insert("last".into(), n(last.seq));
         item.insert(GSI1_PK.into(), s(schema::day_pk(&recorded, chain)));
@@ -350,6 +389,12 @@ impl DynamoLedger {
     /// Puts and deletes outside a transaction, [`MAX_BATCH_WRITE_ITEMS`] per call, retrying what DynamoDB leaves
     /// unprocessed: for derived items (model lookups) and migration, where each write is idempotent.
     async fn batch_write(&self, requests: Vec<aws_sdk_dynamodb::types::WriteRequest>) -> Result<(), LedgerError> {
+        for request in &requests {
+            let item = request.put_request().map(|p| p.item()).or(request.delete_request().map(|d| d.key()));
+            if let Some(item) = item {
+                self.count(item, true);
+            }
+        }
         for batch in requests.chunks(MAX_BATCH_WRITE_ITEMS) {
             let mut pending = batch.to_vec();
             let mut attempt = 0_u32;
@@ -542,7 +587,7 @@ impl warden_app::conformance::Tamper for DynamoLedger {
             } else {
                 let mut edited = item.clone();
                 match item.contains_key("entries") {
-                    true => edited.insert("entries".into(), s(to_json(&stored)?)),
+                    true => edited.insert("entries".into(), items::pack(&stored)?),
                     false => edited.insert("entry".into(), s(to_json(&stored[0])?)),
                 };
                 put_request(edited)?
