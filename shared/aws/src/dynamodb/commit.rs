@@ -137,9 +137,11 @@ impl DynamoLedger {
                 .client
                 .batch_get_item()
                 .request_items(&self.table, request)
+                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map_err(|e| sdk_error("BatchGetItem", &self.table, e))?;
+            self.stats.read(output.consumed_capacity().first());
             found.extend(output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
             pending =
                 output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
@@ -234,10 +236,13 @@ impl DynamoLedger {
         let read_heads = heads.clone();
         let sealed = seal_all(commit.entries.clone(), &mut heads)?;
         let items = self.commit_items(&commit, &sealed, &read_heads, &marks, &models)?;
+        // A transactional write costs twice the item's write units (AWS's rule); a delete, at least that of its key.
+        let mut computed_wcu = 0;
         for item in &items {
             let written = item.put().map(|p| p.item()).or(item.delete().map(|d| d.key()));
             if let Some(written) = written {
                 self.count(written, true);
+                computed_wcu += 2 * super::write_units(written);
             }
         }
         let item_count = items.len() as u64;
@@ -262,6 +267,7 @@ impl DynamoLedger {
                 let wcu: f64 = output.consumed_capacity().iter().filter_map(|c| c.capacity_units()).sum();
                 self.stats.transactions.fetch_add(1, Ordering::Relaxed);
                 self.stats.items.fetch_add(item_count, Ordering::Relaxed);
+                self.stats.computed_wcu.fetch_add(computed_wcu, Ordering::Relaxed);
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 self.stats.milli_wcu.fetch_add((wcu * 1000.0).round() as u64, Ordering::Relaxed);
                 // Keys the models no longer have: only a cost if left (an extra read), so a failure here is

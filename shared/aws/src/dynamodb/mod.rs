@@ -102,7 +102,12 @@ pub struct WriteStats {
     items: AtomicU64,
     /// Write capacity units as DynamoDB reports them, in thousandths.
     milli_wcu: AtomicU64,
+    /// Write capacity units computed from the sizes of the items written, by AWS's published rules.
+    computed_wcu: AtomicU64,
     conflicts: AtomicU64,
+    /// Read requests (GetItem, Query, BatchGetItem calls) and the read capacity DynamoDB reports for them.
+    reads: AtomicU64,
+    milli_rcu: AtomicU64,
 }
 
 /// A snapshot of [`WriteStats`].
@@ -113,22 +118,63 @@ pub struct WriteCounts {
     /// Transactions that committed.
     pub transactions: u64,
     pub items: u64,
+    /// Write capacity units as DynamoDB reports them.
     pub wcu: f64,
+    /// Write capacity units computed from item sizes (AWS's rules: 1 per KB rounded up per item, twice that in a
+    /// transaction).
+    pub computed_wcu: u64,
     pub conflicts: u64,
+    pub reads: u64,
+    /// Read capacity units as DynamoDB reports them.
+    pub rcu: f64,
 }
 
 impl WriteStats {
     pub fn snapshot(&self) -> WriteCounts {
         #[allow(clippy::cast_precision_loss)]
-        let wcu = self.milli_wcu.load(Ordering::Relaxed) as f64 / 1000.0;
+        let units = |milli: &AtomicU64| milli.load(Ordering::Relaxed) as f64 / 1000.0;
         WriteCounts {
             sent: self.sent.load(Ordering::Relaxed),
             transactions: self.transactions.load(Ordering::Relaxed),
             items: self.items.load(Ordering::Relaxed),
-            wcu,
+            wcu: units(&self.milli_wcu),
+            computed_wcu: self.computed_wcu.load(Ordering::Relaxed),
             conflicts: self.conflicts.load(Ordering::Relaxed),
+            reads: self.reads.load(Ordering::Relaxed),
+            rcu: units(&self.milli_rcu),
         }
     }
+
+    /// Counts one read request and the capacity DynamoDB says it consumed.
+    fn read(&self, consumed: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let rcu = consumed.and_then(aws_sdk_dynamodb::types::ConsumedCapacity::capacity_units).unwrap_or(0.0);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        self.milli_rcu.fetch_add((rcu * 1000.0).round() as u64, Ordering::Relaxed);
+    }
+}
+
+/// An item's size by DynamoDB's rules: each attribute's name plus its value (strings and binaries by their bytes,
+/// numbers by about one byte per two digits plus one, sets by their members).
+pub(crate) fn item_bytes(item: &Item) -> usize {
+    fn value_bytes(value: &AttributeValue) -> usize {
+        match value {
+            AttributeValue::S(text) => text.len(),
+            AttributeValue::N(number) => number.len().div_ceil(2) + 1,
+            AttributeValue::B(blob) => blob.as_ref().len(),
+            AttributeValue::Ss(texts) => texts.iter().map(String::len).sum(),
+            AttributeValue::Ns(numbers) => numbers.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+            AttributeValue::L(values) => 3 + values.iter().map(|v| 1 + value_bytes(v)).sum::<usize>(),
+            AttributeValue::M(map) => 3 + map.iter().map(|(k, v)| 1 + k.len() + value_bytes(v)).sum::<usize>(),
+            _ => 1,
+        }
+    }
+    item.iter().map(|(name, value)| name.len() + value_bytes(value)).sum()
+}
+
+/// Write units for an item: 1 per KB, rounded up (at least 1).
+pub(crate) fn write_units(item: &Item) -> u64 {
+    (item_bytes(item).div_ceil(1024)).max(1) as u64
 }
 
 /// Maps an SDK failure onto the ledger's errors: retryable, a missing table (named, with the fix), invalid, or
@@ -263,9 +309,11 @@ impl DynamoLedger {
             .table_name(&self.table)
             .set_key(Some(key))
             .consistent_read(true)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| sdk_error("GetItem", &self.table, e))?;
+        self.stats.read(output.consumed_capacity());
         Ok(output.item)
     }
 
@@ -291,7 +339,12 @@ impl DynamoLedger {
                     .expression_attribute_values(":prefix", s(prefix)),
                 None => request.key_condition_expression("#pk = :pk"),
             };
-            let output = request.send().await.map_err(|e| sdk_error("Query", &self.table, e))?;
+            let output = request
+                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", &self.table, e))?;
+            self.stats.read(output.consumed_capacity());
             items.extend(output.items.unwrap_or_default());
             match output.last_evaluated_key {
                 Some(next) if limit.is_none() => start = Some(next),
@@ -393,6 +446,7 @@ impl DynamoLedger {
             let item = request.put_request().map(|p| p.item()).or(request.delete_request().map(|d| d.key()));
             if let Some(item) = item {
                 self.count(item, true);
+                self.stats.computed_wcu.fetch_add(write_units(item), Ordering::Relaxed);
             }
         }
         for batch in requests.chunks(MAX_BATCH_WRITE_ITEMS) {
