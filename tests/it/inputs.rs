@@ -176,11 +176,17 @@ fn sample_findings_are_recorded_as_samples_never_act_and_page_at_info() {
     });
 }
 
+/// An endpoint's InService event with these tags: a new event each call (a minute later than the last), so none is a
+/// redelivery of another (a duplicate reports what the first delivery decided, whatever its tags).
 fn endpoint_event(endpoint: &str, tags: Value) -> Value {
+    static MINUTES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let later = MINUTES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) * 60_000;
     let mut event = fixture("sagemaker-endpoint-inservice-records-config.json");
     event["detail"]["EndpointName"] = json!(endpoint);
     event["detail"]["EndpointArn"] = json!(format!("arn:aws:sagemaker:us-east-1:111122223333:endpoint/{endpoint}"));
     event["detail"]["Tags"] = tags;
+    event["detail"]["LastModifiedTime"] = json!(1_793_620_800_000_i64 + later);
+    event["id"] = json!(format!("5eed0000-0000-4000-8000-{later:012}"));
     event
 }
 

@@ -7,7 +7,8 @@ use serde_json::Value;
 use warden_core::action::LastChange;
 use warden_core::breakglass::{Versioned, change_key};
 use warden_core::engine::{
-    Report, Status, describe_model, envelope_fields, inventory_lookup, plan_commit, plan_rejection, prepare_signal,
+    Report, Status, describe_model, duplicate_report, envelope_fields, inventory_lookup, plan_commit, plan_rejection,
+    prepare_signal,
 };
 use warden_core::event::{self, DecodeError};
 use warden_core::ledger::{Actor, Commit, CommitOutcome, EntryBody, EventOutcome, LedgerError, NewEntry};
@@ -72,6 +73,10 @@ impl<L: Ledger> Engine<L> {
             };
             return self.reject(&error, body, &envelope, recorded_at).await;
         }
+        // A redelivery (at-least-once delivery makes them common) costs one read: its marker.
+        if let Some(original) = self.ledger.outcome(&signal.idempotency_key).await? {
+            return Ok(duplicate_report(&event, &signal, original));
+        }
         // Decisions depend on what the ledger holds; if another writer changes it between our read and our
         // commit, re-read and decide again rather than commit a stale plan.
         let lookup = inventory_lookup(&event, &signal);
@@ -117,8 +122,11 @@ impl<L: Ledger> Engine<L> {
         recorded_at: Timestamp,
     ) -> Result<Report, LedgerError> {
         let (commit, report) = plan_rejection(error, body, &self.actor, recorded_at, envelope);
-        // A rejected input stays rejected on every delivery; the ledger keeps one record of it.
-        self.ledger.commit(commit).await?;
+        // A rejected input stays rejected on every delivery; the ledger keeps one record of it, and a redelivery
+        // costs the read of its marker.
+        if self.ledger.outcome(&commit.idempotency_key).await?.is_none() {
+            self.ledger.commit(commit).await?;
+        }
         Ok(report)
     }
 

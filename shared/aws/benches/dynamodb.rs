@@ -17,7 +17,7 @@ use warden_core::policy::Policy;
 use warden_core::time::Timestamp;
 
 fn events_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events")
 }
 
 fn fixture(name: &str) -> Value {
@@ -76,19 +76,32 @@ fn main() {
         // Cost per event kind: writes (items in the transaction), WCU as DynamoDB Local reports them and as
         // computed from item sizes by AWS's rules, and what a duplicate of each costs to read.
         const KINDS: usize = 50;
-        let record_only = fixture("guardduty-finding-low-severity-info.json");
+        let unrelated_alarm = fixture("aws/cloudwatch-alarm-state-change-anomaly-detection-ec2-cpu.json");
+        let paging = fixture("guardduty-finding-low-severity-info.json");
         let mut planning = fixture("guardduty-finding-role-high-risk-cutoff.json");
         planning["detail"]["resource"]["accessKeyDetails"]["userName"] = Value::from("fraud-sagemaker-exec");
+        // A distinct copy of a fixture: a GuardDuty finding by its id and time, an alarm by its name.
+        let distinct = |template: &Value, n: usize| {
+            if template["source"] == "aws.cloudwatch" {
+                let mut alarm = template.clone();
+                alarm["detail"]["alarmName"] = Value::from(format!("bench-alarm-{n}"));
+                serde_json::to_vec(&alarm).unwrap()
+            } else {
+                guardduty(template, n)
+            }
+        };
         #[allow(clippy::cast_precision_loss)]
         let per = |after: f64, before: f64| (after - before) / KINDS as f64;
         println!("  goals: record-only <= 6 WCU, acting <= 10 WCU, a duplicate <= one strongly consistent read");
-        for (label, template) in
-            [("record-only (no model, info alert)", &record_only), ("acts (a cutoff on a high-risk model)", &planning)]
-        {
+        for (label, template) in [
+            ("record-only (an alarm about no model: recorded, never pages)", &unrelated_alarm),
+            ("pages (a finding on no model, info alert: + its re-notify mark)", &paging),
+            ("acts (a cutoff on a high-risk model)", &planning),
+        ] {
             let engine = engine(&endpoint, &format!("bench-cost-{suffix}-{}", label.len())).await;
             let before = engine.ledger().write_counts();
             for n in 0..KINDS {
-                engine.ingest_bytes(&guardduty(template, n), now()).await.unwrap();
+                engine.ingest_bytes(&distinct(template, n), now()).await.unwrap();
             }
             let after = engine.ledger().write_counts();
             #[allow(clippy::cast_precision_loss)]
@@ -101,7 +114,7 @@ fn main() {
                 "  {label}: {items:.1} write requests/event, {wcu:.1} WCU/event reported, {computed:.1} WCU/event computed from item sizes"
             );
             for n in 0..KINDS {
-                engine.ingest_bytes(&guardduty(template, n), now()).await.unwrap();
+                engine.ingest_bytes(&distinct(template, n), now()).await.unwrap();
             }
             let again = engine.ledger().write_counts();
             #[allow(clippy::cast_precision_loss)]

@@ -282,6 +282,30 @@ pub fn plan_commit(
     (commit, report)
 }
 
+/// The report of an event the ledger already holds: what it led to the first time (`original`), with this
+/// delivery's envelope. Pure, so a duplicate costs the ledger one read (its marker) and nothing else.
+pub fn duplicate_report(event: &Event, signal: &Signal, original: EventOutcome) -> Report {
+    Report {
+        decision_id: decision_id(&signal.idempotency_key),
+        idempotency_key: signal.idempotency_key.clone(),
+        notify: original.notify,
+        delivered: original.delivered,
+        event_id: Some(event.id.clone()),
+        source: Some(event.source.clone()),
+        detail_type: Some(event.detail_type.clone()),
+        status: Status::Duplicate,
+        occurred_at: Some(signal.occurred_at),
+        summary: original.summary,
+        models: original.models,
+        alert: original.alert,
+        actions: original.actions,
+        skipped: Vec::new(),
+        rules: Vec::new(),
+        error: None,
+        context: original.context,
+    }
+}
+
 /// The package version the entry is about: the one the signal names, else the model's newest.
 fn model_version(signal: &Signal, model: &Model) -> Option<String> {
     let named = signal.resources.iter().find_map(|r| match r {

@@ -188,10 +188,10 @@ impl DynamoLedger {
         let mut marks: Vec<MarkWrite> = newest.into_values().collect();
         let chains: std::collections::BTreeSet<&str> = commit.entries.iter().map(|e| e.chain.as_str()).collect();
         // One strongly consistent read for every head and mark the transaction is conditioned on: the shorter
-        // the gap between this read and the write, the fewer conflicts under concurrent writers.
-        // The event's marker is read in the same request: a duplicate is then one read, not a cancelled transaction.
-        // So are the stored records of the models it rewrites, whose lookup items follow their keys.
-        let marker_key = key(schema::marker_pk(&commit.idempotency_key), schema::MARKER_SK);
+        // the gap between this read and the write, the fewer conflicts under concurrent writers. So are the stored
+        // records of the models it rewrites, whose lookup items follow their keys. The marker is not read here: the
+        // engine reads it before deciding (a duplicate costs that one read), and its condition in the transaction
+        // catches a concurrent delivery.
         let head_key = |chain: &str| key(schema::chain_pk(chain), schema::HEAD_SK);
         // Whole records, the last write wins: one write per model.
         let mut models: BTreeMap<&str, &Model> = BTreeMap::new();
@@ -202,14 +202,10 @@ impl DynamoLedger {
         let mut keys: Vec<Item> = chains.iter().map(|c| head_key(c)).collect();
         keys.extend(marks.iter().map(|m| m.key.clone()));
         keys.extend(models.iter().map(|m| super::inventory::model_key(&m.id)));
-        keys.push(marker_key.clone());
         let current = self.batch_get(keys).await?;
         let found = |item_key: &Item| {
             current.iter().find(|item| item.get(PK) == item_key.get(PK) && item.get(SK) == item_key.get(SK))
         };
-        if let Some(marker) = found(&marker_key) {
-            return Ok(CommitOutcome::Duplicate { original: outcome_of(marker)? });
-        }
         let mut heads: BTreeMap<String, Option<Head>> = BTreeMap::new();
         for chain in chains {
             let head = match found(&head_key(chain)) {
