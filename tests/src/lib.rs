@@ -367,9 +367,9 @@ pub fn generated_inventory(count: usize) -> InventoryFile {
 /// Every entry on the chains that hold signals about no model (spread over several chains since layout 2).
 pub async fn unattributed_entries<L: warden_app::ledger::Ledger>(ledger: &L) -> Vec<warden_core::ledger::Entry> {
     let mut entries = Vec::new();
-    for chain in ledger.chains().await.unwrap() {
+    for chain in ledger.chains().await.unwrap_or_else(|e| panic!("chains: {e}")) {
         if warden_core::ledger::is_unattributed(&chain) {
-            entries.extend(ledger.entries(&chain).await.unwrap());
+            entries.extend(ledger.entries(&chain).await.unwrap_or_else(|e| panic!("chain {chain}: {e}")));
         }
     }
     entries
@@ -382,12 +382,14 @@ pub fn dynamodb_items(jsonl: &str) -> Vec<std::collections::HashMap<String, aws_
     jsonl
         .lines()
         .map(|line| {
-            let item: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).unwrap();
+            let item: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not an item: {e}: {line}"));
             item.into_iter()
                 .map(|(name, typed)| {
-                    let value = match (typed.get("S"), typed.get("N")) {
-                        (Some(text), _) => AttributeValue::S(text.as_str().unwrap().to_owned()),
-                        (_, Some(number)) => AttributeValue::N(number.as_str().unwrap().to_owned()),
+                    let value = match (typed.get("S").and_then(|v| v.as_str()), typed.get("N").and_then(|v| v.as_str()))
+                    {
+                        (Some(text), _) => AttributeValue::S(text.to_owned()),
+                        (_, Some(number)) => AttributeValue::N(number.to_owned()),
                         _ => panic!("attribute {name}: only S and N are expected in a layout-1 table: {typed}"),
                     };
                     (name, value)
@@ -401,7 +403,8 @@ pub fn dynamodb_items(jsonl: &str) -> Vec<std::collections::HashMap<String, aws_
 /// (see [`generated_inventory`]): for load tests and benchmarks.
 pub fn generated_finding(n: usize, models: usize) -> Vec<u8> {
     let mut event: serde_json::Value =
-        serde_json::from_slice(&read(&events_dir().join("guardduty-finding-low-severity-info.json"))).unwrap();
+        serde_json::from_slice(&read(&events_dir().join("guardduty-finding-low-severity-info.json")))
+            .unwrap_or_else(|e| panic!("fixture: {e}"));
     event["id"] = serde_json::Value::from(format!("load-{n}"));
     event["detail"]["id"] = serde_json::Value::from(format!("{n:032x}"));
     event["detail"]["resource"] = serde_json::json!({
@@ -410,5 +413,5 @@ pub fn generated_finding(n: usize, models: usize) -> Vec<u8> {
             "accessKeyId": "ASIALOADTEST", "userName": format!("role-{:05}", n % models), "userType": "AssumedRole"
         }
     });
-    serde_json::to_vec(&event).unwrap()
+    serde_json::to_vec(&event).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -226,10 +226,8 @@ impl DynamoLedger {
     fn count(&self, item: &Item, write: bool) {
         let Some(partitions) = &self.partitions else { return };
         let Ok(mut partitions) = partitions.lock() else { return };
-        let keys = [
-            item.get(PK).map(|k| k.as_s().map(String::clone)),
-            item.get(GSI1_PK).map(|k| k.as_s().map(|v| format!("gsi1:{v}"))),
-        ];
+        let keys =
+            [item.get(PK).map(|k| k.as_s().cloned()), item.get(GSI1_PK).map(|k| k.as_s().map(|v| format!("gsi1:{v}")))];
         for key in keys.into_iter().flatten().flatten() {
             let count = partitions.entry(key).or_default();
             if write { count.writes += 1 } else { count.reads += 1 }
