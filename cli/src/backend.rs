@@ -87,8 +87,8 @@ impl Ledger for AnyLedger {
         delegate!(self, l => l.outcome(idempotency_key))
     }
 
-    async fn unreadable_state(&self) -> Result<Vec<String>, LedgerError> {
-        delegate!(self, l => l.unreadable_state())
+    async fn state_problems(&self) -> Result<Vec<String>, LedgerError> {
+        delegate!(self, l => l.state_problems())
     }
 
     async fn pause_before_retry(&self, attempt: u32) {

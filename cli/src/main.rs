@@ -242,7 +242,7 @@ enum LedgerCommand {
     Schema,
     /// Move a DynamoDB ledger table written by an earlier Warden to this version's layout. Entries keep their
     /// bytes; stop the functions' event sources first (they refuse the table until the migration ends), and run
-    /// it again if it is interrupted.
+    /// it again if it is interrupted. On a current table it restores any missing model lookup (`verify` says when).
     Migrate,
 }
 

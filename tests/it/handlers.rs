@@ -211,13 +211,25 @@ fn a_queue_batch_reports_only_the_failed_message() {
             message("m3", alarm("cloudwatch-drift-alarm-medium-risk-alert.json")),
         ]});
         handler.publisher.fail_next(EffectError::Retryable("FailedEntryCount 2".into()));
-        let response = handler.invoke(batch).await.unwrap();
+        // With too little time left, nothing is started and every message goes back to the queue.
+        let now = std::time::SystemTime::now();
+        let late = handler.invoke(batch.clone(), Some(now + std::time::Duration::from_secs(2))).await.unwrap();
+        let ids: Vec<&str> = late["batchItemFailures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["itemIdentifier"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["m1", "m2", "m3"]);
+        assert!(warden_tests::unattributed_entries(handler.engine.ledger()).await.is_empty(), "nothing was started");
+
+        let response = handler.invoke(batch, Some(now + std::time::Duration::from_secs(60))).await.unwrap();
         assert_eq!(response, serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m1"}]}));
         let rejected = warden_tests::unattributed_entries(handler.engine.ledger()).await;
         assert_eq!(rejected.iter().filter(|e| matches!(e.entry.body, EntryBody::Rejected { .. })).count(), 1);
 
         let published = handler.publisher.published().len();
-        let redelivered = handler.invoke(serde_json::json!({"Records": [first]})).await.unwrap();
+        let redelivered = handler.invoke(serde_json::json!({"Records": [first]}), None).await.unwrap();
         assert_eq!(redelivered, serde_json::json!({"batchItemFailures": []}));
         assert!(handler.publisher.published().len() > published, "the redelivery sends what had failed");
     });

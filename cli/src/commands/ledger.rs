@@ -154,7 +154,11 @@ pub async fn ledger_migrate(global: &Global) -> CommandResult {
     if global.json {
         println!("{}", serde_json::to_string(&migration)?);
     } else if migration.from == migration.to {
-        println!("ledger table {table} is at layout {}: nothing to migrate", migration.to);
+        println!(
+            "ledger table {table} is at layout {}: nothing to move; {} model lookups put again (any missing one is \
+             restored)",
+            migration.to, migration.lookups_written
+        );
     } else {
         println!(
             "ledger table {table} moved from layout {} to {}: {} chain heads and {} models moved, {} model lookups \

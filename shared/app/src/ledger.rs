@@ -44,10 +44,10 @@ pub trait Ledger {
     fn records(&self, keys: &[String]) -> impl Future<Output = Result<BTreeMap<String, Record>, LedgerError>> + Send;
     /// What the event with this idempotency key led to, with the effects delivered so far.
     fn outcome(&self, idempotency_key: &str) -> impl Future<Output = Result<Option<EventOutcome>, LedgerError>> + Send;
-    /// The stored state beside the chains (idempotency markers, records, action and alert marks, chain heads) that
-    /// cannot be read back, each named by its key: what `verify` reports besides the chains. Reads everything, so
-    /// it is for audits, not for the per-event path.
-    fn unreadable_state(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send;
+    /// What is wrong with the stored state beside the chains (idempotency markers, records, action and alert
+    /// marks, chain heads, and any index the adapter keeps), one sentence each naming the item: what `verify`
+    /// reports besides the chains. Reads everything, so it is for audits, not for the per-event path.
+    fn state_problems(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send;
     /// Waits before the engine re-plans after a [`LedgerError::Conflict`] (attempt 1, 2, ...). Adapters that can
     /// conflict back off with jitter; a single-writer store never conflicts and need not wait.
     fn pause_before_retry(&self, attempt: u32) -> impl Future<Output = ()> + Send {
@@ -92,8 +92,8 @@ impl<L: Ledger + Sync> Ledger for &L {
     fn outcome(&self, idempotency_key: &str) -> impl Future<Output = Result<Option<EventOutcome>, LedgerError>> + Send {
         (**self).outcome(idempotency_key)
     }
-    fn unreadable_state(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send {
-        (**self).unreadable_state()
+    fn state_problems(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send {
+        (**self).state_problems()
     }
     fn pause_before_retry(&self, attempt: u32) -> impl Future<Output = ()> + Send {
         (**self).pause_before_retry(attempt)
@@ -133,11 +133,11 @@ pub async fn verify<L: Ledger>(ledger: &L) -> Result<VerifyReport, LedgerError> 
         Err(error @ LedgerError::Unavailable(_)) => return Err(error),
         Err(error) => report.failures.push(unreadable("inventory", error)),
     }
-    match ledger.unreadable_state().await {
-        Ok(keys) => report.failures.extend(keys.into_iter().map(|key| VerifyFailure {
+    match ledger.state_problems().await {
+        Ok(problems) => report.failures.extend(problems.into_iter().map(|problem| VerifyFailure {
             chain: "state".into(),
             position: 0,
-            problem: Problem::Unreadable { error: format!("stored state {key} cannot be read") },
+            problem: Problem::Unreadable { error: problem },
         })),
         Err(error @ LedgerError::Unavailable(_)) => return Err(error),
         Err(error) => report.failures.push(unreadable("state", error)),

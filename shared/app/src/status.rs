@@ -3,7 +3,7 @@
 use warden_core::action::TargetKind;
 use warden_core::breakglass::status::{TargetStatus, assemble, chain, lock};
 use warden_core::breakglass::{action_key, change_key, lock_key};
-use warden_core::ledger::LedgerError;
+use warden_core::ledger::{LedgerError, UNATTRIBUTED_CHAIN, is_unattributed};
 use warden_core::time::Timestamp;
 
 use crate::ledger::Ledger;
@@ -23,6 +23,13 @@ pub async fn load<L: Ledger>(
     if let Some(lock) = lock(target, &records)? {
         records.extend(ledger.records(&[action_key(&lock.request_id)]).await?);
     }
-    let entries = ledger.entries(&chain(&inventory, kind, target)).await?;
+    let chain = chain(&inventory, kind, target);
+    let mut entries = Vec::new();
+    if is_unattributed(&chain) {
+        // A target no model owns: ledgers written before the unattributed chains were spread kept its history
+        // on the one `_unattributed` chain.
+        entries.extend(ledger.entries(UNATTRIBUTED_CHAIN).await?);
+    }
+    entries.extend(ledger.entries(&chain).await?);
     assemble(target, kind, &inventory, &records, &entries, history_limit, now)
 }

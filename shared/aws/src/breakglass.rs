@@ -37,7 +37,11 @@ pub async fn aws_handler() -> Result<AwsBreakGlassHandler, ConfigError> {
 
 impl<L: Ledger, S: SageMaker, N: Notifier> Invoke for BreakGlassHandler<L, S, N> {
     type Output = Value;
-    async fn invoke(&self, payload: Value) -> Result<Value, lambda_runtime::Diagnostic> {
+    async fn invoke(
+        &self,
+        payload: Value,
+        _deadline: Option<std::time::SystemTime>,
+    ) -> Result<Value, lambda_runtime::Diagnostic> {
         self.handle(payload).await.map_err(|e| diagnostic(e.kind(), &e))
     }
 }

@@ -7,7 +7,7 @@
 //! | item | pk | sk | other attributes |
 //! |---|---|---|---|
 //! | layout | `LAYOUT` | `VERSION` | `version` (2), `migrating` (while `warden ledger migrate` runs) |
-//! | one event's entries on one chain | `CHAIN#<chain>` | `ENTRY#<first seq, 20 digits>` | `entries` (JSON array), `first`, `last`, `gsi1pk` = `DAY#<yyyy-mm-dd>#<shard of chain>`, `gsi1sk` = `<recorded_at>#<chain>#<first seq>` |
+//! | one event's entries on one chain | `CHAIN#<chain>` | `ENTRY#<first seq, 20 digits>` | `entries` (the entries' JSON array, raw-deflated), `first`, `last`, `gsi1pk` = `DAY#<yyyy-mm-dd>#<shard of chain>`, `gsi1sk` = `<recorded_at>#<chain>#<first seq>` |
 //! | chain head | `CHAIN#<chain>` | `HEAD` | `seq`, `hash` |
 //! | idempotency marker | `EVENT#<idempotency key>` | `MARKER` | `outcome` (JSON), `delivered` (string set of effects) |
 //! | model | `MODELS#<shard of id>` | `MODEL#<id>` | `model` (JSON) |
@@ -75,13 +75,28 @@ pub fn all_models_pks() -> impl Iterator<Item = String> {
     (0..SHARDS).map(|shard| format!("MODELS#{shard:02}"))
 }
 
+/// The longest name kept as it is in a key. DynamoDB limits a partition key to 2,048 bytes and a sort key to 1,024,
+/// and names from events are bounded in characters (1,024), not bytes: a longer one is keyed by its digest, so any
+/// name Warden accepts can key an item.
+pub const MAX_KEY_PART_BYTES: usize = 1000;
+
+fn key_part(text: &str) -> std::borrow::Cow<'_, str> {
+    use sha2::Digest;
+    if text.len() <= MAX_KEY_PART_BYTES {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        let digest = sha2::Sha256::digest(text.as_bytes());
+        std::borrow::Cow::Owned(format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    }
+}
+
 /// The lookup item of a key from [`warden_core::inventory::lookup_keys_of`].
 pub fn lookup_pk(lookup_key: &str) -> String {
-    format!("LOOKUP#{lookup_key}")
+    format!("LOOKUP#{}", key_part(lookup_key))
 }
 
 pub fn marker_pk(key: &str) -> String {
-    format!("EVENT#{key}")
+    format!("EVENT#{}", key_part(key))
 }
 
 pub fn model_sk(id: &str) -> String {
@@ -93,19 +108,19 @@ pub fn findings_pk(model: &str) -> String {
 }
 
 pub fn finding_sk(finding: &str) -> String {
-    format!("FINDING#{finding}")
+    format!("FINDING#{}", key_part(finding))
 }
 
 pub fn target_pk(target: &str) -> String {
-    format!("TARGET#{target}")
+    format!("TARGET#{}", key_part(target))
 }
 
 pub fn record_pk(key: &str) -> String {
-    format!("RECORD#{key}")
+    format!("RECORD#{}", key_part(key))
 }
 
 pub fn alert_pk(key: &str) -> String {
-    format!("ALERT#{key}")
+    format!("ALERT#{}", key_part(key))
 }
 
 /// The time-range index partition of a chain's entries on a day: a day's entries are spread over [`SHARDS`]

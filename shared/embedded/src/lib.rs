@@ -456,7 +456,7 @@ impl EmbeddedLedger {
             .transpose()
     }
 
-    fn unreadable_state_sync(&self) -> Result<Vec<String>, LedgerError> {
+    fn state_problems_sync(&self) -> Result<Vec<String>, LedgerError> {
         let txn = self.db()?.begin_read().map_err(redb_error)?;
         let mut unreadable = Vec::new();
         let mut check = |name: &str, table: TableDefinition<&str, &[u8]>, readable: fn(&[u8]) -> bool| {
@@ -464,7 +464,7 @@ impl EmbeddedLedger {
             for row in table.iter().map_err(redb_error)? {
                 let (key, value) = row.map_err(redb_error)?;
                 if !readable(value.value()) {
-                    unreadable.push(format!("{name} {}", key.value()));
+                    unreadable.push(format!("stored state {name} {} cannot be read", key.value()));
                 }
             }
             Ok::<_, LedgerError>(())
@@ -481,7 +481,7 @@ impl EmbeddedLedger {
         for row in marks.iter().map_err(redb_error)? {
             let (key, value) = row.map_err(redb_error)?;
             if Timestamp::from_millis(value.value()).is_none() {
-                unreadable.push(format!("action mark {}", key.value()));
+                unreadable.push(format!("stored state action mark {} cannot be read", key.value()));
             }
         }
         Ok(unreadable)
@@ -546,8 +546,8 @@ impl Ledger for EmbeddedLedger {
         guarded(|| self.outcome_sync(idempotency_key))
     }
 
-    async fn unreadable_state(&self) -> Result<Vec<String>, LedgerError> {
-        guarded(|| self.unreadable_state_sync())
+    async fn state_problems(&self) -> Result<Vec<String>, LedgerError> {
+        guarded(|| self.state_problems_sync())
     }
 }
 

@@ -100,6 +100,33 @@ impl DynamoLedger {
         Ok(items)
     }
 
+    /// The head a chain's last stored entry gives (`None` for a chain with no entries).
+    async fn last_entry_head(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :entry)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(schema::chain_pk(chain)))
+            .expression_attribute_values(":entry", s("ENTRY#"))
+            .scan_index_forward(false)
+            .limit(1)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", &self.table, e))?;
+        self.stats.read(output.consumed_capacity());
+        let last = output.items.unwrap_or_default().first().map(entries_of).transpose()?;
+        let head = last.and_then(|entries| entries.last().map(Entry::head));
+        if head.is_some() {
+            tracing::warn!(chain, "the chain has entries but no head item: chained onto its last entry");
+        }
+        Ok(head)
+    }
+
     pub(super) async fn read_head(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
         match self.get(key(schema::chain_pk(chain), schema::HEAD_SK)).await? {
             Some(item) => Ok(Some(head_of(&item)?)),
@@ -206,13 +233,22 @@ impl DynamoLedger {
         let found = |item_key: &Item| {
             current.iter().find(|item| item.get(PK) == item_key.get(PK) && item.get(SK) == item_key.get(SK))
         };
+        // The heads as stored (what the transaction is conditioned on), and what each event chains onto: the head,
+        // or for a chain with entries but no head item (deleted), its last entry, so a lost head blocks no writes.
+        // `verify` reports the missing head until the append writes it again.
+        let mut stored_heads: BTreeMap<String, Option<Head>> = BTreeMap::new();
         let mut heads: BTreeMap<String, Option<Head>> = BTreeMap::new();
         for chain in chains {
             let head = match found(&head_key(chain)) {
                 Some(item) => Some(head_of(item)?),
                 None => None,
             };
-            heads.insert(chain.to_owned(), head);
+            let base = match &head {
+                Some(head) => Some(head.clone()),
+                None => self.last_entry_head(chain).await?,
+            };
+            stored_heads.insert(chain.to_owned(), head);
+            heads.insert(chain.to_owned(), base);
         }
         for mark in &mut marks {
             mark.previous = match found(&mark.key) {
@@ -229,9 +265,8 @@ impl DynamoLedger {
             self.write_lookups(add, Vec::new()).await?;
             stale_lookups.extend(remove);
         }
-        let read_heads = heads.clone();
         let sealed = seal_all(commit.entries.clone(), &mut heads)?;
-        let items = self.commit_items(&commit, &sealed, &read_heads, &marks, &models)?;
+        let items = self.commit_items(&commit, &sealed, &stored_heads, &marks, &models)?;
         // A transactional write costs twice the item's write units (AWS's rule); a delete, at least that of its key.
         let mut computed_wcu = 0;
         for item in &items {

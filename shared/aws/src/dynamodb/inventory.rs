@@ -28,14 +28,44 @@ fn lookup_key(lookup: &str, model: &str) -> Item {
     key(schema::lookup_pk(lookup), schema::model_sk(model))
 }
 
-/// The lookup items to add and to remove when `model` replaces `stored` (`None`: a new model, or one whose stored
-/// record cannot be read).
+/// Every lookup item of a model.
+pub(super) fn lookup_items(model: &Model) -> Vec<Item> {
+    stored_lookup_keys(model).iter().map(|k| lookup_key(k, &model.id)).collect()
+}
+
+/// The lookup items to put and to remove when `model` replaces `stored` (`None`: a new model, or one whose stored
+/// record cannot be read). Every key of the model is put, not only new ones: a lookup lost (deleted by hand, or by a
+/// racing removal) comes back with the model's next write.
 pub(super) fn lookup_changes(stored: Option<&Model>, model: &Model) -> (Vec<Item>, Vec<Item>) {
     let old = stored.map(stored_lookup_keys).unwrap_or_default();
     let new = stored_lookup_keys(model);
-    let add = new.difference(&old).map(|k| lookup_key(k, &model.id)).collect();
     let remove = old.difference(&new).map(|k| lookup_key(k, &model.id)).collect();
-    (add, remove)
+    (lookup_items(model), remove)
+}
+
+/// The model lookups that `items` (a whole table) should hold and do not, each named with the model it would find:
+/// an event naming that key would miss the model. For `verify`.
+pub(super) fn missing_lookups(items: &[Item]) -> Vec<String> {
+    let present: BTreeSet<(&str, &str)> = items
+        .iter()
+        .filter_map(|item| Some((text(item, PK).ok()?, text(item, SK).ok()?)))
+        .filter(|(pk, _)| pk.starts_with("LOOKUP#"))
+        .collect();
+    let mut missing = Vec::new();
+    for item in items.iter().filter(|i| text(i, PK).is_ok_and(|pk| pk.starts_with("MODELS#"))) {
+        let Ok(model) = json::<Model>(item, "model") else { continue };
+        for lookup in stored_lookup_keys(&model) {
+            let (pk, sk) = (schema::lookup_pk(&lookup), schema::model_sk(&model.id));
+            if !present.contains(&(pk.as_str(), sk.as_str())) {
+                missing.push(format!(
+                    "model lookup {lookup} -> {} is missing: events naming it would not find the model (`warden ledger \
+                     migrate` restores lookups)",
+                    model.id
+                ));
+            }
+        }
+    }
+    missing
 }
 
 impl DynamoLedger {

@@ -6,10 +6,8 @@
 //! until the last one, so an interrupted migration is finished by running it again, and no writer of this version
 //! touches the table meanwhile.
 
-use warden_core::inventory::Model;
-
 // The adapter's own vocabulary (SDK types, schema, the ledger model) is the parent module's.
-use super::inventory::{lookup_changes, model_key};
+use super::inventory::{lookup_items, model_key};
 use super::*;
 
 /// What `warden ledger migrate` did.
@@ -67,28 +65,45 @@ impl DynamoLedger {
     }
 
     async fn check_layout(&self) -> Result<(), LedgerError> {
-        let found = match self.read_layout().await? {
-            Some(Layout { version, migrating: false }) if version == schema::LAYOUT_VERSION => return Ok(()),
-            Some(layout) => layout,
-            None if self.has_layout_1_items().await? => Layout { version: 1, migrating: false },
-            None => return Ok(()),
-        };
+        // Layout-1 items are looked for even in a layout-2 table: an earlier Warden still writing (an old CLI, a
+        // function not yet updated) would otherwise go unnoticed, and its writes unread.
+        let layout_1_items = self.has_layout_1_items().await?;
         let table = &self.table;
-        let state = if found.migrating { ", part-way through a migration" } else { "" };
+        let problem = match self.read_layout().await? {
+            Some(Layout { version, migrating: false }) if version == schema::LAYOUT_VERSION && !layout_1_items => {
+                return Ok(());
+            }
+            None if !layout_1_items => {
+                // A new table (made by a template): recorded as layout 2, so an earlier Warden's writes into it
+                // are told apart from a table that was never moved.
+                let mut item = key(schema::LAYOUT_PK.to_owned(), schema::LAYOUT_SK);
+                item.insert("version".into(), n(schema::LAYOUT_VERSION));
+                self.put_unless_newer(item, "attribute_not_exists(#pk)", Vec::new()).await?;
+                return Ok(());
+            }
+            Some(Layout { version, migrating: false }) if version == schema::LAYOUT_VERSION => {
+                "holds layout-1 items written after it moved to layout 2 (is an earlier Warden still writing to it?)"
+                    .to_owned()
+            }
+            Some(Layout { version, migrating }) => {
+                let state = if migrating { ", part-way through a migration" } else { "" };
+                format!("holds ledger layout {version}{state}")
+            }
+            None => "holds ledger layout 1".to_owned(),
+        };
         Err(LedgerError::Storage(format!(
-            "table {table:?} holds ledger layout {}{state}; this version of Warden reads layout {}: run `warden \
-             ledger migrate --table {table}`",
-            found.version,
+            "table {table:?} {problem}; this version of Warden reads layout {}: run `warden ledger migrate --table \
+             {table}`",
             schema::LAYOUT_VERSION
         )))
     }
 
-    /// Moves a layout-1 table to layout 2 (see the module's notes); a table already at layout 2 is left as it is.
+    /// Moves a layout-1 table to layout 2 (see the module's notes). On a table already at layout 2 it records the
+    /// layout and restores any model lookup that is missing: it is also the repair `verify` points to.
     pub async fn migrate(&self) -> Result<Migration, LedgerError> {
-        let from = match self.read_layout().await? {
-            Some(Layout { version, migrating: false }) if version == schema::LAYOUT_VERSION => {
-                return Ok(Migration { from: version, to: version, ..Migration::default() });
-            }
+        let layout = self.read_layout().await?;
+        let layout_1_items = self.has_layout_1_items().await?;
+        let from = match layout {
             Some(Layout { version, .. }) if version > schema::LAYOUT_VERSION => {
                 return Err(LedgerError::Storage(format!(
                     "table {:?} holds ledger layout {version}, newer than this version of Warden knows ({})",
@@ -97,63 +112,103 @@ impl DynamoLedger {
                 )));
             }
             Some(Layout { version, .. }) => version,
-            None if self.has_layout_1_items().await? => 1,
-            None => 0,
+            None if layout_1_items => 1,
+            // A table created by a template, never migrated: it has always been layout 2.
+            None => schema::LAYOUT_VERSION,
         };
-        // Writers of this version refuse the table from here until the last step.
-        self.write_layout(from.max(1), true).await?;
         let mut migration = Migration { from, to: schema::LAYOUT_VERSION, ..Migration::default() };
+        let current = matches!(layout, Some(Layout { migrating: false, .. }) | None) && !layout_1_items;
+        if from == schema::LAYOUT_VERSION && current {
+            migration.lookups_written = self.restore_lookups().await?;
+            self.write_layout(schema::LAYOUT_VERSION, false).await?;
+            return Ok(migration);
+        }
+        // Writers of this version refuse the table from here until the last step.
+        self.write_layout(from.clamp(1, schema::LAYOUT_VERSION - 1), true).await?;
         self.move_heads(&mut migration).await?;
         self.move_models(&mut migration).await?;
         self.reindex_entries(&mut migration).await?;
+        migration.lookups_written = self.restore_lookups().await?;
         self.write_layout(schema::LAYOUT_VERSION, false).await?;
         Ok(migration)
     }
 
-    /// `HEADS` / `CHAIN#<chain>` -> `CHAIN#<chain>` / `HEAD`: the new items first, then the old ones go.
+    /// A put that applies only if `condition` holds (`ConditionalCheckFailed` means a newer item is there: kept).
+    async fn put_unless_newer(
+        &self,
+        item: Item,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, LedgerError> {
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_names("#pk", PK);
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(sdk_error("PutItem", &self.table, e)),
+        }
+    }
+
+    /// `HEADS` / `CHAIN#<chain>` -> `CHAIN#<chain>` / `HEAD`, unless a newer head is there already (a writer of
+    /// this version); then the old item goes.
     async fn move_heads(&self, migration: &mut Migration) -> Result<(), LedgerError> {
         let old = self.query(schema::V1_HEADS_PK.to_owned(), Some("CHAIN#"), None).await?;
-        let mut puts = Vec::new();
         let mut deletes = Vec::new();
         for item in &old {
             let sk = text(item, SK)?;
             let chain = sk.trim_start_matches("CHAIN#");
             let mut moved = item.clone();
             moved.extend(key(schema::chain_pk(chain), schema::HEAD_SK));
-            puts.push(put_request(moved)?);
+            let seq = item.get("seq").cloned().unwrap_or_else(|| n(0));
+            let condition = "attribute_not_exists(#pk) OR seq < :seq";
+            if self.put_unless_newer(moved, condition, vec![(":seq", seq)]).await? {
+                migration.heads_moved += 1;
+            }
             deletes.push(delete_request(key(schema::V1_HEADS_PK.to_owned(), sk))?);
         }
-        self.batch_write(puts).await?;
-        self.batch_write(deletes).await?;
-        migration.heads_moved = old.len();
-        Ok(())
+        self.batch_write(deletes).await
     }
 
-    /// `INVENTORY` / `MODEL#<id>` -> its model partition, with its lookup items; the record keeps its bytes. A
-    /// record that cannot be read moves too (listed as unreadable, as before), without lookups.
+    /// `INVENTORY` / `MODEL#<id>` -> its model partition, the record's bytes unchanged, unless the model has a
+    /// layout-2 record already (written since: newer); then the old item goes. Lookups are restored afterwards for
+    /// every model.
     async fn move_models(&self, migration: &mut Migration) -> Result<(), LedgerError> {
         let old = self.query(schema::V1_INVENTORY_PK.to_owned(), Some("MODEL#"), None).await?;
-        let mut puts = Vec::new();
         let mut deletes = Vec::new();
         for item in &old {
             let sk = text(item, SK)?;
             let id = sk.trim_start_matches("MODEL#");
             let mut moved = item.clone();
             moved.extend(model_key(id));
-            puts.push(put_request(moved)?);
-            if let Ok(model) = json::<Model>(item, "model") {
-                let (add, _) = lookup_changes(None, &model);
-                migration.lookups_written += add.len();
-                for lookup in add {
-                    puts.push(put_request(lookup)?);
-                }
+            if self.put_unless_newer(moved, "attribute_not_exists(#pk)", Vec::new()).await? {
+                migration.models_moved += 1;
             }
             deletes.push(delete_request(key(schema::V1_INVENTORY_PK.to_owned(), sk))?);
         }
+        self.batch_write(deletes).await
+    }
+
+    /// Puts every lookup item of every readable model (idempotent): what an event needs to find the models its
+    /// resources name. Returns how many were written.
+    async fn restore_lookups(&self) -> Result<usize, LedgerError> {
+        let inventory = self.whole_inventory().await?;
+        let mut puts = Vec::new();
+        for model in inventory.models() {
+            for lookup in lookup_items(model) {
+                puts.push(put_request(lookup)?);
+            }
+        }
+        let written = puts.len();
         self.batch_write(puts).await?;
-        self.batch_write(deletes).await?;
-        migration.models_moved = old.len();
-        Ok(())
+        Ok(written)
     }
 
     /// Layout-1 entry items move from the day's one index partition to the chain's shard of it. Only the index

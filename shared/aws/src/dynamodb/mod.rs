@@ -494,13 +494,21 @@ fn delete_request(item_key: Item) -> Result<aws_sdk_dynamodb::types::WriteReques
 }
 
 impl Ledger for DynamoLedger {
-    async fn unreadable_state(&self) -> Result<Vec<String>, LedgerError> {
+    async fn state_problems(&self) -> Result<Vec<String>, LedgerError> {
         let items = self.scan_all().await?;
-        Ok(items
+        let mut problems: Vec<String> = items
             .iter()
             .filter(|item| !state_readable(item))
-            .map(|item| format!("{} {}", text(item, PK).unwrap_or("?"), text(item, SK).unwrap_or("?")))
-            .collect())
+            .map(|item| {
+                format!(
+                    "stored state {} {} cannot be read",
+                    text(item, PK).unwrap_or("?"),
+                    text(item, SK).unwrap_or("?")
+                )
+            })
+            .collect();
+        problems.extend(inventory::missing_lookups(&items));
+        Ok(problems)
     }
 
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
@@ -541,17 +549,20 @@ impl Ledger for DynamoLedger {
 
     async fn chains(&self) -> Result<Vec<String>, LedgerError> {
         self.ensure_layout().await?;
-        // Heads live in their chains' partitions (no partition every event writes), so listing them is a scan:
-        // only audits and exports list every chain, and they read every entry anyway.
-        let heads =
-            ScanFilter { expression: "#sk = :head", names: &[("#sk", SK)], values: &[(":head", s(schema::HEAD_SK))] };
-        let items = self.scan(Some(heads)).await?;
-        let mut chains = items
+        // Heads live in their chains' partitions (no partition every event writes), so listing chains is a scan:
+        // only audits and exports list every chain, and they read every entry anyway. A chain is listed from its
+        // entries as well as its head, so a deleted head cannot hide a chain from `verify`.
+        let chain_items = ScanFilter {
+            expression: "begins_with(#pk, :chain) AND (#sk = :head OR begins_with(#sk, :entry))",
+            names: &[("#pk", PK), ("#sk", SK)],
+            values: &[(":chain", s("CHAIN#")), (":head", s(schema::HEAD_SK)), (":entry", s("ENTRY#"))],
+        };
+        let items = self.scan(Some(chain_items)).await?;
+        let chains = items
             .iter()
             .map(|item| text(item, PK).map(|pk| pk.trim_start_matches("CHAIN#").to_owned()))
-            .collect::<Result<Vec<_>, _>>()?;
-        chains.sort();
-        Ok(chains)
+            .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
+        Ok(chains.into_iter().collect())
     }
 
     async fn entries(&self, chain: &str) -> Result<Vec<Entry>, LedgerError> {
@@ -572,10 +583,12 @@ impl Ledger for DynamoLedger {
     async fn records(&self, keys: &[String]) -> Result<BTreeMap<String, Record>, LedgerError> {
         let mut found = BTreeMap::new();
         let items = self.batch_get(keys.iter().map(|k| key(schema::record_pk(k), schema::RECORD_SK)).collect()).await?;
-        for item in &items {
-            let pk = text(item, PK)?;
-            let record_key = pk.strip_prefix("RECORD#").unwrap_or(pk).to_owned();
-            found.insert(record_key, Self::record_of(item)?);
+        // Matched by partition key, not parsed from it: a long key is stored as its digest.
+        for record_key in keys {
+            let pk = schema::record_pk(record_key);
+            if let Some(item) = items.iter().find(|item| text(item, PK) == Ok(pk.as_str())) {
+                found.insert(record_key.clone(), Self::record_of(item)?);
+            }
         }
         Ok(found)
     }
