@@ -167,6 +167,26 @@ async fn cutoff_without_a_fallback_variant_switches_to_the_maintenance_config() 
     assert_eq!(observed(&sagemaker).await.1, "fraud-cfg-v2");
 }
 
+/// A second cutoff of an endpoint already cut off is "nothing to do" at every rung: it used to climb the ladder and
+/// delete the endpoint (at once, with `delete_requires_approval = false`). No SageMaker call, the endpoint stays.
+#[tokio::test]
+async fn a_second_cutoff_never_climbs_to_delete() {
+    for tags in [[MANAGED, (TAG_FALLBACK_VARIANT, "blue")], [MANAGED, (TAG_MAINTENANCE_CONFIG, "fraud-maintenance")]] {
+        let (ledger, sagemaker, notifier) = rig(&tags).await;
+        let settings = Settings { delete_requires_approval: false, ..Settings::default() };
+        let bg = executor(&ledger, &sagemaker, &notifier, settings);
+        let step = run(&bg, &request("r1", Operation::Cutoff, "fraud-prod", alice()), Input::Look).await.unwrap();
+        assert_eq!(phase(&step), Phase::Done, "{}", note(&step));
+        let calls = sagemaker.calls().len();
+        let again = run(&bg, &request("r2", Operation::Cutoff, "fraud-prod", bob()), Input::Look).await.unwrap();
+        assert_eq!(phase(&again), Phase::Refused, "{tags:?}: {}", note(&again));
+        assert!(note(&again).contains("nothing to do"), "{}", note(&again));
+        assert_eq!(sagemaker.calls().len(), calls, "{tags:?}: no SageMaker call");
+        assert!(sagemaker.endpoint_names().contains("fraud-prod"), "{tags:?}: the endpoint is not deleted");
+        assert!(verify(&ledger).await.unwrap().ok());
+    }
+}
+
 #[tokio::test]
 async fn the_last_cutoff_step_deletes_only_after_a_second_person_approves_and_restore_recreates() {
     let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;

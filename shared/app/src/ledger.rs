@@ -8,7 +8,7 @@ use std::future::Future;
 use warden_core::inventory::Inventory;
 use warden_core::ledger::{
     Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Problem, Record, VerifyFailure,
-    VerifyReport, verify_chain,
+    VerifyReport, verify_chain_between,
 };
 use warden_core::policy::DecisionContext;
 use warden_core::resource::Resource;
@@ -112,11 +112,19 @@ pub async fn verify<L: Ledger>(ledger: &L) -> Result<VerifyReport, LedgerError> 
     };
     for chain in ledger.chains().await? {
         report.chains += 1;
-        let read = async { Ok::<_, LedgerError>((ledger.entries(&chain).await?, ledger.head(&chain).await?)) };
+        // The head, then the entries, then the head again: writers may append meanwhile (see
+        // `verify_chain_between`), and a live ledger must not look tampered with.
+        let read = async {
+            let before = ledger.head(&chain).await?;
+            let entries = ledger.entries(&chain).await?;
+            let appended = entries.len() as u64 > before.as_ref().map_or(0, |h| h.seq);
+            let after = if appended { ledger.head(&chain).await? } else { before.clone() };
+            Ok::<_, LedgerError>((entries, before, after))
+        };
         match read.await {
-            Ok((entries, head)) => {
+            Ok((entries, before, after)) => {
                 report.entries += entries.len();
-                if let Some(failure) = verify_chain(&chain, &entries, head.as_ref())? {
+                if let Some(failure) = verify_chain_between(&chain, &entries, before.as_ref(), after.as_ref())? {
                     report.failures.push(failure);
                 }
             }

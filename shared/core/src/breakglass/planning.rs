@@ -87,40 +87,53 @@ pub(super) fn plan_change(request: &BreakGlassRequest, facts: &Facts, observed: 
                 reverse: Some(Change::UpdateEndpoint { endpoint: target.clone(), config: e.config.clone() }),
             })
         }
-        (Operation::Cutoff, Observation::Endpoint(e)) => Ok(cutoff_ladder(e)),
+        (Operation::Cutoff, Observation::Endpoint(e)) => cutoff_ladder(e),
     }
 }
 
 /// Cutoff, least destructive first: all traffic to the fallback variant; else the maintenance config; else
 /// delete the endpoint (its config is kept, so restore can re-create it). A Failed endpoint can only be deleted.
-fn cutoff_ladder(e: &EndpointView) -> Plan {
+/// An endpoint already cut off at a rung (serving only its fallback variant, or on or moving to its maintenance
+/// config) is "nothing to do": a second cutoff never climbs to the next, more destructive rung.
+fn cutoff_ladder(e: &EndpointView) -> Result<Plan, String> {
     let endpoint = e.name.clone();
     let failed = e.status == EndpointStatus::Failed;
     let fallback =
         e.tag(TAG_FALLBACK_VARIANT).filter(|v| e.variants.len() > 1 && e.variants.iter().any(|w| w.variant == *v));
     if let (Some(variant), false) = (fallback, failed) {
+        let only_fallback = e.variants.iter().all(|w| (w.variant == variant) == (w.weight > 0.0));
+        if only_fallback {
+            return Err(format!(
+                "nothing to do: endpoint {endpoint} already serves only its fallback variant {variant}"
+            ));
+        }
         let weights: Vec<VariantWeight> = e
             .variants
             .iter()
             .map(|w| VariantWeight { variant: w.variant.clone(), weight: if w.variant == variant { 1.0 } else { 0.0 } })
             .collect();
-        return Plan {
+        return Ok(Plan {
             change: Change::SetWeights { endpoint: endpoint.clone(), weights: weights.clone() },
             reverse: Some(Change::SetWeights { endpoint, weights: e.variants.clone() }),
-        };
+        });
     }
-    if let (Some(config), false) = (e.tag(TAG_MAINTENANCE_CONFIG).filter(|c| *c != e.config), failed) {
-        return Plan {
+    if let (Some(config), false) = (e.tag(TAG_MAINTENANCE_CONFIG), failed) {
+        if config == e.config || e.pending_config.as_deref() == Some(config) {
+            return Err(format!(
+                "nothing to do: endpoint {endpoint} already runs (or is moving to) its maintenance config {config}"
+            ));
+        }
+        return Ok(Plan {
             change: Change::UpdateEndpoint { endpoint: endpoint.clone(), config: config.to_owned() },
             reverse: Some(Change::UpdateEndpoint { endpoint, config: e.config.clone() }),
-        };
+        });
     }
-    Plan {
+    Ok(Plan {
         change: Change::DeleteEndpoint { endpoint: endpoint.clone() },
         reverse: Some(Change::CreateEndpoint {
             endpoint,
             config: e.config.clone(),
             tags: e.tags.clone().unwrap_or_default(),
         }),
-    }
+    })
 }

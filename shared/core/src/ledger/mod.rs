@@ -355,6 +355,31 @@ impl VerifyReport {
     }
 }
 
+/// Verifies a chain read while writers may append to it: `before` is the head read before the entries, `after` the
+/// head read after them. Entries past `before` are accepted only as far as `after` reaches (appended meanwhile:
+/// writers commit an entry and its head together), so live writes never look like tampering, while entries past
+/// every head (a forged tail) and a chain shorter than `before` (a truncated one) are still reported.
+pub fn verify_chain_between(
+    chain: &str,
+    entries: &[Entry],
+    before: Option<&Head>,
+    after: Option<&Head>,
+) -> Result<Option<VerifyFailure>, LedgerError> {
+    let stored = entries.len() as u64;
+    let before_seq = before.map_or(0, |h| h.seq);
+    let after_seq = after.map_or(0, |h| h.seq);
+    if stored <= before_seq || stored > after_seq {
+        return verify_chain(chain, entries, if stored <= before_seq { before } else { after });
+    }
+    // Appended between the two reads: the prefix must end at the first head, and the rest must link to it.
+    let prefix = usize::try_from(before_seq).map_err(|e| LedgerError::Corrupt(e.to_string()))?;
+    if let Some(failure) = verify_chain(chain, &entries[..prefix], before)? {
+        return Ok(Some(failure));
+    }
+    let tail = entries.last().map(Entry::head);
+    verify_chain(chain, entries, tail.as_ref())
+}
+
 /// Checks one chain; pure.
 pub fn verify_chain(chain: &str, entries: &[Entry], head: Option<&Head>) -> Result<Option<VerifyFailure>, LedgerError> {
     let present: std::collections::BTreeSet<u64> = entries.iter().map(|e| e.seq).collect();
@@ -382,5 +407,55 @@ pub fn verify_chain(chain: &str, entries: &[Entry], head: Option<&Head>) -> Resu
             position: entries.len() as u64,
             problem: Problem::HeadMismatch { head_seq: h.map_or(0, |h| h.seq), last_seq: l.map_or(0, |l| l.seq) },
         })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: usize) -> Vec<Entry> {
+        let mut heads = BTreeMap::new();
+        let entries = (0..n)
+            .map(|i| NewEntry {
+                chain: "m".into(),
+                recorded_at: Timestamp::from_millis(1_790_000_000_000).unwrap_or_else(|| unreachable!()),
+                idempotency_key: format!("k{i}"),
+                event_id: String::new(),
+                source: "test".into(),
+                detail_type: "Test".into(),
+                occurred_at: Timestamp::from_millis(1_790_000_000_000).unwrap_or_else(|| unreachable!()),
+                model_version: None,
+                actor: Actor::Automation("test".into()),
+                reason: format!("entry {i}"),
+                body: EntryBody::Inventory { summary: String::new() },
+            })
+            .collect();
+        seal_all(entries, &mut heads).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_chain_read_during_appends_verifies_but_a_forged_or_cut_tail_does_not() {
+        let entries = chain(5);
+        let head = |n: usize| Some(entries[n - 1].head());
+        let check = |stored: &[Entry], before: Option<Head>, after: Option<Head>| {
+            verify_chain_between("m", stored, before.as_ref(), after.as_ref()).unwrap_or_else(|e| panic!("{e}"))
+        };
+        // Two entries appended between the head reads: intact.
+        assert_eq!(check(&entries, head(3), head(5)), None);
+        // Nothing appended: the one head decides.
+        assert_eq!(check(&entries, head(5), head(5)), None);
+        // Entries past every head (a forged tail, written without moving the head).
+        assert!(
+            matches!(check(&entries, head(3), head(3)), Some(f) if matches!(f.problem, Problem::HeadMismatch { .. }))
+        );
+        // A chain shorter than the head read first (cut from the end).
+        assert!(
+            matches!(check(&entries[..3], head(5), head(5)), Some(f) if matches!(f.problem, Problem::HeadMismatch { .. }))
+        );
+        // An appended entry that does not link to the first head's entry.
+        let mut forged = entries.clone();
+        forged[3].prev_hash = GENESIS_HASH.into();
+        assert!(check(&forged, head(3), head(5)).is_some());
     }
 }
