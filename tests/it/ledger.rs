@@ -235,3 +235,82 @@ fn ten_thousand_models_import_read_back_and_verify() {
         assert!(report.ok() && report.chains == 10_000, "{:?}", report.failures.first());
     });
 }
+
+/// Someone with the ledger file deletes a chain's head (or moves it back): `verify` reports it, and the next event
+/// for the model chains onto the last entry instead of writing over entry 1 (which it used to do, erasing the
+/// chain's history); a head moved back makes the commit fail, writing nothing.
+#[test]
+fn a_deleted_or_moved_back_head_never_lets_an_append_overwrite_history() {
+    use warden_embedded::tables::HEADS;
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = |dir: &std::path::Path| {
+            Engine::new(
+                EmbeddedLedger::open(dir).unwrap(),
+                Policy::builtin().unwrap(),
+                Actor::Automation("test".into()),
+            )
+        };
+        let first = {
+            let engine = engine(dir.path());
+            let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap();
+            engine.import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", Timestamp::now()).await.unwrap();
+            engine
+                .ingest_bytes(
+                    &read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json")),
+                    Timestamp::now(),
+                )
+                .await
+                .unwrap();
+            engine.ledger().entries("fraud-detector").await.unwrap()
+        };
+        let edit_head = |value: Option<&[u8]>| {
+            let db = redb::Database::open(dir.path().join("ledger.redb")).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut heads = txn.open_table(HEADS).unwrap();
+                match value {
+                    Some(bytes) => heads.insert("fraud-detector", bytes).map(|_| ()).unwrap(),
+                    None => heads.remove("fraud-detector").map(|_| ()).unwrap(),
+                }
+            }
+            txn.commit().unwrap();
+        };
+        edit_head(None);
+        let engine_after = engine(dir.path());
+        let report = verify(engine_after.ledger()).await.unwrap();
+        assert!(report.failures.iter().any(|f| f.chain == "fraud-detector"), "{report:?}");
+        let deployment = {
+            let mut event: serde_json::Value =
+                serde_json::from_slice(&read(&events_dir().join("sagemaker-endpoint-inservice-records-config.json")))
+                    .unwrap();
+            event["detail"]["EndpointName"] = "fraud-detector-prod".into();
+            event["detail"]["EndpointArn"] =
+                "arn:aws:sagemaker:us-east-1:111122223333:endpoint/fraud-detector-prod".into();
+            event
+        };
+        let applied = engine_after
+            .ingest_value(deployment.clone(), deployment.to_string().as_bytes(), Timestamp::now())
+            .await
+            .unwrap();
+        assert_eq!(applied.status, Status::Applied);
+        let now_stored = engine_after.ledger().entries("fraud-detector").await.unwrap();
+        assert_eq!(&now_stored[..first.len()], &first[..], "history kept");
+        assert!(now_stored.len() > first.len());
+        assert!(verify(engine_after.ledger()).await.unwrap().ok());
+        drop(engine_after);
+
+        // A head moved back to entry 1: the next append would land on entry 2; it fails and writes nothing.
+        let back = serde_json::to_vec(&first[0].head()).unwrap();
+        edit_head(Some(&back));
+        let engine_back = engine(dir.path());
+        let mut finding: serde_json::Value =
+            serde_json::from_slice(&read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json"))).unwrap();
+        finding["detail"]["id"] = "another-finding-on-the-same-role".into();
+        let error = engine_back.ingest_value(finding.clone(), finding.to_string().as_bytes(), Timestamp::now()).await;
+        let error = error.expect_err("the append must fail, not overwrite entry 2").to_string();
+        assert!(error.contains("already holds an entry at 2"), "{error}");
+        let stored = engine_back.ledger().entries("fraud-detector").await.unwrap();
+        assert_eq!(stored, now_stored, "nothing overwritten");
+    });
+}

@@ -221,23 +221,37 @@ impl EmbeddedLedger {
             markers.insert(commit.idempotency_key.as_str(), outcome.as_slice()).map_err(redb_error)?;
 
             let mut heads_table = txn.open_table(HEADS).map_err(redb_error)?;
+            let mut entries = txn.open_table(ENTRIES).map_err(redb_error)?;
             let mut heads: BTreeMap<String, Option<Head>> = BTreeMap::new();
             for entry in &commit.entries {
                 if !heads.contains_key(&entry.chain) {
-                    let head = heads_table
+                    let stored = heads_table
                         .get(entry.chain.as_str())
                         .map_err(redb_error)?
                         .map(|h| serde_json::from_slice::<Head>(h.value()))
                         .transpose()
                         .map_err(|e| corrupt("head", e))?;
+                    // A chain whose head was deleted chains onto its last entry: the loss blocks nothing and
+                    // overwrites nothing (`verify` reports it until this commit writes the head again).
+                    let head = match stored {
+                        Some(head) => Some(head),
+                        None => last_entry_head(&entries, &entry.chain)?,
+                    };
                     heads.insert(entry.chain.clone(), head);
                 }
             }
             let sealed = seal_all(commit.entries, &mut heads)?;
-            let mut entries = txn.open_table(ENTRIES).map_err(redb_error)?;
             for entry in &sealed {
                 let bytes = serde_json::to_vec(entry).map_err(storage)?;
-                entries.insert((entry.chain(), entry.seq), bytes.as_slice()).map_err(redb_error)?;
+                // Never over an existing entry (a head moved back by hand): the transaction is dropped, not committed.
+                if entries.insert((entry.chain(), entry.seq), bytes.as_slice()).map_err(redb_error)?.is_some() {
+                    return Err(LedgerError::Corrupt(format!(
+                        "chain {} already holds an entry at {}: its head is behind its entries (`warden ledger verify` \
+                         names the damage); nothing was written",
+                        entry.chain(),
+                        entry.seq
+                    )));
+                }
             }
             for (chain, head) in &heads {
                 if let Some(head) = head {
@@ -502,6 +516,20 @@ impl EmbeddedLedger {
             }
         }
         self.committed(txn, durable)
+    }
+}
+
+/// The head a chain's last stored entry gives (`None`: no entries).
+fn last_entry_head(entries: &redb::Table<'_, (&str, u64), &[u8]>, chain: &str) -> Result<Option<Head>, LedgerError> {
+    let last = entries.range((chain, 0)..=(chain, u64::MAX)).map_err(redb_error)?.next_back();
+    match last {
+        Some(row) => {
+            let (_, value) = row.map_err(redb_error)?;
+            let entry: Entry = serde_json::from_slice(value.value()).map_err(|e| corrupt("entry", e))?;
+            tracing::warn!(chain, "the chain has entries but no head: chained onto its last entry");
+            Ok(Some(entry.head()))
+        }
+        None => Ok(None),
     }
 }
 
