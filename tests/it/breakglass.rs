@@ -167,6 +167,33 @@ async fn cutoff_without_a_fallback_variant_switches_to_the_maintenance_config() 
     assert_eq!(observed(&sagemaker).await.1, "fraud-cfg-v2");
 }
 
+/// A request cannot choose where a rollback goes or whose chain it lands on: a config the endpoint never served
+/// (IAM allows any config in the account, so it used to be deployed as given) and a model id that does not own the
+/// target are refused with no SageMaker call; the refusal is on the owner's chain.
+#[tokio::test]
+async fn a_rollback_goes_only_to_a_served_config_and_a_request_cannot_borrow_another_model() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    sagemaker.add_config("attacker-cfg", &["blue"]);
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let mut anywhere = request("r1", Operation::Rollback, "fraud-prod", alice());
+    anywhere.config = Some("attacker-cfg".into());
+    let step = run(&bg, &anywhere, Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused, "{}", note(&step));
+    assert!(note(&step).contains("not in the recorded config history"), "{}", note(&step));
+    let mut borrowed = request("r2", Operation::Rollback, "fraud-prod", alice());
+    borrowed.model_id = Some("someone-elses-model".into());
+    let step = run(&bg, &borrowed, Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused, "{}", note(&step));
+    assert!(note(&step).contains("belongs to model fraud-detector"), "{}", note(&step));
+    assert!(sagemaker.calls().is_empty(), "no SageMaker call");
+    assert_eq!(observed(&sagemaker).await.1, "fraud-cfg-v2");
+    assert_eq!(phases_on_chain(&ledger, "r2").await, [Phase::Refused]);
+    // A config the endpoint has served is still a rollback target.
+    let mut served = request("r3", Operation::Rollback, "fraud-prod", alice());
+    served.config = Some("fraud-cfg-v1".into());
+    assert_eq!(phase(&run(&bg, &served, Input::Look).await.unwrap()), Phase::Done);
+}
+
 /// A second cutoff of an endpoint already cut off is "nothing to do" at every rung: it used to climb the ladder and
 /// delete the endpoint (at once, with `delete_requires_approval = false`). No SageMaker call, the endpoint stays.
 #[tokio::test]

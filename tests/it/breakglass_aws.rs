@@ -92,6 +92,7 @@ async fn rollback_restore_and_a_silent_rollback_on_dynamodb_and_moto() {
     moto_endpoint_named(&client, "e2e-ep", &[("warden:managed", "true")]).await;
     settle(&SageMakerClient::new(client.clone()), "e2e-ep").await;
     let ledger = fresh_dynamo_ledger("breakglass").await;
+    warden_tests::endpoint_with_history(&ledger, "e2e-model", "e2e-ep", &["e2e-ep-b", "e2e-ep-a"]).await;
     let notifier = MemoryNotifier::default();
     let bg = BreakGlass {
         ledger: &ledger,
@@ -151,6 +152,7 @@ async fn on_call_breaks_glass_from_the_cli_here_and_over_the_bus() {
     moto_endpoint_named(&client, "cli-ep", &[("warden:managed", "true")]).await;
     settle(&SageMakerClient::new(client.clone()), "cli-ep").await;
     let ledger = fresh_dynamo_ledger("cli").await;
+    warden_tests::endpoint_with_history(&ledger, "cli-model", "cli-ep", &["cli-ep-b", "cli-ep-a"]).await;
     let table = ledger.table().to_owned();
     let here = |args: &[&str]| {
         let mut all: Vec<&str> = args.to_vec();
@@ -222,6 +224,7 @@ async fn on_call_breaks_glass_from_the_cli_here_and_over_the_bus() {
     // A busy endpoint: `--here` stops waiting without a second action, and `resume` carries the same request on.
     let slow = [("warden:managed", "true"), ("warden-test:transition-seconds", "3")];
     moto_endpoint_named(&client, "cli-busy", &slow).await;
+    warden_tests::endpoint_with_history(&ledger, "cli-busy-model", "cli-busy", &["cli-busy-b", "cli-busy-a"]).await;
     let busy = [
         "--actor",
         "alice",

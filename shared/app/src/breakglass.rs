@@ -362,7 +362,8 @@ pub async fn recorded_request<L: Ledger>(ledger: &L, request_id: &str) -> Result
 /// The model that owns the request's target: the one the request names, else the one whose inventory lists the
 /// endpoint or package.
 fn owning_model(inventory: &warden_core::inventory::Inventory, request: &BreakGlassRequest) -> Option<Model> {
-    if let Some(model) = request.model_id.as_deref().and_then(|id| inventory.get(id)) {
+    let resource = request.action.target_kind().resource(&request.target);
+    if let Some(model) = request.model_id.as_deref().and_then(|id| inventory.get(id)).filter(|m| m.owns(&resource)) {
         return Some(model.clone());
     }
     warden_core::breakglass::status::owning_model(inventory, request.action.target_kind(), &request.target).cloned()

@@ -64,8 +64,24 @@ fn facts(phase: Phase) -> Facts {
         target_window: None,
         account_window: None,
         last_change: None,
-        model: None,
+        model: Some(model()),
     }
+}
+
+/// The model the request names: it owns the endpoint, which has served the good and the bad config.
+fn model() -> crate::inventory::Model {
+    let mut model = crate::inventory::Model::new("credit-scoring");
+    let mut endpoint = crate::inventory::EndpointRecord::new(ENDPOINT);
+    for config in ["cfg-good", "cfg-bad"] {
+        endpoint.history.push(crate::inventory::ConfigDeployment {
+            config: config.into(),
+            in_service_at: None,
+            suspect: false,
+        });
+    }
+    endpoint.current_config = Some("cfg-bad".into());
+    model.endpoints.push(endpoint);
+    model
 }
 
 fn endpoint(status: EndpointStatus, config: &str, pending: Option<&str>) -> Observation {

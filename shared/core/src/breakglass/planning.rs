@@ -15,6 +15,14 @@ pub(super) struct Plan {
 
 pub(super) fn plan_change(request: &BreakGlassRequest, facts: &Facts, observed: &Observation) -> Result<Plan, String> {
     let target = &request.target;
+    // A request names its model only to say which model it is about: one that does not own the target would put
+    // the action on another model's chain and judge it by another model's history.
+    if let Some(named) = &request.model_id
+        && facts.model.as_ref().map(|m| &m.id) != Some(named)
+    {
+        let owner = facts.model.as_ref().map_or("no model in the inventory".to_owned(), |m| format!("model {}", m.id));
+        return Err(format!("the request names model {named}, but {target} belongs to {owner}"));
+    }
     let tag = format!("warden break-glass {} ({})", request.request_id, request.requested_by);
     match (request.action, observed) {
         (Operation::Gate | Operation::Release, Observation::Package(p)) => {
@@ -75,10 +83,19 @@ pub(super) fn plan_change(request: &BreakGlassRequest, facts: &Facts, observed: 
             if e.status == EndpointStatus::Failed {
                 return Err("the endpoint is Failed: SageMaker allows only DeleteEndpoint on it (use cutoff)".into());
             }
-            let known_good = facts.model.as_ref().and_then(|m| m.endpoint(target)).and_then(|r| r.last_known_good());
+            let record = facts.model.as_ref().and_then(|m| m.endpoint(target));
+            let known_good = record.and_then(|r| r.last_known_good());
             let Some(config) = request.config.clone().or_else(|| known_good.map(str::to_owned)) else {
                 return Err(format!("no last known-good config on record for {target}; name one with --config"));
             };
+            // Only back to a config the endpoint has served: a named config is not trusted as given (IAM allows
+            // any endpoint config in the account).
+            if !record.is_some_and(|r| r.history.iter().any(|d| d.config == config)) {
+                return Err(format!(
+                    "{config} is not in the recorded config history of {target}: a rollback goes only to a config the \
+                     endpoint has served"
+                ));
+            }
             if config == e.config {
                 return Err(format!("endpoint {target} already runs {config}"));
             }
