@@ -377,6 +377,67 @@ async fn the_cooldown_and_the_breaker_refuse_beyond_their_limits_but_never_hold_
     assert_eq!(phase(&undo), Phase::Done, "{}", note(&undo));
 }
 
+/// The fenced lease: A waits on a busy endpoint past its lease, B takes the lease, and when the endpoint is
+/// InService only the holder calls SageMaker (both used to: two calls). A is refused, saying why.
+#[tokio::test]
+async fn a_request_that_lost_its_lease_while_waiting_never_calls() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED, (TAG_FALLBACK_VARIANT, "blue")]).await;
+    sagemaker.set_status("fraud-prod", EndpointStatus::Updating, 1_000);
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let a = request("a", Operation::Rollback, "fraud-prod", alice());
+    let b = request("b", Operation::Cutoff, "fraud-prod", bob());
+    let waiting = |step: Result<Step, BreakGlassError>| step.is_ok_and(|s| phase(&s) == Phase::Requested);
+    assert!(waiting(bg.step(&a, Input::Look, at(1)).await), "A waits for the busy endpoint");
+    assert!(waiting(bg.step(&b, Input::Look, at(20)).await), "B takes the expired lease and waits too");
+    sagemaker.set_status("fraud-prod", EndpointStatus::InService, 0);
+    let step = bg.step(&a, Input::Look, at(21)).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused, "{}", note(&step));
+    assert!(note(&step).contains("request b took the lock"), "{}", note(&step));
+    let step = bg.step(&b, Input::Look, at(22)).await.unwrap();
+    assert!(matches!(phase(&step), Phase::Verifying | Phase::Done), "{}", note(&step));
+    assert_eq!(sagemaker.calls().len(), 1, "exactly one SageMaker call: {:?}", sagemaker.calls());
+    assert!(verify(&ledger).await.unwrap().ok());
+}
+
+/// Limits are checked at the moment of each call, so actions queued behind busy endpoints count: five queued at
+/// 9 of an hourly 10 give one action, not five (14 actions in the hour before).
+#[tokio::test]
+async fn queued_actions_cannot_pass_the_circuit_breaker() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED, (TAG_FALLBACK_VARIANT, "blue")]).await;
+    let settings = Settings { max_actions_per_hour: 10, ..Settings::default() };
+    let bg = executor(&ledger, &sagemaker, &notifier, settings);
+    let names: Vec<String> = (0..14).map(|n| format!("ep-{n}")).collect();
+    for name in &names {
+        sagemaker.add_endpoint(name, "fraud-cfg-v2", &[MANAGED, (TAG_FALLBACK_VARIANT, "blue")]);
+    }
+    for name in &names[..9] {
+        let step =
+            bg.step(&request(&format!("done-{name}"), Operation::Cutoff, name, alice()), Input::Look, at(1)).await;
+        assert_eq!(step.map(|s| phase(&s)).ok(), Some(Phase::Verifying), "{name}");
+    }
+    let queued: Vec<BreakGlassRequest> =
+        names[9..].iter().map(|name| request(&format!("queued-{name}"), Operation::Cutoff, name, alice())).collect();
+    for (request, name) in queued.iter().zip(&names[9..]) {
+        sagemaker.set_status(name, EndpointStatus::Updating, 1_000);
+        let step = bg.step(request, Input::Look, at(2)).await;
+        assert!(step.is_ok_and(|s| phase(&s) == Phase::Requested), "{name} waits");
+    }
+    for name in &names[9..] {
+        sagemaker.set_status(name, EndpointStatus::InService, 0);
+    }
+    let mut called = 0;
+    for request in &queued {
+        let step = bg.step(request, Input::Look, at(3)).await.unwrap();
+        if phase(&step) == Phase::Refused {
+            assert!(note(&step).contains("circuit breaker"), "{}", note(&step));
+        } else {
+            called += 1;
+        }
+    }
+    assert_eq!(called, 1, "the tenth action only");
+    assert_eq!(sagemaker.calls().len(), 10);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_simultaneous_requests_for_one_endpoint_give_exactly_one_action() {
     let (ledger, sagemaker, notifier) = rig(&[MANAGED, (TAG_FALLBACK_VARIANT, "blue")]).await;

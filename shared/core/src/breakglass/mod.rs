@@ -297,29 +297,8 @@ fn start(
             Some(plan),
         );
     }
-    if !request.action.is_reversal() {
-        let since = |minutes: u32| Timestamp::from_millis(now.millis() - i64::from(minutes) * 60_000).unwrap_or(now);
-        let on_target =
-            facts.target_window.as_ref().map_or(0, |w| w.value.count_since(since(settings.target_window_minutes)));
-        if on_target >= settings.max_actions_per_target as usize {
-            return refuse(
-                format!(
-                    "refused: cooldown: {on_target} actions on {} in the last {} minutes (limit {})",
-                    request.target, settings.target_window_minutes, settings.max_actions_per_target
-                ),
-                Some(plan),
-            );
-        }
-        let in_account = facts.account_window.as_ref().map_or(0, |w| w.value.count_since(since(60)));
-        if in_account >= settings.max_actions_per_hour as usize {
-            return refuse(
-                format!(
-                    "refused: circuit breaker: {in_account} actions in the account in the last hour (limit {})",
-                    settings.max_actions_per_hour
-                ),
-                Some(plan),
-            );
-        }
+    if let Some(refusal) = over_limits(request, facts, settings, now) {
+        return refuse(format!("refused: {refusal}"), Some(plan));
     }
     // Accepted: take the lock, then wait for approval, wait for the endpoint, or go.
     let mut record = new_record(request, Phase::Requested, String::new(), now);
@@ -375,6 +354,61 @@ fn count_action(target: &str, facts: &Facts, settings: &Settings, now: Timestamp
         },
     ]
 }
+
+/// Whether another action on the target, or in the account, would pass the cooldown or the circuit breaker: checked
+/// when a request starts and again at the moment of its call (actions that waited count then). Undoing is never
+/// held back.
+fn over_limits(request: &BreakGlassRequest, facts: &Facts, settings: &Settings, now: Timestamp) -> Option<String> {
+    if request.action.is_reversal() {
+        return None;
+    }
+    let since = |minutes: u32| Timestamp::from_millis(now.millis() - i64::from(minutes) * 60_000).unwrap_or(now);
+    let on_target =
+        facts.target_window.as_ref().map_or(0, |w| w.value.count_since(since(settings.target_window_minutes)));
+    if on_target >= settings.max_actions_per_target as usize {
+        return Some(format!(
+            "cooldown: {on_target} actions on {} in the last {} minutes (limit {})",
+            request.target, settings.target_window_minutes, settings.max_actions_per_target
+        ));
+    }
+    let in_account = facts.account_window.as_ref().map_or(0, |w| w.value.count_since(since(60)));
+    if in_account >= settings.max_actions_per_hour as usize {
+        return Some(format!(
+            "circuit breaker: {in_account} actions in the account in the last hour (limit {})",
+            settings.max_actions_per_hour
+        ));
+    }
+    None
+}
+
+/// The fence before a SageMaker call: SageMaker cannot check a token, so the move that leads to the call holds the
+/// lease in the same conditional ledger write ("I still hold lease N", renewed). A lease that expired while the
+/// action waited is taken back if no one else took it; if another request holds it, this one must not call.
+fn fence(record: &ActionRecord, facts: &Facts, now: Timestamp) -> Result<RecordWrite, String> {
+    let target = &record.request.target;
+    let ours = |hold_minutes: u32| Lock {
+        request_id: record.request.request_id.clone(),
+        expires_at: lock_until(hold_minutes, now),
+        hold_minutes,
+    };
+    let (expected, lock) = match &facts.lock {
+        Some(held) if held.value.request_id == record.request.request_id => {
+            (Some(held.version), ours(held.value.hold_minutes))
+        }
+        Some(held) if held.value.expires_at > now => {
+            return Err(format!(
+                "request {} took the lock on {target} while this one waited (its lease had expired); nothing was called",
+                held.value.request_id
+            ));
+        }
+        Some(held) => (Some(held.version), ours(held.value.hold_minutes)),
+        None => (None, ours(DEFAULT_LEASE_MINUTES)),
+    };
+    Ok(RecordWrite { key: lock_key(target), expected, value: serde_json::to_value(lock).ok() })
+}
+
+/// The lease taken back by an action whose lock record is gone (an action's own lease keeps its length).
+const DEFAULT_LEASE_MINUTES: u32 = 15;
 
 fn validate(request: &BreakGlassRequest) -> Result<(), String> {
     if request.request_id.trim().is_empty() {
@@ -461,12 +495,19 @@ fn proceed(
         let retry = Next::RetryLater(format!("endpoint {} is {}", e.name, e.status));
         return Move::to(next, [refresh_lock(record, facts, now)], retry);
     }
+    if let Some(refusal) = over_limits(&record.request, facts, settings, now) {
+        return finish(record, facts, Phase::Refused, format!("refused at the moment of the call: {refusal}"), now);
+    }
+    let fence = match fence(record, facts, now) {
+        Ok(fence) => fence,
+        Err(lost) => return finish(record, facts, Phase::Refused, format!("refused: {lost}"), now),
+    };
     next.phase = Phase::Executing;
     next.calls += 1;
     next.change = Some(plan.change.clone());
     next.reverse = plan.reverse;
     next.note = format!("calling SageMaker: {}", plan.change.describe());
-    let mut writes: Vec<RecordWrite> = refresh_lock(record, facts, now).into_iter().collect();
+    let mut writes = vec![fence];
     if !record.request.action.is_reversal() {
         writes.extend(count_action(&record.request.target, facts, settings, now));
     }
@@ -490,9 +531,13 @@ fn resume(record: &ActionRecord, facts: &Facts, observed: &Observation, now: Tim
     {
         return stay(Next::RetryLater(format!("endpoint {} is {}", e.name, e.status)));
     }
+    let fence = match fence(record, facts, now) {
+        Ok(fence) => fence,
+        Err(lost) => return finish(record, facts, Phase::Failed, format!("cannot call again: {lost}"), now),
+    };
     next.calls += 1;
     next.note = format!("resumed: SageMaker does not show the change; calling again: {}", change.describe());
-    Move::to(next, [refresh_lock(record, facts, now)], Next::Call(change.clone()))
+    Move::to(next, [Some(fence)], Next::Call(change.clone()))
 }
 
 fn verify(record: &ActionRecord, facts: &Facts, observed: &Observation, now: Timestamp) -> Move {
