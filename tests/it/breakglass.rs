@@ -194,6 +194,26 @@ async fn a_rollback_goes_only_to_a_served_config_and_a_request_cannot_borrow_ano
     assert_eq!(phase(&run(&bg, &served, Input::Look).await.unwrap()), Phase::Done);
 }
 
+/// Automation (a detector, or anything that says it is one on the bus) may contain but never undo: its restore is
+/// refused with no SageMaker call; a person's goes through.
+#[tokio::test]
+async fn only_a_person_may_restore() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED, (TAG_FALLBACK_VARIANT, "blue")]).await;
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let cutoff = request("c1", Operation::Cutoff, "fraud-prod", Actor::Automation("warden-guardduty".into()));
+    assert_eq!(phase(&run(&bg, &cutoff, Input::Look).await.unwrap()), Phase::Done);
+    let calls = sagemaker.calls().len();
+    let undo = request("u1", Operation::Restore, "fraud-prod", Actor::Automation("warden-drift".into()));
+    let step = run(&bg, &undo, Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused, "{}", note(&step));
+    assert!(note(&step).contains("only a person may ask for it"), "{}", note(&step));
+    assert_eq!(sagemaker.calls().len(), calls);
+    assert_eq!(
+        phase(&run(&bg, &request("u2", Operation::Restore, "fraud-prod", alice()), Input::Look).await.unwrap()),
+        Phase::Done
+    );
+}
+
 /// A second cutoff of an endpoint already cut off is "nothing to do" at every rung: it used to climb the ladder and
 /// delete the endpoint (at once, with `delete_requires_approval = false`). No SageMaker call, the endpoint stays.
 #[tokio::test]

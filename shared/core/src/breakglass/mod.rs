@@ -427,6 +427,10 @@ fn validate(request: &BreakGlassRequest) -> Result<(), String> {
     if request.action == Operation::Release && !matches!(request.requested_by, Actor::Person(_)) {
         return Err("release re-approves a model package: only a person may ask for it".into());
     }
+    // Automation may contain (gate, roll back, cut off) as the policy allows; undoing a containment is a person's.
+    if request.action == Operation::Restore && !matches!(request.requested_by, Actor::Person(_)) {
+        return Err("restore undoes a containment: only a person may ask for it".into());
+    }
     Ok(())
 }
 
