@@ -143,6 +143,7 @@ fn routes(stack: &Value) -> BTreeMap<String, BTreeSet<(String, String, String)>>
         let bus = match referenced(&properties["EventBusName"]) {
             None => "default".to_owned(),
             Some(bus) if bus.starts_with("GovernanceBus") => "governance".into(),
+            Some(bus) if bus.starts_with("IngestBus") => "ingest".into(),
             Some(other) => panic!("{logical}: unexpected bus {other}"),
         };
         let pattern = &properties["EventPattern"];
@@ -160,8 +161,14 @@ fn routes(stack: &Value) -> BTreeMap<String, BTreeSet<(String, String, String)>>
     routes
 }
 
+/// Where each source's events arrive: AWS's on the default bus, producers outside Warden (drift monitors) on the
+/// ingest bus, Warden's own on the governance bus.
 fn bus_of(source: &str) -> &'static str {
-    if source.starts_with("aws.") { "default" } else { "governance" }
+    match source {
+        s if s.starts_with("aws.") => "default",
+        "warden.monitor" => "ingest",
+        _ => "governance",
+    }
 }
 
 fn owned(routes: &[(&str, &str, &str)]) -> BTreeSet<(String, String, String)> {
@@ -240,6 +247,33 @@ fn every_detector_reads_a_queue_with_partial_batch_failures_and_a_dead_letter_qu
                 );
             }
         }
+    }
+}
+
+/// Only Warden puts events on the governance bus, which break-glass trusts: its policy denies `PutEvents` to every
+/// principal but the detectors' roles (and the operator role, when one is named); break-glass's own role, which
+/// publishes nothing, is not among them. Producers outside Warden have their own ingest bus, routed to detectors only.
+#[test]
+fn only_warden_may_put_events_on_the_governance_bus() {
+    for name in STACKS {
+        let stack = infra_json(name);
+        let functions = functions(&stack);
+        let policies: Vec<&Value> = resources(&stack, "AWS::Events::EventBusPolicy")
+            .map(|(_, p)| &p["Properties"])
+            .filter(|p| referenced(&p["EventBusName"]).is_some_and(|b| b.starts_with("GovernanceBus")))
+            .collect();
+        assert_eq!(policies.len(), 1, "{name}: one policy on the governance bus");
+        let statement = &policies[0]["Statement"];
+        assert_eq!((&statement["Effect"], &statement["Principal"], &statement["Action"]), (&"Deny".into(), &"*".into(), &"events:PutEvents".into()), "{name}");
+        let allowed = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"].as_array().unwrap();
+        let roles: BTreeSet<&str> = allowed.iter().filter_map(referenced).collect();
+        let detector_roles: BTreeSet<&str> =
+            FUNCTIONS.iter().map(|spec| referenced(&functions[spec.name].properties["Role"]).unwrap()).collect();
+        assert_eq!(roles, detector_roles, "{name}: exactly the detectors' roles");
+        let operator = allowed.iter().filter(|a| referenced(a).is_none()).count();
+        assert!(operator <= 1, "{name}: at most the operator role besides: {allowed:?}");
+        let breakglass_role = referenced(&functions[warden_app::inbox::FUNCTION_NAME].properties["Role"]).unwrap();
+        assert!(!roles.contains(breakglass_role), "{name}: break-glass publishes nothing");
     }
 }
 

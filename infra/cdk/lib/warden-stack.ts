@@ -4,6 +4,7 @@
 import * as path from "path";
 import * as fs from "fs";
 import {
+  Aws,
   CfnCondition,
   CfnParameter,
   Duration,
@@ -44,9 +45,11 @@ interface FunctionSpec {
   id: string;
   binary: string;
   description: string;
-  /** Event patterns on the default bus (AWS sources) and on the governance bus (Warden's own). */
+  /** Event patterns on the default bus (AWS sources), the governance bus (Warden's own) and the ingest bus (producers
+   * outside Warden, which feed detectors only). */
   aws?: events.EventPattern;
   governance?: events.EventPattern;
+  ingest?: events.EventPattern;
   /** The break-glass function: SageMaker permissions, no bus publishing, its own timeout and concurrency. */
   breakGlass?: boolean;
 }
@@ -108,7 +111,7 @@ const FUNCTIONS: FunctionSpec[] = [
         ],
       },
     },
-    governance: { source: ["warden.monitor"], detailType: ["Warden Drift Detected"] },
+    ingest: { source: ["warden.monitor"], detailType: ["Warden Drift Detected"] },
   },
   {
     id: "BreakGlass",
@@ -233,12 +236,33 @@ export class WardenStack extends Stack {
     });
     subscription.cfnOptions.condition = hasEmail;
 
+    // Warden's own events. Within one account an IAM allow is enough to put events on a bus, so its policy (below,
+    // once the roles exist) denies everyone but the detectors' roles and the operator role: break-glass trusts only
+    // what Warden and its operators put there.
     const bus = new events.EventBus(this, "GovernanceBus", { eventBusName: `warden-governance-${this.stackName}` });
     bus.archive("GovernanceBusArchive", {
       description: "Warden's governance events",
       retention: Duration.days(365),
-      eventPattern: { source: ["warden.governance", "warden.monitor"] },
+      eventPattern: { source: ["warden.governance"] },
     });
+    // Producers outside Warden (drift monitors; later, member accounts): they feed the detectors, never break-glass.
+    const ingestBus = new events.EventBus(this, "IngestBus", { eventBusName: `warden-ingest-${this.stackName}` });
+    ingestBus.archive("IngestBusArchive", {
+      description: "Events from producers outside Warden",
+      retention: Duration.days(365),
+      eventPattern: { source: ["warden.monitor"] },
+    });
+    const operatorRole = new CfnParameter(this, "OperatorRoleArn", {
+      type: "String",
+      default: "",
+      description:
+        "The on-call operator role allowed to put break-glass requests and approvals on the governance bus " +
+        "(warden break-glass ... --bus); every other principal is denied. Empty: only Warden's detectors may.",
+    });
+    const hasOperatorRole = new CfnCondition(this, "HasOperatorRole", {
+      expression: Fn.conditionNot(Fn.conditionEquals(operatorRole.valueAsString, "")),
+    });
+    const publishers: string[] = [];
     const defaultBus = events.EventBus.fromEventBusName(this, "DefaultBus", "default");
     new events.Archive(this, "DefaultBusArchive", {
       sourceEventBus: defaultBus,
@@ -409,6 +433,10 @@ export class WardenStack extends Stack {
       if (spec.governance) {
         new events.Rule(this, `${spec.id}GovernanceRule`, { eventBus: bus, eventPattern: spec.governance, targets: [target] });
       }
+      if (spec.ingest) {
+        new events.Rule(this, `${spec.id}IngestRule`, { eventBus: ingestBus, eventPattern: spec.ingest, targets: [target] });
+      }
+      if (!spec.breakGlass) publishers.push(role.roleArn);
       Validations.of(role).acknowledge({
         id: "AwsSolutions-IAM5[Resource::*]",
         reason: "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource to scope to.",
@@ -416,6 +444,21 @@ export class WardenStack extends Stack {
     }
 
     if (breakGlassLogs === undefined) throw new Error("no break-glass function in FUNCTIONS");
+    new events.CfnEventBusPolicy(this, "GovernanceBusOnlyWarden", {
+      eventBusName: bus.eventBusName,
+      statementId: "OnlyWardenPutsEvents",
+      statement: {
+        Effect: "Deny",
+        Principal: "*",
+        Action: "events:PutEvents",
+        Resource: bus.eventBusArn,
+        Condition: {
+          ArnNotEquals: {
+            "aws:PrincipalArn": [...publishers, Fn.conditionIf(hasOperatorRole.logicalId, operatorRole.valueAsString, Aws.NO_VALUE)],
+          },
+        },
+      },
+    });
     this.alarms(topic, failedInvocations, undeliveredEvents, functions, breakGlassLogs);
   }
 
