@@ -87,6 +87,12 @@ enum Command {
         #[command(subcommand)]
         command: BreakGlassCommand,
     },
+    /// The shared kill switch: on, every function records and decides but every action is shadow only and
+    /// break-glass touches nothing, within seconds; a person sets it, with a reason, on the `_warden` chain.
+    KillSwitch {
+        #[command(subcommand)]
+        command: KillSwitchCommand,
+    },
     /// What Warden knows about an endpoint or model package: its config, the action in flight, what `restore`
     /// would undo, and recent break-glass history.
     Status {
@@ -96,6 +102,24 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 10)]
         history: usize,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum KillSwitchCommand {
+    /// Turn it on: every function stops acting (actions are recorded as shadow only).
+    On {
+        /// Why (recorded on the `_warden` chain).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Turn it off: the policy's modes apply again (the deploy-time WARDEN_KILL_SWITCH, if on, still holds).
+    Off {
+        /// Why (recorded on the `_warden` chain).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Show whether it is on, who set it, when and why.
+    Status,
 }
 
 /// One endpoint or one model package.
@@ -342,6 +366,13 @@ fn main() -> ExitCode {
             Command::Policy { command: PolicyCommand::Check { file } } => commands::policy_check(&global, &file),
             Command::Policy { command: PolicyCommand::Default } => commands::policy_default(),
             Command::BreakGlass { command } => break_glass(&global, command).await,
+            Command::KillSwitch { command: KillSwitchCommand::On { reason } } => {
+                commands::kill_switch_set(&global, true, &reason).await
+            }
+            Command::KillSwitch { command: KillSwitchCommand::Off { reason } } => {
+                commands::kill_switch_set(&global, false, &reason).await
+            }
+            Command::KillSwitch { command: KillSwitchCommand::Status } => commands::kill_switch_status(&global).await,
             Command::Status { target, history } => match (target.endpoint, target.model_package) {
                 (Some(endpoint), _) => status::show_status(&global, TargetKind::Endpoint, &endpoint, history).await,
                 (None, Some(package)) => {

@@ -138,6 +138,7 @@ pub fn entry_row(out: &mut impl Write, entry: &Entry) -> io::Result<()> {
             format!("break-glass {operation} {target}: {phase}, {note} (request {request_id})")
         }
         EntryBody::Inventory { summary } => format!("inventory {summary}"),
+        EntryBody::Switch { name, on, reason } => format!("{name} {}: {reason}", if *on { "ON" } else { "off" }),
         EntryBody::Rejected { code, error, body_sha256, .. } => {
             format!("rejected {code}: {error} (body sha256:{})", &body_sha256[..12.min(body_sha256.len())])
         }

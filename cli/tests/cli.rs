@@ -522,3 +522,39 @@ fn a_ledger_written_before_the_layout_change_still_verifies() {
     let replayed = warden(dir.path(), &["replay", "events", "--json"]);
     assert!(json_lines(&replayed).iter().all(|l| l["status"] == "duplicate"), "{}", stdout(&replayed));
 }
+
+/// `warden kill-switch`: a person turns it on with a reason (nobody unnamed can), every later decision's actions are
+/// shadow only, `status` says who and why, the ledger verifies with the switch on its `_warden` chain, and the
+/// evidence export lists it.
+#[test]
+fn the_kill_switch_is_set_by_a_named_person_and_shadows_every_action() {
+    let dir = tempdir();
+    let unnamed = warden(dir.path(), &["kill-switch", "on", "--reason", "drill"]);
+    assert_eq!(unnamed.status.code(), Some(2), "{}", stderr(&unnamed));
+    assert!(stderr(&unnamed).contains("--actor"), "{}", stderr(&unnamed));
+    let on = warden(dir.path(), &["--actor", "alice", "kill-switch", "on", "--reason", "incident drill"]);
+    assert_eq!(on.status.code(), Some(0), "{}", stderr(&on));
+    let status = warden(dir.path(), &["kill-switch", "status"]);
+    assert!(
+        stdout(&status).contains("kill switch ON") && stdout(&status).contains("person:alice"),
+        "{}",
+        stdout(&status)
+    );
+    let replayed = warden(
+        dir.path(),
+        &[
+            "replay",
+            "events/guardduty-finding-role-high-risk-cutoff.json",
+            "--inventory",
+            "events/inventory.toml",
+            "--json",
+        ],
+    );
+    let lines = json_lines(&replayed);
+    let actions = lines[0]["actions"].as_array().unwrap();
+    assert!(!actions.is_empty() && actions.iter().all(|a| a["mode"] == "shadow"), "{}", lines[0]);
+    let verified = warden(dir.path(), &["ledger", "verify"]);
+    assert_eq!(verified.status.code(), Some(0), "{}", stdout(&verified));
+    let export = warden(dir.path(), &["ledger", "export", "--format", "csv"]);
+    assert!(stdout(&export).contains("kill-switch turned on: incident drill"), "{}", stdout(&export));
+}

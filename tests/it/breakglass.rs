@@ -7,7 +7,7 @@ use warden_app::breakglass::{BreakGlass, BreakGlassError, Step};
 use warden_app::effects::MemoryNotifier;
 use warden_app::ledger::{Ledger, verify};
 use warden_app::sagemaker::{MemorySageMaker, SageMaker, SageMakerError};
-use warden_core::action::{Change, Operation, Phase};
+use warden_core::action::{Change, Mode, Operation, Phase};
 use warden_core::breakglass::BreakGlassRequest;
 use warden_core::breakglass::{Input, Next, Observation, TAG_FALLBACK_VARIANT, TAG_MAINTENANCE_CONFIG};
 use warden_core::event::sagemaker::{ApprovalStatus, EndpointStatus};
@@ -212,6 +212,55 @@ async fn only_a_person_may_restore() {
         phase(&run(&bg, &request("u2", Operation::Restore, "fraud-prod", alice()), Input::Look).await.unwrap()),
         Phase::Done
     );
+}
+
+/// The shared kill switch, set by a person in the ledger, stops every action within seconds: a break-glass rollback
+/// run from here (`--here`, whose process was started with the switch off) is refused and recorded with no SageMaker
+/// call, and a detector's cutoff is shadow only; turning it off restores both. Automation cannot set it, and turning
+/// it off never lowers the deploy-time switch.
+#[tokio::test]
+async fn the_shared_kill_switch_stops_break_glass_and_detectors_and_only_a_person_sets_it() {
+    use warden_app::switches::set_kill_switch;
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    assert!(set_kill_switch(&ledger, true, "drill", Actor::Automation("warden-drift".into()), at(1)).await.is_err());
+    set_kill_switch(&ledger, true, "incident drill", alice(), at(1)).await.unwrap();
+    let step = run(&bg, &request("r1", Operation::Rollback, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused, "{}", note(&step));
+    assert!(note(&step).contains("kill switch"), "{}", note(&step));
+    assert!(sagemaker.calls().is_empty());
+    assert_eq!(phases_on_chain(&ledger, "r1").await, [Phase::Refused], "recorded");
+
+    // A detector on a ledger with the switch on (the sample inventory: the finding cuts off fraud-detector).
+    let detectors = EmbeddedLedger::in_memory().unwrap();
+    let engine = warden_app::ingest::Engine::new(
+        &detectors,
+        warden_core::policy::Policy::builtin().unwrap(),
+        Actor::Automation("warden-guardduty".into()),
+    );
+    let text = std::fs::read_to_string(warden_tests::events_dir().join("inventory.toml")).unwrap();
+    engine
+        .import_inventory(&warden_core::inventory::InventoryFile::parse(&text).unwrap(), "sample", at(0))
+        .await
+        .unwrap();
+    set_kill_switch(&detectors, true, "incident drill", alice(), at(1)).await.unwrap();
+    let finding = warden_tests::read(&warden_tests::events_dir().join("guardduty-finding-role-high-risk-cutoff.json"));
+    let report = engine.ingest_bytes(&finding, at(2)).await.unwrap();
+    assert!(
+        !report.actions.is_empty() && report.actions.iter().all(|a| a.mode == Mode::Shadow),
+        "{:?}",
+        report.actions
+    );
+
+    set_kill_switch(&ledger, false, "drill over", bob(), at(3)).await.unwrap();
+    let step = run(&bg, &request("r2", Operation::Rollback, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Done, "{}", note(&step));
+    let floor = BreakGlass { kill_switch: true, ..executor(&ledger, &sagemaker, &notifier, Settings::default()) };
+    let step = run(&floor, &request("r3", Operation::Restore, "fraud-prod", alice()), Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused, "the deploy-time switch still holds: {}", note(&step));
+    let entries = ledger.entries(warden_core::ledger::WARDEN_CHAIN).await.unwrap();
+    assert_eq!(entries.len(), 2, "on and off, each on the _warden chain");
+    assert!(verify(&ledger).await.unwrap().ok());
 }
 
 /// A second cutoff of an endpoint already cut off is "nothing to do" at every rung: it used to climb the ladder and

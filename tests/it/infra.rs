@@ -264,7 +264,11 @@ fn only_warden_may_put_events_on_the_governance_bus() {
             .collect();
         assert_eq!(policies.len(), 1, "{name}: one policy on the governance bus");
         let statement = &policies[0]["Statement"];
-        assert_eq!((&statement["Effect"], &statement["Principal"], &statement["Action"]), (&"Deny".into(), &"*".into(), &"events:PutEvents".into()), "{name}");
+        assert_eq!(
+            (&statement["Effect"], &statement["Principal"], &statement["Action"]),
+            (&"Deny".into(), &"*".into(), &"events:PutEvents".into()),
+            "{name}"
+        );
         let allowed = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"].as_array().unwrap();
         let roles: BTreeSet<&str> = allowed.iter().filter_map(referenced).collect();
         let detector_roles: BTreeSet<&str> =

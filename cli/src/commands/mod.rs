@@ -27,6 +27,7 @@ mod inventory;
 mod ledger;
 mod policy;
 mod replay;
+mod switch;
 
 pub use inventory::{inventory_import, inventory_show};
 pub use ledger::{ledger_export, ledger_show, ledger_verify};
@@ -34,6 +35,7 @@ pub use ledger::{ledger_export, ledger_show, ledger_verify};
 pub use ledger::{ledger_init, ledger_migrate, ledger_schema};
 pub use policy::{policy_check, policy_default};
 pub use replay::replay;
+pub use switch::{kill_switch_set, kill_switch_status};
 
 /// Why a command stopped: a message for the user, or a reader that closed the pipe (not an error).
 #[derive(Debug)]

@@ -146,11 +146,12 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
         first: bool,
         now: Timestamp,
     ) -> Result<Step, BreakGlassError> {
-        let switches = Switches { settings: &self.settings, kill_switch: self.kill_switch };
         let mut attempt = 0;
         let mut alerts = 0;
         loop {
             let facts = self.facts(request, model).await?;
+            // The deploy-time switch is a floor the shared one (read with the facts, every step) can only raise.
+            let switches = Switches { settings: &self.settings, kill_switch: self.kill_switch || facts.kill_switch };
             if first && attempt == 0 {
                 alerts += self.resend_pending_alert(&facts).await?;
             }

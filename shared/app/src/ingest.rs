@@ -31,11 +31,13 @@ pub struct Engine<L> {
     ledger: L,
     policy: Policy,
     actor: Actor,
+    /// The shared kill switch, read at most every few seconds.
+    switch: crate::switches::CachedSwitch,
 }
 
 impl<L: Ledger> Engine<L> {
     pub fn new(ledger: L, policy: Policy, actor: Actor) -> Self {
-        Self { ledger, policy, actor }
+        Self { ledger, policy, actor, switch: crate::switches::CachedSwitch::default() }
     }
 
     pub fn ledger(&self) -> &L {
@@ -86,6 +88,7 @@ impl<L: Ledger> Engine<L> {
             let prepared = prepare_signal(event.clone(), signal.clone(), inventory);
             let query = prepared.fact_query();
             let mut context = self.ledger.facts(&query).await?;
+            context.kill_switch = self.switch.kill_switch_on(&self.ledger).await?;
             if prepared.signal.may_report_warden_change() {
                 context.warden_changes = self.warden_changes(&query.targets).await?;
             }

@@ -5,7 +5,7 @@
 //!   [`sagemaker::SageMaker`]; in-memory implementations beside them for tests and local runs;
 //! - use cases: [`ingest`] (events and inventory files into the ledger), [`effects`] (alerts and bus events,
 //!   once), [`breakglass`] (the executor that runs `warden_core::breakglass`'s state machine against the ports),
-//!   [`status`]; the handlers the Lambda functions serve, Lambda-free: [`detector`] and [`inbox`] (break-glass);
+//!   [`status`], [`switches`] (the shared kill switch); the handlers the Lambda functions serve, Lambda-free: [`detector`] and [`inbox`] (break-glass);
 //! - [`config`]: the one configuration (policy, kill switch, mode, and the functions' table, topic and bus) that
 //!   every function and the CLI read;
 //! - `conformance` (feature `conformance`): the suite every ledger adapter passes.
@@ -23,3 +23,4 @@ pub mod ingest;
 pub mod ledger;
 pub mod sagemaker;
 pub mod status;
+pub mod switches;

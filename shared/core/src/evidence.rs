@@ -61,6 +61,9 @@ pub fn duty(body: &EntryBody, actor: &Actor) -> &'static str {
         (EntryBody::Action { .. } | EntryBody::BreakGlass { .. }, Actor::Automation(_)) => {
             "EU AI Act Art. 14(4)(e): intervening in or stopping the system, under a recorded rule"
         }
+        (EntryBody::Switch { .. }, _) => {
+            "EU AI Act Art. 14(4)(e): a person stopping (or resuming) the system's automated interventions"
+        }
         (EntryBody::Inventory { .. }, _) => {
             "EU AI Act Art. 11 and Annex IV(1): intended purpose, risk classification and responsible owner"
         }
@@ -100,6 +103,10 @@ fn row(entry: &Entry, chain_verified: bool) -> EvidenceRow {
             Some(if *phase == crate::action::Phase::Shadowed { "shadow" } else { "enforce" }.to_owned()),
         ),
         EntryBody::Inventory { summary } => ("inventory", summary.clone(), None, None, None, None),
+        EntryBody::Switch { name, on, reason } => {
+            let state = if *on { "on" } else { "off" };
+            ("switch", format!("{name} turned {state}: {reason}"), None, None, None, None)
+        }
         EntryBody::Rejected { code, error, body_sha256, .. } => {
             ("rejected", format!("{code}: {error} (body sha256:{body_sha256})"), None, None, None, None)
         }

@@ -65,6 +65,7 @@ fn facts(phase: Phase) -> Facts {
         account_window: None,
         last_change: None,
         model: Some(model()),
+        kill_switch: false,
     }
 }
 

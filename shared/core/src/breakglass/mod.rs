@@ -35,7 +35,8 @@ use crate::time::Timestamp;
 pub use observation::{EndpointView, Expectation, Observation, PackageView, Verdict};
 use planning::{Plan, plan_change};
 pub use records::{
-    ACCOUNT_WINDOW_KEY, ActionRecord, Facts, Lock, Versioned, Window, action_key, change_key, lock_key, window_key,
+    ACCOUNT_WINDOW_KEY, ActionRecord, Facts, KILL_SWITCH_KEY, KillSwitch, Lock, Versioned, Window, action_key,
+    change_key, lock_key, window_key,
 };
 pub use request::{BreakGlassApproval, BreakGlassRequest};
 

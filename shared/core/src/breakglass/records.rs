@@ -103,6 +103,25 @@ impl<T: serde::de::DeserializeOwned> Versioned<T> {
     }
 }
 
+/// The record of the shared kill switch: set by a person (`warden kill-switch`), read by every function within
+/// seconds. It can only add to the deploy-time switch (`WARDEN_KILL_SWITCH`), never lower it.
+pub const KILL_SWITCH_KEY: &str = "switch#kill";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillSwitch {
+    pub on: bool,
+    pub reason: String,
+    pub by: Actor,
+    pub at: Timestamp,
+}
+
+impl KillSwitch {
+    /// Whether the stored switch (if any) is on. One that cannot be read fails safe: on.
+    pub fn is_on(records: &BTreeMap<String, Record>) -> bool {
+        Versioned::<KillSwitch>::read(records, KILL_SWITCH_KEY).map_or(true, |s| s.is_some_and(|s| s.value.on))
+    }
+}
+
 /// Everything the ledger holds that the next move depends on.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -113,6 +132,8 @@ pub struct Facts {
     pub last_change: Option<Versioned<LastChange>>,
     /// The model that owns the target, if the inventory knows it.
     pub model: Option<Model>,
+    /// The shared kill switch is on.
+    pub kill_switch: bool,
 }
 
 impl Facts {
@@ -124,6 +145,7 @@ impl Facts {
             window_key(target),
             ACCOUNT_WINDOW_KEY.to_owned(),
             change_key(target),
+            KILL_SWITCH_KEY.to_owned(),
         ]
     }
 
@@ -140,6 +162,7 @@ impl Facts {
             account_window: Versioned::read(records, ACCOUNT_WINDOW_KEY)?,
             last_change: Versioned::read(records, &change_key(target))?,
             model,
+            kill_switch: KillSwitch::is_on(records),
         })
     }
 }

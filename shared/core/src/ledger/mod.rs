@@ -24,6 +24,9 @@ use crate::time::Timestamp;
 /// prefix of the chains that hold them since. Model ids cannot start with `_`.
 pub const UNATTRIBUTED_CHAIN: &str = "_unattributed";
 
+/// The chain of Warden's own settings changed at run time (the shared kill switch). Model ids cannot start with `_`.
+pub const WARDEN_CHAIN: &str = "_warden";
+
 /// How many chains share the signals that affect no model: one chain would be a partition every such event
 /// writes (and a head every concurrent writer contends for).
 pub const UNATTRIBUTED_SHARDS: u8 = 16;
@@ -92,6 +95,8 @@ pub enum EntryBody {
     },
     /// The model's inventory record changed outside an event (an inventory import).
     Inventory { summary: String },
+    /// A person set one of Warden's shared switches (the kill switch), on the [`WARDEN_CHAIN`].
+    Switch { name: String, on: bool, reason: String },
     /// An input that could not be decoded. Only a digest of the body is kept: it may hold sensitive data.
     Rejected { code: String, error: String, body_sha256: String, body_bytes: usize },
 }

@@ -108,8 +108,9 @@ impl Policy {
             let held: Vec<_> = rule.when.iter().filter(|c| facts.contains(c)).map(|c| condition_label(*c)).collect();
             reasons.push(format!("because {}", held.join(", ")));
         }
-        let mode = if self.kill_switch { Mode::Shadow } else { rule.mode.unwrap_or(Mode::Shadow) };
-        if self.kill_switch && !rule.actions.is_empty() {
+        let killed = self.kill_switch || context.kill_switch;
+        let mode = if killed { Mode::Shadow } else { rule.mode.unwrap_or(Mode::Shadow) };
+        if killed && !rule.actions.is_empty() {
             reasons.push("kill switch on: actions are shadow only".into());
         }
         let mut actions = Vec::new();

@@ -324,6 +324,9 @@ pub struct DecisionContext {
     pub last_alerts: BTreeMap<String, (Band, Timestamp)>,
     /// Warden's own last break-glass change to each target (read only for signals such a change can cause).
     pub warden_changes: BTreeMap<String, crate::action::LastChange>,
+    /// The shared kill switch (set with `warden kill-switch`) is on: every action is shadow only, as with the policy's
+    /// own `kill_switch`, which this can only add to.
+    pub kill_switch: bool,
 }
 
 impl DecisionContext {

@@ -1,0 +1,41 @@
+//! `warden kill-switch on|off|status`: the shared kill switch in the ledger (`warden_app::switches`).
+
+// The commands share the context in `commands` (the ledger, the output helpers).
+use super::*;
+
+/// Sets the switch as the person named by `--actor` (required: the ledger must name who stopped or resumed Warden).
+pub async fn kill_switch_set(global: &Global, on: bool, reason: &str) -> CommandResult {
+    let Some(name) = &global.actor else {
+        return Err(Failure::Message("the kill switch is set by a person: name yourself with --actor NAME".into()));
+    };
+    if reason.trim().is_empty() {
+        return Err(Failure::Message("--reason must say why".into()));
+    }
+    let ledger = open_ledger(global).await?;
+    let switch = warden_app::switches::set_kill_switch(&ledger, on, reason, Actor::Person(name.clone()), now()).await?;
+    if global.json {
+        println!("{}", serde_json::to_string(&switch)?);
+    } else {
+        let state = if on { "ON: every action is shadow only and break-glass touches nothing" } else { "off" };
+        println!(
+            "kill switch {state} (in {}; every function within {} s)",
+            describe_ledger(global),
+            warden_app::switches::SWITCH_CACHE.as_secs()
+        );
+    }
+    Ok(0)
+}
+
+pub async fn kill_switch_status(global: &Global) -> CommandResult {
+    let ledger = open_ledger(global).await?;
+    let switch = warden_app::switches::kill_switch(&ledger).await?;
+    if global.json {
+        println!("{}", serde_json::to_string(&switch)?);
+        return Ok(0);
+    }
+    match switch {
+        Some(s) => println!("kill switch {} since {} by {}: {}", if s.on { "ON" } else { "off" }, s.at, s.by, s.reason),
+        None => println!("kill switch off (never set in {})", describe_ledger(global)),
+    }
+    Ok(0)
+}
