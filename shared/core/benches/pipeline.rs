@@ -18,7 +18,7 @@ use warden_core::time::Timestamp;
 use warden_embedded::EmbeddedLedger;
 
 fn events_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events")
 }
 
 fn fixture(name: &str) -> Vec<u8> {
