@@ -560,3 +560,18 @@ fn verify_is_consistent_while_a_writer_appends() {
         run(Arc::new(engine(EmbeddedLedger::open(dir.path()).unwrap()).await)).await;
     });
 }
+
+/// On DynamoDB too, a deleted idempotency marker is named by `verify` (a replay would apply its event again).
+#[test]
+fn a_deleted_marker_is_caught_by_verify_on_dynamodb() {
+    runtime().block_on(async {
+        let engine = engine(fresh_dynamo_ledger("marker").await).await;
+        let key = engine.ingest_bytes(&finding(3), now()).await.unwrap().idempotency_key;
+        let (client, table) = (engine.ledger().client().clone(), engine.ledger().table().to_owned());
+        let pk = warden_aws::schema::marker_pk(&key);
+        client.delete_item().table_name(&table).set_key(Some(item_key(&pk, "MARKER"))).send().await.unwrap();
+        let report = verify(engine.ledger()).await.unwrap();
+        assert_eq!(report.failures.len(), 1, "{report:?}");
+        assert!(matches!(&report.failures[0].problem, warden_core::ledger::Problem::MarkerMissing { idempotency_key } if *idempotency_key == key));
+    });
+}

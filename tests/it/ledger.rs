@@ -314,3 +314,50 @@ fn a_deleted_or_moved_back_head_never_lets_an_append_overwrite_history() {
         assert_eq!(stored, now_stored, "nothing overwritten");
     });
 }
+
+/// Deleting an event's idempotency marker (so that a replay would apply the event again) is caught by `verify`, which
+/// names the event and where its entries are (it said "intact" before).
+#[test]
+fn a_deleted_marker_is_caught_by_verify() {
+    use warden_embedded::tables::MARKERS;
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let key = {
+            let engine = Engine::new(
+                EmbeddedLedger::open(dir.path()).unwrap(),
+                Policy::builtin().unwrap(),
+                Actor::Automation("test".into()),
+            );
+            let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap();
+            engine.import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", Timestamp::now()).await.unwrap();
+            let report = engine
+                .ingest_bytes(
+                    &read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json")),
+                    Timestamp::now(),
+                )
+                .await
+                .unwrap();
+            assert!(verify(engine.ledger()).await.unwrap().ok());
+            report.idempotency_key
+        };
+        {
+            let db = redb::Database::open(dir.path().join("ledger.redb")).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(MARKERS).unwrap().remove(key.as_str()).unwrap();
+            txn.commit().unwrap();
+        }
+        let engine = Engine::new(
+            EmbeddedLedger::open(dir.path()).unwrap(),
+            Policy::builtin().unwrap(),
+            Actor::Automation("test".into()),
+        );
+        let report = verify(engine.ledger()).await.unwrap();
+        assert_eq!(report.failures.len(), 1, "{report:?}");
+        assert_eq!(report.failures[0].chain, "fraud-detector");
+        assert!(
+            report.failures[0].to_string().contains(&format!("event {key}, whose idempotency marker is missing")),
+            "{}",
+            report.failures[0]
+        );
+    });
+}

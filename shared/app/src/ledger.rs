@@ -110,6 +110,8 @@ pub async fn verify<L: Ledger>(ledger: &L) -> Result<VerifyReport, LedgerError> 
         position: 0,
         problem: Problem::Unreadable { error: error.to_string() },
     };
+    // Every event that wrote entries left its idempotency marker: the first entry of each event, to check below.
+    let mut events: BTreeMap<String, (String, u64)> = BTreeMap::new();
     for chain in ledger.chains().await? {
         report.chains += 1;
         // The head, then the entries, then the head again: writers may append meanwhile (see
@@ -124,10 +126,25 @@ pub async fn verify<L: Ledger>(ledger: &L) -> Result<VerifyReport, LedgerError> 
         match read.await {
             Ok((entries, before, after)) => {
                 report.entries += entries.len();
+                for entry in &entries {
+                    events.entry(entry.entry.idempotency_key.clone()).or_insert_with(|| (chain.clone(), entry.seq));
+                }
                 if let Some(failure) = verify_chain_between(&chain, &entries, before.as_ref(), after.as_ref())? {
                     report.failures.push(failure);
                 }
             }
+            Err(error @ LedgerError::Unavailable(_)) => return Err(error),
+            Err(error) => report.failures.push(unreadable(&chain, error)),
+        }
+    }
+    for (key, (chain, seq)) in events {
+        match ledger.outcome(&key).await {
+            Ok(Some(_)) => {}
+            Ok(None) => report.failures.push(VerifyFailure {
+                chain,
+                position: seq,
+                problem: Problem::MarkerMissing { idempotency_key: key },
+            }),
             Err(error @ LedgerError::Unavailable(_)) => return Err(error),
             Err(error) => report.failures.push(unreadable(&chain, error)),
         }

@@ -311,6 +311,8 @@ pub enum Problem {
     HeadMismatch { head_seq: u64, last_seq: u64 },
     /// Stored data that cannot be read back (damaged, or written by something other than Warden).
     Unreadable { error: String },
+    /// The entry's event has no idempotency marker: deleted, so a replay would apply the event again.
+    MarkerMissing { idempotency_key: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -343,6 +345,11 @@ impl std::fmt::Display for VerifyFailure {
                 )
             }
             Problem::Unreadable { error } => write!(f, "chain {chain}: cannot be read: {error}"),
+            Problem::MarkerMissing { idempotency_key } => write!(
+                f,
+                "chain {chain}: entry {at} belongs to event {idempotency_key}, whose idempotency marker is missing \
+                 (deleted: a replay would apply the event again)"
+            ),
         }
     }
 }
