@@ -575,3 +575,22 @@ fn a_deleted_marker_is_caught_by_verify_on_dynamodb() {
         assert!(matches!(&report.failures[0].problem, warden_core::ledger::Problem::MarkerMissing { idempotency_key } if *idempotency_key == key));
     });
 }
+
+/// On DynamoDB too, a model record edited outside Warden is caught by `verify`.
+#[test]
+fn an_edited_model_record_is_caught_by_verify_on_dynamodb() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    runtime().block_on(async {
+        let engine = engine(fresh_dynamo_ledger("edited-model").await).await;
+        let (client, table) = (engine.ledger().client().clone(), engine.ledger().table().to_owned());
+        let key = item_key(&warden_aws::schema::models_pk("fraud-detector"), "MODEL#fraud-detector");
+        let item = client.get_item().table_name(&table).set_key(Some(key.clone())).send().await.unwrap().item.unwrap();
+        let edited = item["model"].as_s().unwrap().replace("\"high\"", "\"low\"");
+        let mut item = item;
+        item.insert("model".into(), AttributeValue::S(edited));
+        client.put_item().table_name(&table).set_item(Some(item)).send().await.unwrap();
+        let report = verify(engine.ledger()).await.unwrap();
+        assert_eq!(report.failures.len(), 1, "{report:?}");
+        assert!(matches!(&report.failures[0].problem, warden_core::ledger::Problem::StateEdited { item } if item == "model:fraud-detector"));
+    });
+}

@@ -361,3 +361,52 @@ fn a_deleted_marker_is_caught_by_verify() {
         );
     });
 }
+
+/// Editing a model's inventory record outside Warden (risk high -> low, which disables a cutoff) or deleting it is
+/// caught by `verify`: each record must be what its chain last committed to (both passed verify before).
+#[test]
+fn an_edited_or_deleted_model_record_is_caught_by_verify() {
+    use redb::ReadableTable;
+    use warden_embedded::tables::MODELS;
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |dir: &std::path::Path| {
+            Engine::new(
+                EmbeddedLedger::open(dir).unwrap(),
+                Policy::builtin().unwrap(),
+                Actor::Automation("test".into()),
+            )
+        };
+        {
+            let engine = open(dir.path());
+            let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap();
+            engine.import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", Timestamp::now()).await.unwrap();
+            engine
+                .ingest_bytes(
+                    &read(&events_dir().join("sagemaker-endpoint-inservice-records-config.json")),
+                    Timestamp::now(),
+                )
+                .await
+                .unwrap();
+            assert!(verify(engine.ledger()).await.unwrap().ok());
+        }
+        {
+            let db = redb::Database::open(dir.path().join("ledger.redb")).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut models = txn.open_table(MODELS).unwrap();
+                let bytes = models.get("fraud-detector").unwrap().unwrap().value().to_vec();
+                let edited = String::from_utf8(bytes).unwrap().replace("\"high\"", "\"low\"");
+                models.insert("fraud-detector", edited.as_bytes()).unwrap();
+                models.remove("credit-scoring").unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let engine = open(dir.path());
+        let report = verify(engine.ledger()).await.unwrap();
+        let text: Vec<String> = report.failures.iter().map(ToString::to_string).collect();
+        assert_eq!(report.failures.len(), 2, "{text:?}");
+        assert!(text.iter().any(|t| t.contains("model:fraud-detector differs from what entry")), "{text:?}");
+        assert!(text.iter().any(|t| t.contains("model:credit-scoring, set by entry")), "{text:?}");
+    });
+}

@@ -308,6 +308,7 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
                 reverse: record.reverse.clone(),
                 note: record.note.clone(),
             },
+            seals: Vec::new(),
         };
         let commit = Commit {
             idempotency_key: key,

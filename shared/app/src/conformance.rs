@@ -50,6 +50,7 @@ pub fn sample_entry(chain: &str, key: &str, n: u64) -> NewEntry {
         actor: Actor::Automation("conformance".into()),
         reason: format!("entry {n}"),
         body: EntryBody::Decision { rule: "r".into(), alert: Some(Band::High), reasons: vec![], skipped: vec![] },
+        seals: Vec::new(),
     }
 }
 

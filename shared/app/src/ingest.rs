@@ -202,6 +202,12 @@ impl<L: Ledger> Engine<L> {
                     actor: self.actor.clone(),
                     reason: format!("inventory file sha256:{file_digest}"),
                     body: EntryBody::Inventory { summary: describe_model(inventory.get(id)) },
+                    // The record this import writes, bound to the model's chain (see `verify`).
+                    seals: inventory
+                        .get(id)
+                        .and_then(|m| warden_core::ledger::StateSeal::of_model(m).ok())
+                        .into_iter()
+                        .collect(),
                 })
                 .collect();
             let commit = Commit {

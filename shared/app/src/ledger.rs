@@ -7,8 +7,8 @@ use std::future::Future;
 
 use warden_core::inventory::Inventory;
 use warden_core::ledger::{
-    Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Problem, Record, VerifyFailure,
-    VerifyReport, verify_chain_between,
+    Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Problem, Record, StateSeal,
+    VerifyFailure, VerifyReport, verify_chain_between,
 };
 use warden_core::policy::DecisionContext;
 use warden_core::resource::Resource;
@@ -112,6 +112,8 @@ pub async fn verify<L: Ledger>(ledger: &L) -> Result<VerifyReport, LedgerError> 
     };
     // Every event that wrote entries left its idempotency marker: the first entry of each event, to check below.
     let mut events: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    // The last seal each chain holds for a state item (a model record): what that item must still be.
+    let mut seals: BTreeMap<String, (String, u64, String)> = BTreeMap::new();
     for chain in ledger.chains().await? {
         report.chains += 1;
         // The head, then the entries, then the head again: writers may append meanwhile (see
@@ -128,6 +130,9 @@ pub async fn verify<L: Ledger>(ledger: &L) -> Result<VerifyReport, LedgerError> 
                 report.entries += entries.len();
                 for entry in &entries {
                     events.entry(entry.entry.idempotency_key.clone()).or_insert_with(|| (chain.clone(), entry.seq));
+                    for seal in &entry.entry.seals {
+                        seals.insert(seal.item.clone(), (chain.clone(), entry.seq, seal.sha256.clone()));
+                    }
                 }
                 if let Some(failure) = verify_chain_between(&chain, &entries, before.as_ref(), after.as_ref())? {
                     report.failures.push(failure);
@@ -150,11 +155,35 @@ pub async fn verify<L: Ledger>(ledger: &L) -> Result<VerifyReport, LedgerError> 
         }
     }
     match ledger.inventory().await {
-        Ok(inventory) => report.failures.extend(inventory.unreadable().iter().map(|id| VerifyFailure {
-            chain: id.clone(),
-            position: 0,
-            problem: Problem::Unreadable { error: format!("the inventory record of model {id} cannot be read") },
-        })),
+        Ok(inventory) => {
+            report.failures.extend(inventory.unreadable().iter().map(|id| VerifyFailure {
+                chain: id.clone(),
+                position: 0,
+                problem: Problem::Unreadable { error: format!("the inventory record of model {id} cannot be read") },
+            }));
+            // Each model record must be what its chain last committed to: an edit or a deletion outside Warden
+            // (which could disable a cutoff, or point a rollback elsewhere) shows here.
+            for model in inventory.models() {
+                let Some((chain, seq, sha256)) = seals.remove(&StateSeal::model_item(&model.id)) else { continue };
+                if StateSeal::of_model(model)?.sha256 != sha256 {
+                    report.failures.push(VerifyFailure {
+                        chain,
+                        position: seq,
+                        problem: Problem::StateEdited { item: StateSeal::model_item(&model.id) },
+                    });
+                }
+            }
+            for (item, (chain, seq, _)) in seals {
+                let id = item.trim_start_matches("model:");
+                if !inventory.unreadable().contains(id) {
+                    report.failures.push(VerifyFailure {
+                        chain,
+                        position: seq,
+                        problem: Problem::StateDeleted { item },
+                    });
+                }
+            }
+        }
         Err(error @ LedgerError::Unavailable(_)) => return Err(error),
         Err(error) => report.failures.push(unreadable("inventory", error)),
     }

@@ -57,6 +57,7 @@ pub async fn set_kill_switch<L: Ledger>(
             actor: by,
             reason: switch.reason.clone(),
             body: EntryBody::Switch { name: "kill-switch".into(), on, reason: switch.reason.clone() },
+            seals: Vec::new(),
         }],
         records: vec![RecordWrite {
             key: KILL_SWITCH_KEY.to_owned(),

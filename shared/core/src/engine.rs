@@ -173,6 +173,7 @@ pub fn plan_commit(
             actor: actor.clone(),
             reason,
             body,
+            seals: Vec::new(),
         };
         commit.entries.push(entry(
             signal.summary.clone(),
@@ -227,6 +228,7 @@ pub fn plan_commit(
         }
     }
     commit.models = changed.iter().filter_map(|id| inventory.get(id).cloned()).collect();
+    seal_models(&mut commit, &signal, actor, recorded_at);
 
     let actions: Vec<PlannedAction> = decisions.iter().flat_map(|(_, d)| d.actions.iter().cloned()).collect();
     let alert = decisions.iter().filter_map(|(_, d)| d.alert).max();
@@ -280,6 +282,32 @@ pub fn plan_commit(
         context,
     };
     (commit, report)
+}
+
+/// Binds each model record the commit writes to its chain: the first entry on the model's chain in this commit
+/// carries the record's digest (a model changed without one gets an inventory entry to carry it), so `verify` tells
+/// a record edited or deleted outside Warden from the one its chain committed to.
+fn seal_models(commit: &mut Commit, signal: &Signal, actor: &Actor, recorded_at: Timestamp) {
+    for model in &commit.models {
+        let Ok(seal) = crate::ledger::StateSeal::of_model(model) else { continue };
+        match commit.entries.iter_mut().find(|e| e.chain == model.id) {
+            Some(entry) => entry.seals.push(seal),
+            None => commit.entries.push(NewEntry {
+                chain: model.id.clone(),
+                recorded_at,
+                idempotency_key: signal.idempotency_key.clone(),
+                event_id: signal.event_id.clone(),
+                source: signal.source.clone(),
+                detail_type: signal.detail_type.clone(),
+                occurred_at: signal.occurred_at,
+                model_version: None,
+                actor: actor.clone(),
+                reason: format!("inventory record updated: {}", signal.summary),
+                body: EntryBody::Inventory { summary: format!("updated by {}", signal.summary) },
+                seals: vec![seal],
+            }),
+        }
+    }
 }
 
 /// The report of an event the ledger already holds: what it led to the first time (`original`), with this
@@ -350,6 +378,7 @@ pub fn plan_rejection(
             body_sha256: digest,
             body_bytes: body.len(),
         },
+        seals: Vec::new(),
     };
     let commit = Commit {
         idempotency_key: key.clone(),

@@ -122,6 +122,29 @@ pub struct NewEntry {
     pub actor: Actor,
     pub reason: String,
     pub body: EntryBody,
+    /// Digests of the state items this entry's commit set (a model's inventory record), so `verify` can tell an
+    /// item edited or deleted outside Warden from the last one its chain committed to. Absent in older entries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seals: Vec<StateSeal>,
+}
+
+/// The digest of a state item as a commit set it: `item` names it (`model:<id>`), `sha256` is over its JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateSeal {
+    pub item: String,
+    pub sha256: String,
+}
+
+impl StateSeal {
+    /// The seal of a model's inventory record.
+    pub fn of_model(model: &Model) -> Result<Self, LedgerError> {
+        let bytes = serde_json::to_vec(model).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        Ok(Self { item: Self::model_item(&model.id), sha256: hex::encode(Sha256::digest(&bytes)) })
+    }
+
+    pub fn model_item(id: &str) -> String {
+        format!("model:{id}")
+    }
 }
 
 /// A chained entry: `hash` = SHA-256 over the canonical JSON of everything else, `prev_hash` included.
@@ -313,6 +336,10 @@ pub enum Problem {
     Unreadable { error: String },
     /// The entry's event has no idempotency marker: deleted, so a replay would apply the event again.
     MarkerMissing { idempotency_key: String },
+    /// A state item (`model:<id>`) differs from what this entry's commit set: edited outside Warden.
+    StateEdited { item: String },
+    /// A state item this entry's commit set is gone: deleted outside Warden.
+    StateDeleted { item: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -345,6 +372,12 @@ impl std::fmt::Display for VerifyFailure {
                 )
             }
             Problem::Unreadable { error } => write!(f, "chain {chain}: cannot be read: {error}"),
+            Problem::StateEdited { item } => {
+                write!(f, "chain {chain}: {item} differs from what entry {at} set (edited outside Warden)")
+            }
+            Problem::StateDeleted { item } => {
+                write!(f, "chain {chain}: {item}, set by entry {at}, is gone (deleted outside Warden)")
+            }
             Problem::MarkerMissing { idempotency_key } => write!(
                 f,
                 "chain {chain}: entry {at} belongs to event {idempotency_key}, whose idempotency marker is missing \
@@ -441,6 +474,7 @@ mod tests {
                 actor: Actor::Automation("test".into()),
                 reason: format!("entry {i}"),
                 body: EntryBody::Inventory { summary: String::new() },
+                seals: Vec::new(),
             })
             .collect();
         seal_all(entries, &mut heads).unwrap_or_default()
