@@ -281,6 +281,30 @@ fn only_warden_may_put_events_on_the_governance_bus() {
     }
 }
 
+/// Defence in depth on the audit trail: every function's role is denied updating or deleting any item in a chain's
+/// partition (`dynamodb:LeadingKeys` `CHAIN#*`), in both stacks. (IAM cannot force a condition on a put: verify, not
+/// IAM, is the control.)
+#[test]
+fn no_function_may_update_or_delete_audit_entries() {
+    for name in STACKS {
+        let stack = infra_json(name);
+        let denied = statements(&stack, "Deny");
+        assert_eq!(denied.len(), FUNCTIONS.len() + 1, "{name}: every function");
+        for (binary, statements) in denied {
+            let guard = statements
+                .iter()
+                .find(|s| {
+                    s["Condition"]["ForAnyValue:StringLike"]["dynamodb:LeadingKeys"] == serde_json::json!(["CHAIN#*"])
+                })
+                .unwrap_or_else(|| panic!("{name}: {binary} has no deny on chain partitions"));
+            let actions: BTreeSet<String> = strings(&guard["Action"]).into_iter().collect();
+            for action in ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"] {
+                assert!(actions.contains(action), "{name}: {binary} may still {action} audit entries");
+            }
+        }
+    }
+}
+
 /// Order-free comparison of a table property (CloudFormation does not care about the order of definitions).
 fn as_set(value: &Value) -> BTreeSet<String> {
     value.as_array().map(|items| items.iter().map(Value::to_string).collect()).unwrap_or_default()
@@ -321,6 +345,14 @@ fn break_glass_finishes_an_invocation_before_its_lock_could_expire() {
 
 /// Allowed actions per function, from its role's inline policies, attached managed policies and AWS::IAM::Policy.
 fn allowed_actions(stack: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    statements(stack, "Allow")
+        .into_iter()
+        .map(|(binary, s)| (binary, s.iter().flat_map(|s| strings(&s["Action"])).collect()))
+        .collect()
+}
+
+/// Every statement with `effect` in each function's role's policies, by binary.
+fn statements<'a>(stack: &'a Value, effect: &str) -> BTreeMap<String, Vec<&'a Value>> {
     let all = stack["Resources"].as_object().unwrap();
     let mut documents: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
     for (logical, role) in resources(stack, "AWS::IAM::Role") {
@@ -343,16 +375,15 @@ fn allowed_actions(stack: &Value) -> BTreeMap<String, BTreeSet<String>> {
         .into_values()
         .map(|f| {
             let role = referenced(&f.properties["Role"]).unwrap();
-            let actions = documents
+            let found = documents
                 .get(role)
                 .into_iter()
                 .flatten()
                 .filter_map(|d| d["Statement"].as_array())
                 .flatten()
-                .filter(|s| s["Effect"] == "Allow")
-                .flat_map(|s| strings(&s["Action"]))
+                .filter(|s| s["Effect"] == effect)
                 .collect();
-            (f.binary, actions)
+            (f.binary, found)
         })
         .collect()
 }

@@ -332,6 +332,17 @@ export class WardenStack extends Stack {
           resources: [table.tableArn, `${table.tableArn}/index/${TABLE.index.indexName}`],
         }),
       );
+      // Defence in depth: no function may update or delete an item in a chain's partition (entries, heads). IAM
+      // cannot force a condition on a put, so this narrows who can try; `warden ledger verify` is the control.
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: "NoEditsToAuditEntries",
+          effect: iam.Effect.DENY,
+          actions: ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
+          resources: [table.tableArn],
+          conditions: { "ForAnyValue:StringLike": { "dynamodb:LeadingKeys": ["CHAIN#*"] } },
+        }),
+      );
       role.addToPolicy(new iam.PolicyStatement({ sid: "Alerts", actions: ["sns:Publish"], resources: [topic.topicArn] }));
       role.addToPolicy(
         new iam.PolicyStatement({
