@@ -416,8 +416,8 @@ pub fn generated_finding(n: usize, models: usize) -> Vec<u8> {
     serde_json::to_vec(&event).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Makes `model` own `endpoint` and records that the endpoint served `configs`, in order (the last is current),
-/// through the engine as SageMaker's InService events would: a rollback goes only to a config on record.
+/// Makes `model` own `endpoint`, which has served `configs` in order (the last is current), through an inventory
+/// import: a rollback goes only to a config on record.
 pub async fn endpoint_with_history<L: warden_app::ledger::Ledger + Sync>(
     ledger: &L,
     model: &str,
@@ -429,28 +429,14 @@ pub async fn endpoint_with_history<L: warden_app::ledger::Ledger + Sync>(
         warden_core::policy::Policy::builtin().unwrap_or_else(|e| panic!("{e}")),
         warden_core::ledger::Actor::Automation("test-setup".into()),
     );
-    let file =
-        InventoryFile::parse(&format!("[[model]]\nid = \"{model}\"\nrisk = \"high\"\nendpoints = [\"{endpoint}\"]\n"))
-            .unwrap_or_else(|e| panic!("{e}"));
+    let configs: Vec<String> = configs.iter().map(|c| format!("{c:?}")).collect();
+    let text = format!(
+        "[[model]]\nid = \"{model}\"\nrisk = \"high\"\nendpoints = [\"{endpoint}\"]\n[model.endpoint_configs]\n{endpoint} = [{}]\n",
+        configs.join(", ")
+    );
+    let file = InventoryFile::parse(&text).unwrap_or_else(|e| panic!("{e}"));
     engine
         .import_inventory(&file, "setup", warden_core::time::Timestamp::now())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let template: serde_json::Value =
-        serde_json::from_slice(&read(&events_dir().join("sagemaker-endpoint-inservice-records-config.json")))
-            .unwrap_or_else(|e| panic!("{e}"));
-    for (n, config) in configs.iter().enumerate() {
-        let mut event = template.clone();
-        event["id"] = format!("setup-{endpoint}-{n}").into();
-        event["detail"]["EndpointName"] = (*endpoint).into();
-        event["detail"]["EndpointArn"] = format!("arn:aws:sagemaker:us-east-1:111122223333:endpoint/{endpoint}").into();
-        event["detail"]["EndpointConfigName"] = (*config).into();
-        event["detail"]["LastModifiedTime"] =
-            serde_json::json!(1_793_620_800_000_i64 + i64::try_from(n).unwrap_or(0) * 60_000);
-        event["detail"]["Tags"] = serde_json::json!({});
-        engine
-            .ingest_value(event.clone(), event.to_string().as_bytes(), warden_core::time::Timestamp::now())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use warden_core::action::LastChange;
 use warden_core::breakglass::{Versioned, change_key};
 use warden_core::engine::{
-    Report, Status, describe_model, duplicate_report, envelope_fields, inventory_lookup, plan_commit, plan_rejection,
+    Report, describe_model, duplicate_report, envelope_fields, inventory_lookup, plan_commit, plan_rejection,
     prepare_signal,
 };
 use warden_core::event::{self, DecodeError};
@@ -93,7 +93,7 @@ impl<L: Ledger> Engine<L> {
                 context.warden_changes = self.warden_changes(&query.targets).await?;
             }
             let (commit, report) = plan_commit(prepared, &self.policy, &context, &self.actor, recorded_at);
-            match self.commit(commit, report).await {
+            match self.commit(commit, report, &event, &signal).await {
                 Err(LedgerError::Conflict(_)) if attempt < MAX_CONFLICT_RETRIES => {
                     attempt += 1;
                     self.ledger.pause_before_retry(attempt).await;
@@ -133,21 +133,18 @@ impl<L: Ledger> Engine<L> {
         Ok(report)
     }
 
-    async fn commit(&self, commit: Commit, mut report: Report) -> Result<Report, LedgerError> {
+    /// Commits a plan; a delivery that raced another to the ledger reports what the first decided, as the marker
+    /// read before planning does.
+    async fn commit(
+        &self,
+        commit: Commit,
+        report: Report,
+        event: &event::Event,
+        signal: &Signal,
+    ) -> Result<Report, LedgerError> {
         match self.ledger.commit(commit).await? {
             CommitOutcome::Committed { .. } => Ok(report),
-            CommitOutcome::Duplicate { original } => {
-                report.status = Status::Duplicate;
-                report.models = original.models;
-                report.alert = original.alert;
-                report.actions = original.actions;
-                report.notify = original.notify;
-                report.delivered = original.delivered;
-                report.context = original.context;
-                report.skipped.clear();
-                report.rules.clear();
-                Ok(report)
-            }
+            CommitOutcome::Duplicate { original } => Ok(duplicate_report(event, signal, original)),
         }
     }
 

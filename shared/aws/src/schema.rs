@@ -22,6 +22,7 @@
 //! (entries keep their bytes: only their index key changes).
 
 use serde_json::{Value, json};
+use warden_core::digest::content_digest;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -61,8 +62,8 @@ pub fn v1_head_sk(chain: &str) -> String {
 /// A stable shard number for a key (the first byte of its SHA-256), so the same chain or model always lands in
 /// the same partition.
 pub fn shard_of(key: &str) -> u8 {
-    use sha2::Digest;
-    sha2::Sha256::digest(key.as_bytes())[0] % SHARDS
+    let first_byte = u8::from_str_radix(&content_digest(key.as_bytes())[..2], 16).unwrap_or(0);
+    first_byte % SHARDS
 }
 
 /// The partition of a model's item.
@@ -81,12 +82,10 @@ pub fn all_models_pks() -> impl Iterator<Item = String> {
 pub const MAX_KEY_PART_BYTES: usize = 1000;
 
 fn key_part(text: &str) -> std::borrow::Cow<'_, str> {
-    use sha2::Digest;
     if text.len() <= MAX_KEY_PART_BYTES {
         std::borrow::Cow::Borrowed(text)
     } else {
-        let digest = sha2::Sha256::digest(text.as_bytes());
-        std::borrow::Cow::Owned(format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+        std::borrow::Cow::Owned(format!("sha256:{}", content_digest(text.as_bytes())))
     }
 }
 

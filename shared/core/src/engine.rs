@@ -161,19 +161,8 @@ pub fn plan_commit(
         let model = link.and_then(|a| inventory.get(&a.model_id));
         let chain = link.map_or_else(|| unattributed_chain(&signal.idempotency_key), |a| a.model_id.clone());
         let version = model.and_then(|m| model_version(&signal, m));
-        let entry = |reason: String, body: EntryBody| NewEntry {
-            chain: chain.clone(),
-            recorded_at,
-            idempotency_key: signal.idempotency_key.clone(),
-            event_id: signal.event_id.clone(),
-            source: signal.source.clone(),
-            detail_type: signal.detail_type.clone(),
-            occurred_at: signal.occurred_at,
-            model_version: version.clone(),
-            actor: actor.clone(),
-            reason,
-            body,
-            seals: Vec::new(),
+        let entry = |reason: String, body: EntryBody| {
+            signal_entry(&signal, chain.clone(), version.clone(), actor, recorded_at, reason, body)
         };
         commit.entries.push(entry(
             signal.summary.clone(),
@@ -284,6 +273,32 @@ pub fn plan_commit(
     (commit, report)
 }
 
+/// An entry about `signal` on `chain`: the envelope every entry of one event shares.
+fn signal_entry(
+    signal: &Signal,
+    chain: String,
+    model_version: Option<String>,
+    actor: &Actor,
+    recorded_at: Timestamp,
+    reason: String,
+    body: EntryBody,
+) -> NewEntry {
+    NewEntry {
+        chain,
+        recorded_at,
+        idempotency_key: signal.idempotency_key.clone(),
+        event_id: signal.event_id.clone(),
+        source: signal.source.clone(),
+        detail_type: signal.detail_type.clone(),
+        occurred_at: signal.occurred_at,
+        model_version,
+        actor: actor.clone(),
+        reason,
+        body,
+        seals: Vec::new(),
+    }
+}
+
 /// Binds each model record the commit writes to its chain: the first entry on the model's chain in this commit
 /// carries the record's digest (a model changed without one gets an inventory entry to carry it), so `verify` tells
 /// a record edited or deleted outside Warden from the one its chain committed to.
@@ -292,20 +307,13 @@ fn seal_models(commit: &mut Commit, signal: &Signal, actor: &Actor, recorded_at:
         let Ok(seal) = crate::ledger::StateSeal::of_model(model) else { continue };
         match commit.entries.iter_mut().find(|e| e.chain == model.id) {
             Some(entry) => entry.seals.push(seal),
-            None => commit.entries.push(NewEntry {
-                chain: model.id.clone(),
-                recorded_at,
-                idempotency_key: signal.idempotency_key.clone(),
-                event_id: signal.event_id.clone(),
-                source: signal.source.clone(),
-                detail_type: signal.detail_type.clone(),
-                occurred_at: signal.occurred_at,
-                model_version: None,
-                actor: actor.clone(),
-                reason: format!("inventory record updated: {}", signal.summary),
-                body: EntryBody::Inventory { summary: format!("updated by {}", signal.summary) },
-                seals: vec![seal],
-            }),
+            None => {
+                let reason = format!("inventory record updated: {}", signal.summary);
+                let body = EntryBody::Inventory { summary: format!("updated by {}", signal.summary) };
+                let mut entry = signal_entry(signal, model.id.clone(), None, actor, recorded_at, reason, body);
+                entry.seals.push(seal);
+                commit.entries.push(entry);
+            }
         }
     }
 }
