@@ -55,6 +55,27 @@ fn finding(n: usize) -> Vec<u8> {
     serde_json::to_vec(&event).unwrap()
 }
 
+/// Two deliveries of one event that arrive together plan identical entries from the same head. Exactly one may be
+/// applied: a client token derived from the commit's content made DynamoDB answer the second "succeeded" too, so
+/// one event counted as applied twice (found by the sixteen-writer test, once in CI).
+#[test]
+fn simultaneous_deliveries_of_one_event_are_applied_once() {
+    const EVENTS: usize = 40;
+    runtime().block_on(async {
+        let engine = engine(fresh_dynamo_ledger("twins").await).await;
+        for n in 0..EVENTS {
+            let at = now();
+            let event = finding(n);
+            let (first, second) = tokio::join!(engine.ingest_bytes(&event, at), engine.ingest_bytes(&event, at));
+            let statuses = [first.unwrap().status, second.unwrap().status];
+            let applied = statuses.iter().filter(|s| **s == Status::Applied).count();
+            assert_eq!(applied, 1, "event {n}: {statuses:?}");
+        }
+        let report = verify(engine.ledger()).await.unwrap();
+        assert!(report.ok(), "{report:?}");
+    });
+}
+
 #[test]
 fn concurrent_writers_on_one_chain_lose_and_double_nothing() {
     const WRITERS: usize = 8;

@@ -277,19 +277,17 @@ impl DynamoLedger {
             }
         }
         let item_count = items.len() as u64;
-        // The token makes an SDK-level resend of this exact request idempotent for ten minutes. DynamoDB scopes
-        // tokens per account, so it must identify the request itself: table, event and every sealed entry.
-        let identity: Vec<&str> = [self.table.as_str(), commit.idempotency_key.as_str()]
-            .into_iter()
-            .chain(sealed.iter().map(|e| e.hash.as_str()))
-            .collect();
-        let token = content_digest(identity.join("#").as_bytes());
+        // The token makes the SDK's resend of this request idempotent for ten minutes (a commit whose response was
+        // lost is then not reported as a duplicate of itself). It must be this attempt's alone: a token derived
+        // from the request's content is shared by a second writer that planned the same entries from the same
+        // head, and DynamoDB would answer that writer's commit "succeeded" too, so the event counts as applied twice.
+        let token = format!("{:032x}", fastrand::u128(..));
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
         let result = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
-            .client_request_token(&token[..36])
+            .client_request_token(token)
             .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await;
