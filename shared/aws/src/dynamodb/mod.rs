@@ -19,7 +19,6 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use warden_app::ledger::Ledger;
-use warden_core::digest::content_digest;
 use warden_core::inventory::{Inventory, Model};
 use warden_core::ledger::{Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Record, seal_all};
 use warden_core::policy::DecisionContext;
