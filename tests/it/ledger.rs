@@ -410,3 +410,50 @@ fn an_edited_or_deleted_model_record_is_caught_by_verify() {
         assert!(text.iter().any(|t| t.contains("model:credit-scoring, set by entry")), "{text:?}");
     });
 }
+
+/// Group commit (a replay's): reads see the open group's commits, so the same suite passes.
+#[test]
+fn grouped_commits_pass_the_conformance_suite() {
+    let failures = runtime().block_on(conformance::run(|| async {
+        let ledger = EmbeddedLedger::in_memory().unwrap();
+        ledger.set_group_commit(64);
+        ledger
+    }));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A commit refused inside a group (a record at another version, a duplicate) writes nothing and costs the
+/// group's other commits nothing; closing the ledger keeps them all.
+#[test]
+fn a_refused_commit_in_a_group_leaves_the_others_whole() {
+    use warden_core::ledger::{CommitOutcome, RecordWrite};
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let ledger = EmbeddedLedger::open(dir.path()).unwrap();
+        ledger.set_group_commit(1_000);
+        let first = ledger.commit(conformance::sample_commit("first", &["model-a"], 2)).await.unwrap();
+        assert!(matches!(first, CommitOutcome::Committed { .. }));
+        let mut refused = conformance::sample_commit("refused", &["model-a", "model-b"], 1);
+        refused.records.push(RecordWrite {
+            key: "lock#endpoint".into(),
+            expected: Some(7),
+            value: Some(serde_json::json!({"holder": "x"})),
+        });
+        let error = ledger.commit(refused).await.unwrap_err();
+        assert!(error.to_string().contains("version"), "{error}");
+        let again = ledger.commit(conformance::sample_commit("first", &["model-a"], 2)).await.unwrap();
+        assert!(matches!(again, CommitOutcome::Duplicate { .. }));
+        let last = ledger.commit(conformance::sample_commit("last", &["model-a"], 1)).await.unwrap();
+        assert!(matches!(last, CommitOutcome::Committed { ref entries } if entries[0].seq == 3), "{last:?}");
+    });
+    // Dropping the ledger commits the open group; a new process reads it all back.
+    runtime().block_on(async {
+        let ledger = EmbeddedLedger::open(dir.path()).unwrap();
+        assert_eq!(ledger.chains().await.unwrap(), ["model-a"], "model-b got nothing");
+        assert_eq!(ledger.entries("model-a").await.unwrap().len(), 3);
+        assert!(ledger.outcome("refused").await.unwrap().is_none());
+        assert!(ledger.records(&["lock#endpoint".into()]).await.unwrap().is_empty());
+        let report = verify(&ledger).await.unwrap();
+        assert!(report.ok(), "{report:?}");
+    });
+}

@@ -55,7 +55,7 @@ pub async fn replay(global: &Global, paths: &[PathBuf]) -> CommandResult {
                 }
                 Err(e) => {
                     return Err(Failure::Message(format!(
-                        "{name}: {e} (inputs before it were recorded; replaying again is safe)"
+                        "{name}: {e} (replaying again is safe: it records whatever is missing)"
                     )));
                 }
             };

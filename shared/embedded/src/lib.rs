@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -17,6 +17,7 @@ use warden_core::inventory::{Inventory, InventoryIndex, Model};
 use warden_core::ledger::{Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Record, seal_all};
 use warden_core::policy::DecisionContext;
 use warden_core::resource::Resource;
+use warden_core::severity::Band;
 use warden_core::time::Timestamp;
 
 /// The storage layout, public so tests (and forensics) can read the file directly.
@@ -51,14 +52,45 @@ pub struct EmbeddedLedger {
     /// `None` only while being dropped.
     db: Option<Database>,
     path: PathBuf,
-    /// Write transactions between two durable ones: 1 (the default) makes every commit durable when it returns.
-    /// A replay raises it (group commit): each input's commit stays atomic, and a crash loses at most the
-    /// commits since the last durable one, which replaying again redoes (idempotency makes that safe).
+    /// Commits per write transaction: 1 (the default) makes every commit its own durable transaction. A replay
+    /// raises it (group commit, see [`Self::set_group_commit`]).
     group: AtomicU32,
-    since_durable: AtomicU32,
+    /// The write transaction that grouped commits share until it is committed, and the reads see meanwhile.
+    batch: Mutex<Option<Batch>>,
     /// The decoded inventory, kept current by this ledger's own commits (redb lets one process open the file, so
     /// nothing else writes it): reading it no longer decodes every model for every event.
     inventory: Mutex<Option<(Inventory, InventoryIndex)>>,
+    /// Set when grouped commits were dropped: the cached inventory may hold their models and is read again.
+    inventory_stale: AtomicBool,
+}
+
+/// A write transaction kept open across grouped commits, and how many commits it holds.
+struct Batch {
+    txn: redb::WriteTransaction,
+    commits: u32,
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch").field("commits", &self.commits).finish_non_exhaustive()
+    }
+}
+
+/// Runs `$body` with `$txn` bound to the open batch's write transaction (so a replay reads its own grouped
+/// commits) or, with no batch open, to a new read transaction. A macro because the two transaction types differ
+/// but offer the same `open_table`, and their tables the same reads.
+macro_rules! reading {
+    ($ledger:expr, |$txn:ident| $body:expr) => {{
+        let batch = $ledger.lock_batch();
+        if let Some(open) = batch.as_ref() {
+            let $txn = &open.txn;
+            $body
+        } else {
+            drop(batch);
+            let $txn = &$ledger.db()?.begin_read().map_err(redb_error)?;
+            $body
+        }
+    }};
 }
 
 impl Drop for EmbeddedLedger {
@@ -153,8 +185,9 @@ impl EmbeddedLedger {
             db: Some(db),
             path,
             group: AtomicU32::new(1),
-            since_durable: AtomicU32::new(0),
+            batch: Mutex::new(None),
             inventory: Mutex::new(None),
+            inventory_stale: AtomicBool::new(false),
         })
     }
 
@@ -166,64 +199,115 @@ impl EmbeddedLedger {
         self.db.as_ref().ok_or_else(|| LedgerError::Storage("the embedded ledger is closed".into()))
     }
 
-    /// Makes every `n`th write transaction durable and the ones between not (group commit); `flush` or dropping
-    /// the ledger makes the rest durable. `n = 1` is every commit durable.
+    /// Groups `n` commits into one durable write transaction (group commit): each input's commit stays atomic
+    /// (all of it or none), reads see the grouped commits, and `flush` or dropping the ledger commits the rest. A
+    /// crash loses at most the commits of the open batch, which replaying again redoes (idempotency makes that
+    /// safe). `n = 1` (the default): every commit is its own durable transaction.
     pub fn set_group_commit(&self, n: u32) {
         self.group.store(n.max(1), Ordering::Relaxed);
     }
 
-    /// Makes every commit so far durable.
+    /// Commits the open batch, if any.
     pub fn flush(&self) -> Result<(), LedgerError> {
-        if self.since_durable.load(Ordering::Relaxed) == 0 {
-            return Ok(());
+        let open = self.lock_batch().take();
+        match open {
+            Some(batch) => {
+                let commits = batch.commits;
+                batch.txn.commit().map_err(|e| self.lost(&redb_error(e), commits))
+            }
+            None => Ok(()),
         }
-        let txn = self.db()?.begin_write().map_err(redb_error)?;
-        txn.commit().map_err(redb_error)?;
-        self.since_durable.store(0, Ordering::Relaxed);
-        Ok(())
     }
 
-    /// A write transaction, durable or not as the group commit says, and whether it is durable. The count of
-    /// transactions since the last durable one is reset only by [`Self::committed`]: a durable transaction that is
-    /// dropped (a duplicate, a conflict) leaves the next one durable instead.
-    fn begin_write(&self) -> Result<(redb::WriteTransaction, bool), LedgerError> {
-        let mut txn = self.db()?.begin_write().map_err(redb_error)?;
-        let pending = self.since_durable.fetch_add(1, Ordering::Relaxed) + 1;
-        let durable = pending >= self.group.load(Ordering::Relaxed);
-        if !durable {
-            txn.set_durability(redb::Durability::None).map_err(|e| storage(e.to_string()))?;
-        }
-        Ok((txn, durable))
+    /// The open batch, if any. A panic inside redb while a batch was in use leaves its state unknown: the batch is
+    /// dropped, as a crash would drop it.
+    fn lock_batch(&self) -> MutexGuard<'_, Option<Batch>> {
+        self.batch.lock().unwrap_or_else(|poisoned| {
+            self.batch.clear_poison();
+            let mut guard = poisoned.into_inner();
+            if guard.take().is_some() {
+                self.inventory_stale.store(true, Ordering::Relaxed);
+            }
+            guard
+        })
     }
 
-    /// Commits a transaction from [`Self::begin_write`].
-    fn committed(&self, txn: redb::WriteTransaction, durable: bool) -> Result<(), LedgerError> {
-        txn.commit().map_err(redb_error)?;
-        if durable {
-            self.since_durable.store(0, Ordering::Relaxed);
+    /// Runs `write` in a write transaction of its own and commits it, or, while commits are grouped, in the open
+    /// batch, committed every `group` commits. `write` sets `writing` before its first insert: an error before that
+    /// leaves the transaction as it was (a duplicate, a conflict, damaged data under this input's keys), while one
+    /// after it may leave half an input written, so the batch is dropped whole and the error says so.
+    fn write<T>(
+        &self,
+        write: impl FnOnce(&redb::WriteTransaction, &mut bool) -> Result<T, LedgerError>,
+    ) -> Result<T, LedgerError> {
+        let group = self.group.load(Ordering::Relaxed);
+        if group <= 1 {
+            let txn = self.db()?.begin_write().map_err(redb_error)?;
+            // Returning early drops the transaction uncommitted, which discards whatever it wrote.
+            let value = write(&txn, &mut false)?;
+            txn.commit().map_err(redb_error)?;
+            return Ok(value);
         }
-        Ok(())
+        let mut batch = self.lock_batch();
+        let open = match batch.as_mut() {
+            Some(open) => open,
+            None => batch.insert(Batch { txn: self.db()?.begin_write().map_err(redb_error)?, commits: 0 }),
+        };
+        let mut writing = false;
+        match write(&open.txn, &mut writing) {
+            Ok(value) => {
+                if writing {
+                    open.commits += 1;
+                }
+                if open.commits >= group
+                    && let Some(full) = batch.take()
+                {
+                    drop(batch);
+                    let commits = full.commits;
+                    full.txn.commit().map_err(|e| self.lost(&redb_error(e), commits))?;
+                }
+                Ok(value)
+            }
+            Err(error) if !writing => Err(error),
+            Err(error) => {
+                let commits = batch.take().map_or(0, |b| b.commits);
+                drop(batch);
+                Err(self.lost(&error, commits))
+            }
+        }
     }
 
-    fn commit_sync(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
+    /// The error for a failed write that took its batch with it: the batch's `lost` earlier commits are gone
+    /// too. Always a storage failure, never mere damage, so a replay stops here instead of reporting them recorded.
+    fn lost(&self, error: &LedgerError, lost: u32) -> LedgerError {
+        self.inventory_stale.store(true, Ordering::Relaxed);
+        if lost == 0 {
+            return LedgerError::Storage(error.to_string());
+        }
+        LedgerError::Storage(format!(
+            "{error}; the {lost} commits grouped with it into one transaction were not kept (replaying again redoes \
+             them)"
+        ))
+    }
+
+    fn commit_sync(&self, mut commit: Commit) -> Result<CommitOutcome, LedgerError> {
         if commit.idempotency_key.is_empty() {
             return Err(LedgerError::Invalid("empty idempotency key".into()));
         }
-        let (txn, durable) = self.begin_write()?;
-        let sealed = {
+        let new_entries = std::mem::take(&mut commit.entries);
+        let outcome = self.write(|txn, writing| {
+            // Everything is read and checked before the first insert: a refusal leaves the transaction untouched,
+            // which a batch shared with other inputs' commits relies on.
             let mut markers = txn.open_table(MARKERS).map_err(redb_error)?;
             if let Some(existing) = markers.get(commit.idempotency_key.as_str()).map_err(redb_error)? {
                 let original: EventOutcome =
                     serde_json::from_slice(existing.value()).map_err(|e| corrupt("marker", e))?;
                 return Ok(CommitOutcome::Duplicate { original });
             }
-            let outcome = serde_json::to_vec(&commit.outcome).map_err(storage)?;
-            markers.insert(commit.idempotency_key.as_str(), outcome.as_slice()).map_err(redb_error)?;
-
             let mut heads_table = txn.open_table(HEADS).map_err(redb_error)?;
             let mut entries = txn.open_table(ENTRIES).map_err(redb_error)?;
             let mut heads: BTreeMap<String, Option<Head>> = BTreeMap::new();
-            for entry in &commit.entries {
+            for entry in &new_entries {
                 if !heads.contains_key(&entry.chain) {
                     let stored = heads_table
                         .get(entry.chain.as_str())
@@ -240,11 +324,10 @@ impl EmbeddedLedger {
                     heads.insert(entry.chain.clone(), head);
                 }
             }
-            let sealed = seal_all(commit.entries, &mut heads)?;
+            let sealed = seal_all(new_entries, &mut heads)?;
             for entry in &sealed {
-                let bytes = serde_json::to_vec(entry).map_err(storage)?;
-                // Never over an existing entry (a head moved back by hand): the transaction is dropped, not committed.
-                if entries.insert((entry.chain(), entry.seq), bytes.as_slice()).map_err(redb_error)?.is_some() {
+                // Never over an existing entry (a head moved back by hand).
+                if entries.get((entry.chain(), entry.seq)).map_err(redb_error)?.is_some() {
                     return Err(LedgerError::Corrupt(format!(
                         "chain {} already holds an entry at {}: its head is behind its entries (`warden ledger verify` \
                          names the damage); nothing was written",
@@ -253,59 +336,114 @@ impl EmbeddedLedger {
                     )));
                 }
             }
-            for (chain, head) in &heads {
-                if let Some(head) = head {
-                    let bytes = serde_json::to_vec(head).map_err(storage)?;
-                    heads_table.insert(chain.as_str(), bytes.as_slice()).map_err(redb_error)?;
-                }
-            }
-            let mut models = txn.open_table(MODELS).map_err(redb_error)?;
-            for model in &commit.models {
-                let bytes = serde_json::to_vec(model).map_err(storage)?;
-                models.insert(model.id.as_str(), bytes.as_slice()).map_err(redb_error)?;
-            }
             let mut marks = txn.open_table(ACTION_MARKS).map_err(redb_error)?;
+            // Marks as this commit leaves them: the newest of the stored one and this commit's own wins.
+            let mut newer_marks: BTreeMap<&str, i64> = BTreeMap::new();
             for (target, at) in &commit.action_marks {
-                let newer = marks.get(target.as_str()).map_err(redb_error)?.is_none_or(|m| m.value() < at.millis());
-                if newer {
-                    marks.insert(target.as_str(), at.millis()).map_err(redb_error)?;
+                let last = match newer_marks.get(target.as_str()) {
+                    Some(planned) => Some(*planned),
+                    None => marks.get(target.as_str()).map_err(redb_error)?.map(|m| m.value()),
+                };
+                if last.is_none_or(|last| last < at.millis()) {
+                    newer_marks.insert(target.as_str(), at.millis());
                 }
             }
             let mut alerts = txn.open_table(ALERT_MARKS).map_err(redb_error)?;
+            let mut newer_alerts: BTreeMap<&str, (Band, Timestamp)> = BTreeMap::new();
             for (key, level, at) in &commit.alert_marks {
-                let previous =
-                    alerts.get(key.as_str()).map_err(redb_error)?.map(|v| decode_alert_mark(v.value())).transpose()?;
-                if previous.is_none_or(|(_, last)| last <= *at) {
-                    let bytes = serde_json::to_vec(&(level, at.millis())).map_err(storage)?;
-                    alerts.insert(key.as_str(), bytes.as_slice()).map_err(redb_error)?;
+                let last = match newer_alerts.get(key.as_str()) {
+                    Some(planned) => Some(*planned),
+                    None => alerts
+                        .get(key.as_str())
+                        .map_err(redb_error)?
+                        .map(|v| decode_alert_mark(v.value()))
+                        .transpose()?,
+                };
+                if last.is_none_or(|(_, last)| last <= *at) {
+                    newer_alerts.insert(key.as_str(), (*level, *at));
                 }
             }
+            let alert_bytes = newer_alerts
+                .into_iter()
+                .map(|(key, (level, at))| serde_json::to_vec(&(level, at.millis())).map(|bytes| (key, bytes)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(storage)?;
             let mut records = txn.open_table(RECORDS).map_err(redb_error)?;
+            // Versions as this commit leaves them, so a key written twice in one commit is checked against the first.
+            let mut versions: BTreeMap<&str, Option<u64>> = BTreeMap::new();
+            let mut record_writes = Vec::new();
             for write in &commit.records {
-                let stored = records
-                    .get(write.key.as_str())
-                    .map_err(redb_error)?
-                    .map(|v| serde_json::from_slice::<Record>(v.value()))
-                    .transpose()
-                    .map_err(|e| corrupt("record", e))?;
-                let version = stored.map(|r| r.version);
+                let version = match versions.get(write.key.as_str()) {
+                    Some(version) => *version,
+                    None => records
+                        .get(write.key.as_str())
+                        .map_err(redb_error)?
+                        .map(|v| serde_json::from_slice::<Record>(v.value()))
+                        .transpose()
+                        .map_err(|e| corrupt("record", e))?
+                        .map(|r| r.version),
+                };
                 if version != write.expected {
-                    // Dropping the transaction without committing discards everything written above.
                     return Err(LedgerError::Conflict(format!(
                         "record {} is at version {version:?}, not {:?}",
                         write.key, write.expected
                     )));
                 }
-                match &write.value {
+                let bytes = match &write.value {
                     Some(value) => {
                         let record = Record { version: write.next_version(), value: value.clone() };
-                        let bytes = serde_json::to_vec(&record).map_err(storage)?;
-                        records.insert(write.key.as_str(), bytes.as_slice()).map_err(redb_error)?;
+                        versions.insert(write.key.as_str(), Some(record.version));
+                        Some(serde_json::to_vec(&record).map_err(storage)?)
                     }
                     None => {
-                        records.remove(write.key.as_str()).map_err(redb_error)?;
+                        versions.insert(write.key.as_str(), None);
+                        None
                     }
-                }
+                };
+                record_writes.push((write.key.as_str(), bytes));
+            }
+            let entry_bytes = sealed
+                .iter()
+                .map(|entry| serde_json::to_vec(entry).map(|bytes| ((entry.chain(), entry.seq), bytes)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(storage)?;
+            let head_bytes = heads
+                .iter()
+                .filter_map(|(chain, head)| head.as_ref().map(|head| (chain.as_str(), head)))
+                .map(|(chain, head)| serde_json::to_vec(head).map(|bytes| (chain, bytes)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(storage)?;
+            let model_bytes = commit
+                .models
+                .iter()
+                .map(|model| serde_json::to_vec(model).map(|bytes| (model.id.as_str(), bytes)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(storage)?;
+            let outcome = serde_json::to_vec(&commit.outcome).map_err(storage)?;
+
+            *writing = true;
+            markers.insert(commit.idempotency_key.as_str(), outcome.as_slice()).map_err(redb_error)?;
+            for (key, bytes) in &entry_bytes {
+                entries.insert(*key, bytes.as_slice()).map_err(redb_error)?;
+            }
+            for (chain, bytes) in &head_bytes {
+                heads_table.insert(*chain, bytes.as_slice()).map_err(redb_error)?;
+            }
+            let mut models = txn.open_table(MODELS).map_err(redb_error)?;
+            for (id, bytes) in &model_bytes {
+                models.insert(*id, bytes.as_slice()).map_err(redb_error)?;
+            }
+            for (target, millis) in newer_marks {
+                marks.insert(target, millis).map_err(redb_error)?;
+            }
+            for (key, bytes) in &alert_bytes {
+                alerts.insert(*key, bytes.as_slice()).map_err(redb_error)?;
+            }
+            for (key, bytes) in &record_writes {
+                match bytes {
+                    Some(bytes) => records.insert(*key, bytes.as_slice()).map_err(redb_error)?,
+                    None => records.remove(*key).map_err(redb_error)?,
+                };
             }
             let mut findings = txn.open_table(OPEN_FINDINGS).map_err(redb_error)?;
             for mark in &commit.findings {
@@ -316,10 +454,10 @@ impl EmbeddedLedger {
                     findings.remove(key).map_err(redb_error)?;
                 }
             }
-            sealed
-        };
-        self.committed(txn, durable)?;
-        if let Ok(mut cached) = self.inventory.lock()
+            Ok(CommitOutcome::Committed { entries: sealed })
+        })?;
+        if matches!(outcome, CommitOutcome::Committed { .. })
+            && let Ok(mut cached) = self.inventory.lock()
             && let Some((inventory, index)) = cached.as_mut()
         {
             for model in commit.models {
@@ -327,7 +465,7 @@ impl EmbeddedLedger {
                 inventory.upsert(model);
             }
         }
-        Ok(CommitOutcome::Committed { entries: sealed })
+        Ok(outcome)
     }
 
     fn inventory_sync(&self) -> Result<Inventory, LedgerError> {
@@ -341,7 +479,7 @@ impl EmbeddedLedger {
     /// Runs `read` on the cached inventory and its index, reading and decoding them first if need be.
     fn with_inventory<T>(&self, read: impl FnOnce(&Inventory, &InventoryIndex) -> T) -> Result<T, LedgerError> {
         let mut cached = self.inventory.lock().map_err(|_| storage("the inventory cache is poisoned"))?;
-        if cached.is_none() {
+        if self.inventory_stale.swap(false, Ordering::Relaxed) || cached.is_none() {
             let inventory = self.read_inventory()?;
             let index = InventoryIndex::of(&inventory);
             *cached = Some((inventory, index));
@@ -350,93 +488,95 @@ impl EmbeddedLedger {
     }
 
     fn read_inventory(&self) -> Result<Inventory, LedgerError> {
-        let txn = self.db()?.begin_read().map_err(redb_error)?;
-        let table = txn.open_table(MODELS).map_err(redb_error)?;
-        let mut models = Vec::new();
-        let mut unreadable = std::collections::BTreeSet::new();
-        for row in table.iter().map_err(redb_error)? {
-            let (key, value) = row.map_err(redb_error)?;
-            match serde_json::from_slice::<Model>(value.value()) {
-                Ok(model) => models.push(model),
-                // One damaged record must not stop every other model's events.
-                Err(_) => {
-                    unreadable.insert(key.value().to_owned());
+        reading!(self, |txn| {
+            let table = txn.open_table(MODELS).map_err(redb_error)?;
+            let mut models = Vec::new();
+            let mut unreadable = std::collections::BTreeSet::new();
+            for row in table.iter().map_err(redb_error)? {
+                let (key, value) = row.map_err(redb_error)?;
+                match serde_json::from_slice::<Model>(value.value()) {
+                    Ok(model) => models.push(model),
+                    // One damaged record must not stop every other model's events.
+                    Err(_) => {
+                        unreadable.insert(key.value().to_owned());
+                    }
                 }
             }
-        }
-        Ok(Inventory::from_stored(models, unreadable))
+            Ok(Inventory::from_stored(models, unreadable))
+        })
     }
 
     fn facts_sync(&self, query: &FactQuery) -> Result<DecisionContext, LedgerError> {
-        let txn = self.db()?.begin_read().map_err(redb_error)?;
-        let findings = txn.open_table(OPEN_FINDINGS).map_err(redb_error)?;
-        // Open findings hold no value, but walking them reads their pages.
-        for row in txn.open_table(OPEN_FINDINGS).map_err(redb_error)?.iter().map_err(redb_error)? {
-            row.map_err(redb_error)?;
-        }
-        let marks = txn.open_table(ACTION_MARKS).map_err(redb_error)?;
-        let mut context = DecisionContext::default();
-        for model in &query.models {
-            let mut open = findings.range((model.as_str(), "")..).map_err(redb_error)?;
-            if let Some(row) = open.next() {
-                let (key, _) = row.map_err(redb_error)?;
-                if key.value().0 == model.as_str() {
-                    context.open_data_findings.insert(model.clone());
+        reading!(self, |txn| {
+            let findings = txn.open_table(OPEN_FINDINGS).map_err(redb_error)?;
+            let marks = txn.open_table(ACTION_MARKS).map_err(redb_error)?;
+            let mut context = DecisionContext::default();
+            for model in &query.models {
+                let mut open = findings.range((model.as_str(), "")..).map_err(redb_error)?;
+                if let Some(row) = open.next() {
+                    let (key, _) = row.map_err(redb_error)?;
+                    if key.value().0 == model.as_str() {
+                        context.open_data_findings.insert(model.clone());
+                    }
                 }
             }
-        }
-        for target in &query.targets {
-            if let Some(mark) = marks.get(target.as_str()).map_err(redb_error)? {
-                let at = Timestamp::from_millis(mark.value()).ok_or_else(|| corrupt("action mark", mark.value()))?;
-                context.last_actions.insert(target.clone(), at);
+            for target in &query.targets {
+                if let Some(mark) = marks.get(target.as_str()).map_err(redb_error)? {
+                    let at =
+                        Timestamp::from_millis(mark.value()).ok_or_else(|| corrupt("action mark", mark.value()))?;
+                    context.last_actions.insert(target.clone(), at);
+                }
             }
-        }
-        let alerts = txn.open_table(ALERT_MARKS).map_err(redb_error)?;
-        for key in &query.alert_keys {
-            if let Some(mark) = alerts.get(key.as_str()).map_err(redb_error)? {
-                context.last_alerts.insert(key.clone(), decode_alert_mark(mark.value())?);
+            let alerts = txn.open_table(ALERT_MARKS).map_err(redb_error)?;
+            for key in &query.alert_keys {
+                if let Some(mark) = alerts.get(key.as_str()).map_err(redb_error)? {
+                    context.last_alerts.insert(key.clone(), decode_alert_mark(mark.value())?);
+                }
             }
-        }
-        Ok(context)
+            Ok(context)
+        })
     }
 
     fn chains_sync(&self) -> Result<Vec<String>, LedgerError> {
-        let txn = self.db()?.begin_read().map_err(redb_error)?;
-        let heads = txn.open_table(HEADS).map_err(redb_error)?;
-        let entries = txn.open_table(ENTRIES).map_err(redb_error)?;
-        let mut chains = std::collections::BTreeSet::new();
-        for row in heads.iter().map_err(redb_error)? {
-            chains.insert(row.map_err(redb_error)?.0.value().to_owned());
-        }
-        // Chains whose head was removed still have entries to verify.
-        for row in entries.iter().map_err(redb_error)? {
-            chains.insert(row.map_err(redb_error)?.0.value().0.to_owned());
-        }
-        Ok(chains.into_iter().collect())
+        reading!(self, |txn| {
+            let heads = txn.open_table(HEADS).map_err(redb_error)?;
+            let entries = txn.open_table(ENTRIES).map_err(redb_error)?;
+            let mut chains = std::collections::BTreeSet::new();
+            for row in heads.iter().map_err(redb_error)? {
+                chains.insert(row.map_err(redb_error)?.0.value().to_owned());
+            }
+            // Chains whose head was removed still have entries to verify.
+            for row in entries.iter().map_err(redb_error)? {
+                chains.insert(row.map_err(redb_error)?.0.value().0.to_owned());
+            }
+            Ok(chains.into_iter().collect())
+        })
     }
 
     fn entries_sync(&self, chain: &str) -> Result<Vec<Entry>, LedgerError> {
-        let txn = self.db()?.begin_read().map_err(redb_error)?;
-        let table = txn.open_table(ENTRIES).map_err(redb_error)?;
-        let mut entries = Vec::new();
-        for row in table.range((chain, 0)..=(chain, u64::MAX)).map_err(redb_error)? {
-            let (key, value) = row.map_err(redb_error)?;
-            let (chain, seq) = key.value();
-            let entry: Entry =
-                serde_json::from_slice(value.value()).map_err(|e| corrupt(&format!("entry {chain}/{seq}"), e))?;
-            entries.push(entry);
-        }
-        Ok(entries)
+        reading!(self, |txn| {
+            let table = txn.open_table(ENTRIES).map_err(redb_error)?;
+            let mut entries = Vec::new();
+            for row in table.range((chain, 0)..=(chain, u64::MAX)).map_err(redb_error)? {
+                let (key, value) = row.map_err(redb_error)?;
+                let (chain, seq) = key.value();
+                let entry: Entry =
+                    serde_json::from_slice(value.value()).map_err(|e| corrupt(&format!("entry {chain}/{seq}"), e))?;
+                entries.push(entry);
+            }
+            Ok(entries)
+        })
     }
 
     fn head_sync(&self, chain: &str) -> Result<Option<Head>, LedgerError> {
-        let txn = self.db()?.begin_read().map_err(redb_error)?;
-        let table = txn.open_table(HEADS).map_err(redb_error)?;
-        table
-            .get(chain)
-            .map_err(redb_error)?
-            .map(|h| serde_json::from_slice(h.value()).map_err(|e| corrupt("head", e)))
-            .transpose()
+        reading!(self, |txn| {
+            let table = txn.open_table(HEADS).map_err(redb_error)?;
+            table
+                .get(chain)
+                .map_err(redb_error)?
+                .map(|h| serde_json::from_slice(h.value()).map_err(|e| corrupt("head", e)))
+                .transpose()
+        })
     }
 }
 
@@ -448,62 +588,64 @@ fn decode_alert_mark(bytes: &[u8]) -> Result<(warden_core::severity::Band, Times
 
 impl EmbeddedLedger {
     fn records_sync(&self, keys: &[String]) -> Result<BTreeMap<String, Record>, LedgerError> {
-        let txn = self.db()?.begin_read().map_err(redb_error)?;
-        let table = txn.open_table(RECORDS).map_err(redb_error)?;
-        let mut found = BTreeMap::new();
-        for key in keys {
-            if let Some(value) = table.get(key.as_str()).map_err(redb_error)? {
-                let record: Record = serde_json::from_slice(value.value()).map_err(|e| corrupt("record", e))?;
-                found.insert(key.clone(), record);
+        reading!(self, |txn| {
+            let table = txn.open_table(RECORDS).map_err(redb_error)?;
+            let mut found = BTreeMap::new();
+            for key in keys {
+                if let Some(value) = table.get(key.as_str()).map_err(redb_error)? {
+                    let record: Record = serde_json::from_slice(value.value()).map_err(|e| corrupt("record", e))?;
+                    found.insert(key.clone(), record);
+                }
             }
-        }
-        Ok(found)
+            Ok(found)
+        })
     }
 
     fn outcome_sync(&self, key: &str) -> Result<Option<EventOutcome>, LedgerError> {
-        let txn = self.db()?.begin_read().map_err(redb_error)?;
-        let table = txn.open_table(MARKERS).map_err(redb_error)?;
-        table
-            .get(key)
-            .map_err(redb_error)?
-            .map(|v| serde_json::from_slice(v.value()).map_err(|e| corrupt("marker", e)))
-            .transpose()
+        reading!(self, |txn| {
+            let table = txn.open_table(MARKERS).map_err(redb_error)?;
+            table
+                .get(key)
+                .map_err(redb_error)?
+                .map(|v| serde_json::from_slice(v.value()).map_err(|e| corrupt("marker", e)))
+                .transpose()
+        })
     }
 
     fn state_problems_sync(&self) -> Result<Vec<String>, LedgerError> {
-        let txn = self.db()?.begin_read().map_err(redb_error)?;
-        let mut unreadable = Vec::new();
-        let mut check = |name: &str, table: TableDefinition<&str, &[u8]>, readable: fn(&[u8]) -> bool| {
-            let table = txn.open_table(table).map_err(redb_error)?;
-            for row in table.iter().map_err(redb_error)? {
+        reading!(self, |txn| {
+            let mut unreadable = Vec::new();
+            let mut check = |name: &str, table: TableDefinition<&str, &[u8]>, readable: fn(&[u8]) -> bool| {
+                let table = txn.open_table(table).map_err(redb_error)?;
+                for row in table.iter().map_err(redb_error)? {
+                    let (key, value) = row.map_err(redb_error)?;
+                    if !readable(value.value()) {
+                        unreadable.push(format!("stored state {name} {} cannot be read", key.value()));
+                    }
+                }
+                Ok::<_, LedgerError>(())
+            };
+            check("marker", MARKERS, |b| serde_json::from_slice::<EventOutcome>(b).is_ok())?;
+            check("record", RECORDS, |b| serde_json::from_slice::<Record>(b).is_ok())?;
+            check("head", HEADS, |b| serde_json::from_slice::<Head>(b).is_ok())?;
+            check("alert mark", ALERT_MARKS, |b| decode_alert_mark(b).is_ok())?;
+            // Open findings hold no value, but walking them reads their pages.
+            for row in txn.open_table(OPEN_FINDINGS).map_err(redb_error)?.iter().map_err(redb_error)? {
+                row.map_err(redb_error)?;
+            }
+            let marks = txn.open_table(ACTION_MARKS).map_err(redb_error)?;
+            for row in marks.iter().map_err(redb_error)? {
                 let (key, value) = row.map_err(redb_error)?;
-                if !readable(value.value()) {
-                    unreadable.push(format!("stored state {name} {} cannot be read", key.value()));
+                if Timestamp::from_millis(value.value()).is_none() {
+                    unreadable.push(format!("stored state action mark {} cannot be read", key.value()));
                 }
             }
-            Ok::<_, LedgerError>(())
-        };
-        check("marker", MARKERS, |b| serde_json::from_slice::<EventOutcome>(b).is_ok())?;
-        check("record", RECORDS, |b| serde_json::from_slice::<Record>(b).is_ok())?;
-        check("head", HEADS, |b| serde_json::from_slice::<Head>(b).is_ok())?;
-        check("alert mark", ALERT_MARKS, |b| decode_alert_mark(b).is_ok())?;
-        // Open findings hold no value, but walking them reads their pages.
-        for row in txn.open_table(OPEN_FINDINGS).map_err(redb_error)?.iter().map_err(redb_error)? {
-            row.map_err(redb_error)?;
-        }
-        let marks = txn.open_table(ACTION_MARKS).map_err(redb_error)?;
-        for row in marks.iter().map_err(redb_error)? {
-            let (key, value) = row.map_err(redb_error)?;
-            if Timestamp::from_millis(value.value()).is_none() {
-                unreadable.push(format!("stored state action mark {} cannot be read", key.value()));
-            }
-        }
-        Ok(unreadable)
+            Ok(unreadable)
+        })
     }
 
     fn mark_delivered_sync(&self, key: &str, effect: &str) -> Result<(), LedgerError> {
-        let (txn, durable) = self.begin_write()?;
-        {
+        self.write(|txn, writing| {
             let mut markers = txn.open_table(MARKERS).map_err(redb_error)?;
             let current = markers.get(key).map_err(redb_error)?.map(|v| v.value().to_vec());
             let Some(current) = current else {
@@ -512,10 +654,11 @@ impl EmbeddedLedger {
             let mut outcome: EventOutcome = serde_json::from_slice(&current).map_err(|e| corrupt("marker", e))?;
             if outcome.delivered.insert(effect.to_owned()) {
                 let bytes = serde_json::to_vec(&outcome).map_err(storage)?;
+                *writing = true;
                 markers.insert(key, bytes.as_slice()).map_err(redb_error)?;
             }
-        }
-        self.committed(txn, durable)
+            Ok(())
+        })
     }
 }
 
@@ -583,9 +726,9 @@ impl Ledger for EmbeddedLedger {
 #[cfg(feature = "conformance")]
 impl warden_app::conformance::Tamper for EmbeddedLedger {
     async fn overwrite_entry(&self, chain: &str, position: u64, entry: Option<&Entry>) -> Result<(), LedgerError> {
-        let txn = self.db()?.begin_write().map_err(redb_error)?;
-        {
+        self.write(|txn, writing| {
             let mut table = txn.open_table(ENTRIES).map_err(redb_error)?;
+            *writing = true;
             match entry {
                 Some(entry) => {
                     let bytes = serde_json::to_vec(entry).map_err(storage)?;
@@ -595,7 +738,7 @@ impl warden_app::conformance::Tamper for EmbeddedLedger {
                     table.remove((chain, position)).map_err(redb_error)?;
                 }
             }
-        }
-        txn.commit().map_err(redb_error)
+            Ok(())
+        })
     }
 }
