@@ -245,8 +245,31 @@ enum LedgerCommand {
         #[arg(long, value_name = "ID")]
         model: Option<String>,
     },
-    /// Walk every chain and name the first entry that does not verify.
-    Verify,
+    /// Walk every chain and name the first entry that does not verify; with --digests, also check every chain
+    /// against the signed digests (a history rewritten with recomputed hashes passes the chains' own check).
+    Verify {
+        /// Folder of signed digests (`warden ledger digest` writes them).
+        #[arg(long, value_name = "DIR", requires = "public_key")]
+        digests: Option<PathBuf>,
+        /// The pinned public key (PEM) that must have signed every digest.
+        #[arg(long, value_name = "FILE", requires = "digests")]
+        public_key: Option<PathBuf>,
+    },
+    /// Write the next signed digest: every chain's head now, linked to the previous digest, signed with a key kept
+    /// outside the ledger folder. Run it on a schedule; `verify --digests` then catches any rewrite before it.
+    Digest {
+        /// The private signing key (PEM, from `warden ledger digest-key`), kept away from the ledger.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Folder of signed digests, outside the ledger folder (write-once storage if you have it).
+        #[arg(long, value_name = "DIR")]
+        digests: PathBuf,
+    },
+    /// Create a digest signing key: FILE (private, readable by you only) and FILE.pub (the public key to pin).
+    DigestKey {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Export evidence for auditors: entries with actors, reasons, times, the duty each evidences, and whether
     /// its chain verified.
     Export {
@@ -345,7 +368,14 @@ fn main() -> ExitCode {
             Command::Ledger { command: LedgerCommand::Show { model } } => {
                 commands::ledger_show(&global, model.as_deref()).await
             }
-            Command::Ledger { command: LedgerCommand::Verify } => commands::ledger_verify(&global).await,
+            Command::Ledger { command: LedgerCommand::Verify { digests, public_key } } => {
+                let anchors = digests.as_deref().zip(public_key.as_deref());
+                commands::ledger_verify(&global, anchors).await
+            }
+            Command::Ledger { command: LedgerCommand::Digest { key, digests } } => {
+                commands::ledger_digest(&global, &key, &digests).await
+            }
+            Command::Ledger { command: LedgerCommand::DigestKey { out } } => commands::ledger_digest_key(&out),
             Command::Ledger { command: LedgerCommand::Export { model, since, format } } => {
                 commands::ledger_export(&global, warden_core::evidence::Filter { model, since }, format).await
             }

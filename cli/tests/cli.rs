@@ -558,3 +558,99 @@ fn the_kill_switch_is_set_by_a_named_person_and_shadows_every_action() {
     let export = warden(dir.path(), &["ledger", "export", "--format", "csv"]);
     assert!(stdout(&export).contains("kill-switch turned on: incident drill"), "{}", stdout(&export));
 }
+
+/// Rewrites entry `seq` of `chain` in the ledger file and recomputes every hash and link after it, and the head:
+/// the forgery an insider with write access to the file can script (issue 13).
+fn forge_chain(ledger: &Path, chain: &str, seq: u64, reason: &str) {
+    use redb::ReadableDatabase;
+    use warden_core::ledger::{Entry, Head};
+    use warden_embedded::{LEDGER_FILE, tables::ENTRIES, tables::HEADS};
+    let db = redb::Database::open(ledger.join(LEDGER_FILE)).unwrap_or_else(|e| panic!("{e}"));
+    let entries: Vec<Entry> = {
+        let read = db.begin_read().unwrap();
+        let table = read.open_table(ENTRIES).unwrap();
+        table
+            .range((chain, 0)..=(chain, u64::MAX))
+            .unwrap()
+            .map(|row| serde_json::from_slice(row.unwrap().1.value()).unwrap())
+            .collect()
+    };
+    assert!(entries.len() as u64 >= seq, "{chain} has {} entries", entries.len());
+    let write = db.begin_write().unwrap();
+    {
+        let mut table = write.open_table(ENTRIES).unwrap();
+        let mut prev: Option<Head> = entries.iter().find(|e| e.seq == seq - 1).map(Entry::head);
+        for entry in entries.into_iter().filter(|e| e.seq >= seq) {
+            let mut new = entry.entry;
+            if entry.seq == seq {
+                new.reason = reason.to_owned();
+            }
+            let sealed = Entry::seal(new, prev.as_ref()).unwrap();
+            table.insert((chain, sealed.seq), serde_json::to_vec(&sealed).unwrap().as_slice()).unwrap();
+            prev = Some(sealed.head());
+        }
+        let mut heads = write.open_table(HEADS).unwrap();
+        heads.insert(chain, serde_json::to_vec(&prev.unwrap()).unwrap().as_slice()).unwrap();
+    }
+    write.commit().unwrap();
+}
+
+/// A history rewritten with recomputed hashes passes the chains' own check (they have no key); a signed digest
+/// written before the rewrite, checked with the pinned public key, names it. So do digests forged with another key.
+#[test]
+fn a_rewritten_history_is_caught_by_the_signed_digests_written_before_it() {
+    let dir = tempdir();
+    let apart = tempdir();
+    let key = apart.path().join("digest.pem");
+    let public = apart.path().join("digest.pem.pub");
+    let digests = apart.path().join("digests");
+    let (key_arg, public_arg, digests_arg) =
+        (key.to_str().unwrap(), public.to_str().unwrap(), digests.to_str().unwrap());
+    let replayed = warden(dir.path(), &["replay", "events", "--inventory", "events/inventory.toml"]);
+    assert_eq!(replayed.status.code(), Some(0), "{}", stderr(&replayed));
+
+    // The key and the digests must live outside the ledger folder.
+    let inside = dir.path().join("digest.pem");
+    let created = warden(dir.path(), &["ledger", "digest-key", "--out", inside.to_str().unwrap()]);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let refused =
+        warden(dir.path(), &["ledger", "digest", "--key", inside.to_str().unwrap(), "--digests", digests_arg]);
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(stderr(&refused).contains("is inside the ledger folder"), "{}", stderr(&refused));
+
+    let created = warden(dir.path(), &["ledger", "digest-key", "--out", key_arg]);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let written = warden(dir.path(), &["ledger", "digest", "--key", key_arg, "--digests", digests_arg]);
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    assert!(stdout(&written).starts_with("digest 1 written"), "{}", stdout(&written));
+    let verify_args = ["ledger", "verify", "--digests", digests_arg, "--public-key", public_arg];
+    let clean = warden(dir.path(), &verify_args);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    assert!(stdout(&clean).contains("anchored by 1 signed digests"), "{}", stdout(&clean));
+
+    forge_chain(dir.path(), "fraud-detector", 2, "approved by the risk committee");
+    let alone = warden(dir.path(), &["ledger", "verify"]);
+    assert_eq!(alone.status.code(), Some(0), "the chains' own check cannot see it: {}", stdout(&alone));
+    let anchored = warden(dir.path(), &verify_args);
+    assert_eq!(anchored.status.code(), Some(1), "{}", stdout(&anchored));
+    assert!(
+        stdout(&anchored).contains("chain fraud-detector: entry") && stdout(&anchored).contains("signed digest 1"),
+        "{}",
+        stdout(&anchored)
+    );
+
+    // The forger replaces the digests with ones signed by a key of their own: the pinned key rejects them.
+    std::fs::remove_dir_all(&digests).unwrap();
+    let own = apart.path().join("forger.pem");
+    warden(dir.path(), &["ledger", "digest-key", "--out", own.to_str().unwrap()]);
+    let forged = warden(dir.path(), &["ledger", "digest", "--key", own.to_str().unwrap(), "--digests", digests_arg]);
+    assert_eq!(forged.status.code(), Some(0), "{}", stderr(&forged));
+    let rejected = warden(dir.path(), &verify_args);
+    assert_eq!(rejected.status.code(), Some(1), "{}", stdout(&rejected));
+    assert!(stdout(&rejected).contains("not signed by the pinned key"), "{}", stdout(&rejected));
+}

@@ -2,6 +2,8 @@
 
 // The commands share the context in `commands` (the ledger, the policy, the output helpers).
 use super::*;
+use std::path::{Path, PathBuf};
+use warden_app::anchor::{DigestKey, FolderStore, LocalSigningKey, verify_with_digests, write_digest};
 
 pub async fn ledger_show(global: &Global, model: Option<&str>) -> CommandResult {
     let engine = engine(global).await?;
@@ -54,20 +56,102 @@ fn readable<T>(
     }
 }
 
-pub async fn ledger_verify(global: &Global) -> CommandResult {
+pub async fn ledger_verify(global: &Global, anchors: Option<(&Path, &Path)>) -> CommandResult {
     let engine = engine(global).await?;
-    let report = verify(engine.ledger()).await?;
+    let report = match anchors {
+        Some((digests, public_key)) => {
+            let key = DigestKey::from_pem(&read_text(public_key)?)?;
+            verify_with_digests(engine.ledger(), &FolderStore::new(digests), &key).await?
+        }
+        None => verify(engine.ledger()).await?,
+    };
+    let anchored = match report.anchored_at {
+        Some(at) => format!("; anchored by {} signed digests, the newest written {at}", report.digests),
+        None => String::new(),
+    };
     if global.json {
         println!("{}", serde_json::to_string(&report)?);
     } else if report.ok() {
-        println!("ledger verified: {} entries in {} chains, every hash and link intact", report.entries, report.chains);
+        println!(
+            "ledger verified: {} entries in {} chains, every hash and link intact{anchored}",
+            report.entries, report.chains
+        );
     } else {
-        println!("ledger verification FAILED ({} entries in {} chains):", report.entries, report.chains);
+        println!("ledger verification FAILED ({} entries in {} chains{anchored}):", report.entries, report.chains);
         for failure in &report.failures {
             println!("  {failure}");
         }
     }
     Ok(if report.ok() { 0 } else { EXIT_REJECTED })
+}
+
+/// `warden ledger digest`: the next signed digest into the folder.
+pub async fn ledger_digest(global: &Global, key: &Path, digests: &Path) -> CommandResult {
+    if global.table.is_none() {
+        for (what, path) in [("the signing key", key), ("the digest folder", digests)] {
+            refuse_inside_ledger(global, what, path)?;
+        }
+    }
+    let key = LocalSigningKey::from_pem(&read_text(key)?)?;
+    let engine = engine(global).await?;
+    let digest = write_digest(engine.ledger(), &key, &FolderStore::new(digests), now()).await?;
+    if global.json {
+        println!("{}", serde_json::to_string(&digest)?);
+    } else {
+        println!(
+            "digest {} written to {}: {} chain heads, signed by {}",
+            digest.number,
+            digests.display(),
+            digest.heads.len(),
+            digest.key_id
+        );
+    }
+    Ok(0)
+}
+
+/// `warden ledger digest-key --out FILE`: a new P-256 key pair, the private half readable by its owner only.
+pub fn ledger_digest_key(out: &Path) -> CommandResult {
+    let public_path = PathBuf::from(format!("{}.pub", out.display()));
+    let key = LocalSigningKey::generate();
+    write_new(out, &key.to_pem()?, 0o600)?;
+    write_new(&public_path, &key.public().to_pem()?, 0o644)?;
+    println!(
+        "signing key written to {} (keep it away from the ledger: whoever reads it can sign a forged history); \
+         public key to pin: {}",
+        out.display(),
+        public_path.display()
+    );
+    Ok(0)
+}
+
+/// A digest's key or folder inside the ledger folder would be rewritten along with the ledger.
+fn refuse_inside_ledger(global: &Global, what: &str, path: &Path) -> Result<(), Failure> {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+    if absolute(path).starts_with(absolute(&global.ledger)) {
+        return Err(Failure::Message(format!(
+            "{what} {} is inside the ledger folder {}: keep it apart, or whoever can rewrite the ledger can rewrite \
+             the digests too",
+            path.display(),
+            global.ledger.display()
+        )));
+    }
+    Ok(())
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path).map_err(|e| Failure::Message(format!("cannot read {}: {e}", path.display())))
+}
+
+fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), Failure> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file =
+        options.open(path).map_err(|e| Failure::Message(format!("cannot create {}: {e}", path.display())))?;
+    file.write_all(text.as_bytes()).map_err(|e| Failure::Message(format!("cannot write {}: {e}", path.display())))
 }
 
 pub async fn ledger_export(global: &Global, filter: evidence::Filter, format: ExportFormat) -> CommandResult {

@@ -30,7 +30,7 @@ mod replay;
 mod switch;
 
 pub use inventory::{inventory_import, inventory_show};
-pub use ledger::{ledger_export, ledger_show, ledger_verify};
+pub use ledger::{ledger_digest, ledger_digest_key, ledger_export, ledger_show, ledger_verify};
 #[cfg(feature = "aws")]
 pub use ledger::{ledger_init, ledger_migrate, ledger_schema};
 pub use policy::{policy_check, policy_default};

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use warden_core::anchor::{LedgerDigest, check_chain_against, recorded_chains};
 use warden_core::inventory::Inventory;
 use warden_core::ledger::{
     Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Problem, Record, StateSeal,
@@ -104,7 +105,18 @@ impl<L: Ledger + Sync> Ledger for &L {
 /// that cannot be read is reported and the walk goes on: one damaged item never hides the state of the rest.
 /// Only a ledger that cannot be reached at all is an error.
 pub async fn verify<L: Ledger>(ledger: &L) -> Result<VerifyReport, LedgerError> {
-    let mut report = VerifyReport::default();
+    verify_anchored(ledger, &[]).await
+}
+
+/// [`verify`], and each chain against the heads that trusted signed digests recorded (see `crate::anchor`): the
+/// chains' own hashes catch an edit, the digests catch an edit whose hashes were recomputed.
+pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) -> Result<VerifyReport, LedgerError> {
+    let mut report = VerifyReport {
+        digests: digests.len(),
+        anchored_at: digests.iter().map(|d| d.written_at).max(),
+        ..VerifyReport::default()
+    };
+    let mut unanchored = recorded_chains(digests);
     let unreadable = |chain: &str, error: LedgerError| VerifyFailure {
         chain: chain.to_owned(),
         position: 0,
@@ -116,6 +128,7 @@ pub async fn verify<L: Ledger>(ledger: &L) -> Result<VerifyReport, LedgerError> 
     let mut seals: BTreeMap<String, (String, u64, String)> = BTreeMap::new();
     for chain in ledger.chains().await? {
         report.chains += 1;
+        unanchored.remove(chain.as_str());
         // The head, then the entries, then the head again: writers may append meanwhile (see
         // `verify_chain_between`), and a live ledger must not look tampered with.
         let read = async {
@@ -136,11 +149,22 @@ pub async fn verify<L: Ledger>(ledger: &L) -> Result<VerifyReport, LedgerError> 
                 }
                 if let Some(failure) = verify_chain_between(&chain, &entries, before.as_ref(), after.as_ref())? {
                     report.failures.push(failure);
+                } else if let Some(failure) = check_chain_against(&chain, &entries, digests) {
+                    report.failures.push(failure);
                 }
             }
             Err(error @ LedgerError::Unavailable(_)) => return Err(error),
             Err(error) => report.failures.push(unreadable(&chain, error)),
         }
+    }
+    // Chains a digest recorded that the ledger no longer lists: deleted whole.
+    for (chain, digest) in unanchored {
+        let seq = digests.iter().rev().find_map(|d| d.heads.get(chain)).map_or(0, |h| h.seq);
+        report.failures.push(VerifyFailure {
+            chain: chain.to_owned(),
+            position: 0,
+            problem: Problem::DigestBeyond { digest, seq },
+        });
     }
     for (key, (chain, seq)) in events {
         match ledger.outcome(&key).await {

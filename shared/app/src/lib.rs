@@ -12,6 +12,7 @@
 //!
 //! `warden-core` below decides and is pure; the adapters (`warden-embedded`, `warden-aws`) implement the ports.
 
+pub mod anchor;
 pub mod breakglass;
 pub mod config;
 #[cfg(feature = "conformance")]

@@ -14,6 +14,7 @@
 //! `warden-app` runs this against ports; `warden-embedded` and `warden-aws` implement the ports.
 
 pub mod action;
+pub mod anchor;
 pub mod breakglass;
 pub mod bus;
 pub mod context;

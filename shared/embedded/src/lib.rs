@@ -56,7 +56,8 @@ pub struct EmbeddedLedger {
     /// raises it (group commit, see [`Self::set_group_commit`]).
     group: AtomicU32,
     /// The write transaction that grouped commits share until it is committed, and the reads see meanwhile.
-    batch: Mutex<Option<Batch>>,
+    /// Boxed: an open write transaction is large, and most ledgers never group.
+    batch: Mutex<Option<Box<Batch>>>,
     /// The decoded inventory, kept current by this ledger's own commits (redb lets one process open the file, so
     /// nothing else writes it): reading it no longer decodes every model for every event.
     inventory: Mutex<Option<(Inventory, InventoryIndex)>>,
@@ -221,7 +222,7 @@ impl EmbeddedLedger {
 
     /// The open batch, if any. A panic inside redb while a batch was in use leaves its state unknown: the batch is
     /// dropped, as a crash would drop it.
-    fn lock_batch(&self) -> MutexGuard<'_, Option<Batch>> {
+    fn lock_batch(&self) -> MutexGuard<'_, Option<Box<Batch>>> {
         self.batch.lock().unwrap_or_else(|poisoned| {
             self.batch.clear_poison();
             let mut guard = poisoned.into_inner();
@@ -251,7 +252,7 @@ impl EmbeddedLedger {
         let mut batch = self.lock_batch();
         let open = match batch.as_mut() {
             Some(open) => open,
-            None => batch.insert(Batch { txn: self.db()?.begin_write().map_err(redb_error)?, commits: 0 }),
+            None => batch.insert(Box::new(Batch { txn: self.db()?.begin_write().map_err(redb_error)?, commits: 0 })),
         };
         let mut writing = false;
         match write(&open.txn, &mut writing) {

@@ -340,6 +340,13 @@ pub enum Problem {
     StateEdited { item: String },
     /// A state item this entry's commit set is gone: deleted outside Warden.
     StateDeleted { item: String },
+    /// The entry differs from what a signed digest recorded: the chain was rewritten and its hashes recomputed.
+    DigestMismatch { digest: u64 },
+    /// A signed digest recorded entries up to `seq`; the chain now ends before it (truncated or deleted).
+    DigestBeyond { digest: u64, seq: u64 },
+    /// A stored digest cannot be trusted (unreadable, wrongly signed, missing from the sequence, or not linked to
+    /// the one before).
+    Digest { error: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -378,6 +385,16 @@ impl std::fmt::Display for VerifyFailure {
             Problem::StateDeleted { item } => {
                 write!(f, "chain {chain}: {item}, set by entry {at}, is gone (deleted outside Warden)")
             }
+            Problem::DigestMismatch { digest } => write!(
+                f,
+                "chain {chain}: entry {at} is not what signed digest {digest} recorded (it or an entry before it was \
+                 rewritten, and the hashes recomputed)"
+            ),
+            Problem::DigestBeyond { digest, seq } => write!(
+                f,
+                "chain {chain}: signed digest {digest} recorded {seq} entries, but the chain has {at} (entries deleted)"
+            ),
+            Problem::Digest { error } => write!(f, "{chain}: {error}"),
             Problem::MarkerMissing { idempotency_key } => write!(
                 f,
                 "chain {chain}: entry {at} belongs to event {idempotency_key}, whose idempotency marker is missing \
@@ -392,6 +409,16 @@ pub struct VerifyReport {
     pub chains: usize,
     pub entries: usize,
     pub failures: Vec<VerifyFailure>,
+    /// How many signed digests the chains were checked against (0: the chains' own hashes only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub digests: usize,
+    /// When the newest of them was written: entries after it are anchored only by the next digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchored_at: Option<Timestamp>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl VerifyReport {

@@ -1,0 +1,231 @@
+//! Signed digests outside the ledger (see `warden_core::anchor`): writing the next one, and verifying the ledger
+//! against all of them with a pinned public key.
+//!
+//! The signature is ECDSA P-256 with SHA-256 (DER), which is what KMS produces for an `ECC_NIST_P256` key with
+//! `ECDSA_SHA_256`, so one verifier serves digests signed by KMS and by a local key. Ports: a [`DigestSigner`]
+//! (KMS, or [`LocalSigningKey`]) and a [`DigestStore`] (S3 with Object Lock, or [`FolderStore`]).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
+use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use warden_core::anchor::{LedgerDigest, SignedDigest, check_digests};
+use warden_core::digest::content_digest;
+use warden_core::ledger::{Entry, LedgerError, VerifyReport};
+use warden_core::time::Timestamp;
+
+use crate::ledger::{Ledger, verify_anchored};
+
+/// Signs digest documents with a key the ledger's writers cannot use.
+pub trait DigestSigner {
+    /// Recorded in each digest: which key signed it.
+    fn key_id(&self) -> String;
+    /// The DER ECDSA P-256 SHA-256 signature of `document`.
+    fn sign(&self, document: &[u8]) -> impl Future<Output = Result<Vec<u8>, LedgerError>> + Send;
+}
+
+/// Where digests are kept: somewhere the ledger's writers cannot change or delete them.
+pub trait DigestStore {
+    /// Every stored digest, in the order of their numbers.
+    fn list(&self) -> impl Future<Output = Result<Vec<SignedDigest>, LedgerError>> + Send;
+    /// Stores digest `number`; never over an existing one.
+    fn put(&self, number: u64, digest: &SignedDigest) -> impl Future<Output = Result<(), LedgerError>> + Send;
+}
+
+/// A pinned public key: the only key whose digests are trusted.
+#[derive(Debug, Clone)]
+pub struct DigestKey(VerifyingKey);
+
+impl DigestKey {
+    /// From a PEM public key (`-----BEGIN PUBLIC KEY-----`, as `warden ledger digest-key` writes it and as
+    /// `aws kms get-public-key` gives it once put in PEM form).
+    pub fn from_pem(text: &str) -> Result<Self, LedgerError> {
+        VerifyingKey::from_public_key_pem(text.trim())
+            .map(Self)
+            .map_err(|e| LedgerError::Invalid(format!("not a P-256 public key in PEM form: {e}")))
+    }
+
+    /// From a DER public key (SubjectPublicKeyInfo, what KMS `GetPublicKey` returns).
+    pub fn from_der(bytes: &[u8]) -> Result<Self, LedgerError> {
+        VerifyingKey::from_public_key_der(bytes)
+            .map(Self)
+            .map_err(|e| LedgerError::Invalid(format!("not a P-256 public key: {e}")))
+    }
+
+    pub fn to_pem(&self) -> Result<String, LedgerError> {
+        self.0.to_public_key_pem(LineEnding::LF).map_err(|e| LedgerError::Storage(e.to_string()))
+    }
+
+    /// `local:` and the SHA-256 of the key's DER form: how digests signed by a local key name it.
+    pub fn local_id(&self) -> Result<String, LedgerError> {
+        let der = self.0.to_public_key_der().map_err(|e| LedgerError::Storage(e.to_string()))?;
+        Ok(format!("local:{}", content_digest(der.as_bytes())))
+    }
+
+    pub fn verifies(&self, document: &[u8], signature: &[u8]) -> bool {
+        Signature::from_der(signature).is_ok_and(|signature| self.0.verify(document, &signature).is_ok())
+    }
+}
+
+/// A signing key kept in a file (PKCS#8 PEM) for the embedded ledger. It protects the ledger only as well as it
+/// is kept apart from it: whoever can read it can sign a forged history.
+#[derive(Debug, Clone)]
+pub struct LocalSigningKey(SigningKey);
+
+impl LocalSigningKey {
+    pub fn generate() -> Self {
+        Self(SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng))
+    }
+
+    pub fn from_pem(text: &str) -> Result<Self, LedgerError> {
+        SigningKey::from_pkcs8_pem(text.trim())
+            .map(Self)
+            .map_err(|e| LedgerError::Invalid(format!("not a P-256 private key in PKCS#8 PEM form: {e}")))
+    }
+
+    pub fn to_pem(&self) -> Result<String, LedgerError> {
+        Ok(self.0.to_pkcs8_pem(LineEnding::LF).map_err(|e| LedgerError::Storage(e.to_string()))?.to_string())
+    }
+
+    pub fn public(&self) -> DigestKey {
+        DigestKey(*self.0.verifying_key())
+    }
+}
+
+impl DigestSigner for LocalSigningKey {
+    fn key_id(&self) -> String {
+        self.public().local_id().unwrap_or_default()
+    }
+
+    fn sign(&self, document: &[u8]) -> impl Future<Output = Result<Vec<u8>, LedgerError>> + Send {
+        let signature: DerSignature = self.0.sign(document);
+        async move { Ok(signature.as_bytes().to_vec()) }
+    }
+}
+
+/// Digests as files `digest-000001.json`, ... in a folder (for the embedded ledger; keep it apart from the ledger,
+/// on write-once storage if you have it).
+#[derive(Debug, Clone)]
+pub struct FolderStore {
+    dir: PathBuf,
+}
+
+const DIGEST_FILE_PREFIX: &str = "digest-";
+
+impl FolderStore {
+    pub fn new(dir: &Path) -> Self {
+        Self { dir: dir.to_owned() }
+    }
+
+    fn path(&self, number: u64) -> PathBuf {
+        self.dir.join(format!("{DIGEST_FILE_PREFIX}{number:06}.json"))
+    }
+}
+
+impl DigestStore for FolderStore {
+    async fn list(&self) -> Result<Vec<SignedDigest>, LedgerError> {
+        let read_dir = match std::fs::read_dir(&self.dir) {
+            Ok(read_dir) => read_dir,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => {
+                return Err(LedgerError::Storage(format!("cannot read digest folder {}: {error}", self.dir.display())));
+            }
+        };
+        let mut numbered = BTreeMap::new();
+        for item in read_dir {
+            let path = item.map_err(|e| LedgerError::Storage(e.to_string()))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let Some(number) = name
+                .strip_prefix(DIGEST_FILE_PREFIX)
+                .and_then(|rest| rest.strip_suffix(".json"))
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| LedgerError::Storage(format!("cannot read {}: {e}", path.display())))?;
+            let digest = serde_json::from_str::<SignedDigest>(&text)
+                .map_err(|e| LedgerError::Corrupt(format!("{} is not a signed digest: {e}", path.display())))?;
+            numbered.insert(number, digest);
+        }
+        Ok(numbered.into_values().collect())
+    }
+
+    async fn put(&self, number: u64, digest: &SignedDigest) -> Result<(), LedgerError> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| LedgerError::Storage(format!("cannot create {}: {e}", self.dir.display())))?;
+        let path = self.path(number);
+        let text = serde_json::to_string_pretty(digest).map_err(|e| LedgerError::Storage(e.to_string()))?;
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                LedgerError::Conflict(format!(
+                    "{} already exists: another digest was written meanwhile",
+                    path.display()
+                ))
+            } else {
+                LedgerError::Storage(format!("cannot write {}: {e}", path.display()))
+            }
+        })?;
+        std::io::Write::write_all(&mut file, text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| LedgerError::Storage(format!("cannot write {}: {e}", path.display())))
+    }
+}
+
+/// Writes the next digest: every chain's head now, linked to the last stored digest, signed.
+pub async fn write_digest<L, S, D>(
+    ledger: &L,
+    signer: &S,
+    store: &D,
+    now: Timestamp,
+) -> Result<LedgerDigest, LedgerError>
+where
+    L: Ledger,
+    S: DigestSigner,
+    D: DigestStore,
+{
+    let stored = store.list().await?;
+    let previous = stored.last();
+    let previous_number = match previous {
+        Some(last) => {
+            serde_json::from_str::<LedgerDigest>(&last.document)
+                .map_err(|e| LedgerError::Corrupt(format!("the last stored digest cannot be read: {e}")))?
+                .number
+        }
+        None => 0,
+    };
+    let mut heads = BTreeMap::new();
+    for chain in ledger.chains().await? {
+        // A chain whose head item is gone is recorded at its last entry (verify names the missing head).
+        let head = match ledger.head(&chain).await? {
+            Some(head) => Some(head),
+            None => ledger.entries(&chain).await?.last().map(Entry::head),
+        };
+        if let Some(head) = head {
+            heads.insert(chain, head);
+        }
+    }
+    let digest = LedgerDigest::next(previous, previous_number, now, &signer.key_id(), heads);
+    let document = digest.document();
+    let signature = signer.sign(document.as_bytes()).await?;
+    store.put(digest.number, &SignedDigest { document, signature: hex::encode(signature) }).await?;
+    Ok(digest)
+}
+
+/// Verifies the ledger as `verify` does, and every chain against the stored digests that `key` signed: an entry
+/// rewritten (hashes recomputed or not), a chain truncated or deleted before the newest digest, and a digest
+/// edited, forged, removed from the sequence or unlinked are all named.
+pub async fn verify_with_digests<L, D>(ledger: &L, store: &D, key: &DigestKey) -> Result<VerifyReport, LedgerError>
+where
+    L: Ledger,
+    D: DigestStore,
+{
+    let stored = store.list().await?;
+    let (trusted, problems) = check_digests(&stored, |document, signature| key.verifies(document, signature));
+    let mut report = verify_anchored(ledger, &trusted).await?;
+    report.failures.extend(problems);
+    Ok(report)
+}
