@@ -115,6 +115,15 @@ fn redb_error(error: impl Into<redb::Error>) -> LedgerError {
         redb::Error::Corrupted(message) => {
             LedgerError::Corrupt(format!("the embedded ledger file is damaged: {message}"))
         }
+        // Warden creates every table at open with these definitions: a table the file says is of another type, or
+        // missing, is damage in its table directory (or a file written by something else).
+        error @ (redb::Error::TableTypeMismatch { .. }
+        | redb::Error::TypeDefinitionChanged { .. }
+        | redb::Error::TableIsMultimap(_)
+        | redb::Error::TableIsNotMultimap(_)
+        | redb::Error::TableDoesNotExist(_)) => {
+            LedgerError::Corrupt(format!("the embedded ledger file is damaged: {error}"))
+        }
         // A length or offset in the file pointing past its end, or bytes that decode to nothing valid.
         redb::Error::Io(io)
             if matches!(io.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData) =>
