@@ -3,7 +3,7 @@
 // The commands share the context in `commands` (the ledger, the policy, the output helpers).
 use super::*;
 use std::path::{Path, PathBuf};
-use warden_app::anchor::{DigestKey, FolderStore, LocalSigningKey, verify_with_digests, write_digest};
+use warden_app::anchor::{DigestKey, FolderStore, LastSigned, LocalSigningKey, verify_with_digests, write_digest};
 
 pub async fn ledger_show(global: &Global, model: Option<&str>) -> CommandResult {
     let engine = engine(global).await?;
@@ -57,16 +57,24 @@ fn readable<T>(
 }
 
 pub async fn ledger_verify(global: &Global, anchors: Option<(&Path, &Path)>) -> CommandResult {
-    let engine = engine(global).await?;
-    let report = match anchors {
+    let mut signed_by = String::new();
+    let key = match anchors {
         Some((digests, public_key)) => {
+            // A pinned key the ledger's writers could replace pins nothing.
+            refuse_inside(global, "the public key", public_key, Some(digests))?;
             let key = DigestKey::from_pem(&read_text(public_key)?)?;
-            verify_with_digests(engine.ledger(), &FolderStore::new(digests), &key).await?
+            signed_by = format!(", signed by {}", key.local_id()?);
+            Some((digests, key))
         }
+        None => None,
+    };
+    let engine = engine(global).await?;
+    let report = match &key {
+        Some((digests, key)) => verify_with_digests(engine.ledger(), &FolderStore::new(digests), key).await?,
         None => verify(engine.ledger()).await?,
     };
     let anchored = match report.anchored_at {
-        Some(at) => format!("; anchored by {} signed digests, the newest written {at}", report.digests),
+        Some(at) => format!("; anchored by {} signed digests{signed_by}, the newest written {at}", report.digests),
         None => String::new(),
     };
     if global.json {
@@ -85,16 +93,29 @@ pub async fn ledger_verify(global: &Global, anchors: Option<(&Path, &Path)>) -> 
     Ok(if report.ok() { 0 } else { EXIT_REJECTED })
 }
 
-/// `warden ledger digest`: the next signed digest into the folder.
-pub async fn ledger_digest(global: &Global, key: &Path, digests: &Path) -> CommandResult {
-    if global.table.is_none() {
-        for (what, path) in [("the signing key", key), ("the digest folder", digests)] {
-            refuse_inside_ledger(global, what, path)?;
-        }
-    }
-    let key = LocalSigningKey::from_pem(&read_text(key)?)?;
+/// `warden ledger digest`: the next signed digest into the folder. The newest digest this key signed is kept
+/// beside the key (`FILE.last`), so deleting the newest digests is refused rather than papered over.
+pub async fn ledger_digest(global: &Global, key_path: &Path, digests: &Path) -> CommandResult {
+    refuse_inside(global, "the signing key", key_path, Some(digests))?;
+    refuse_inside(global, "the digest folder", digests, None)?;
+    let key = LocalSigningKey::from_pem(&read_text(key_path)?)?;
+    let mark_path = PathBuf::from(format!("{}.last", key_path.display()));
+    let last_signed: Option<LastSigned> = match std::fs::read_to_string(&mark_path) {
+        Ok(text) => Some(serde_json::from_str(&text).map_err(|e| {
+            Failure::Message(format!("{} is not this key's record of its last digest: {e}", mark_path.display()))
+        })?),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(Failure::Message(format!("cannot read {}: {error}", mark_path.display()))),
+    };
     let engine = engine(global).await?;
-    let digest = write_digest(engine.ledger(), &key, &FolderStore::new(digests), now()).await?;
+    let store = FolderStore::new(digests);
+    let (digest, mark) = write_digest(engine.ledger(), &key, &store, last_signed.as_ref(), now()).await?;
+    let temporary = PathBuf::from(format!("{}.tmp", mark_path.display()));
+    std::fs::write(&temporary, serde_json::to_string(&mark)?)
+        .and_then(|()| std::fs::rename(&temporary, &mark_path))
+        .map_err(|e| {
+            Failure::Message(format!("digest {} written, but {} not updated: {e}", digest.number, mark_path.display()))
+        })?;
     if global.json {
         println!("{}", serde_json::to_string(&digest)?);
     } else {
@@ -117,25 +138,53 @@ pub fn ledger_digest_key(out: &Path) -> CommandResult {
     write_new(&public_path, &key.public().to_pem()?, 0o644)?;
     println!(
         "signing key written to {} (keep it away from the ledger: whoever reads it can sign a forged history); \
-         public key to pin: {}",
+         public key to pin: {} ({})",
         out.display(),
-        public_path.display()
+        public_path.display(),
+        key.public().local_id()?
     );
     Ok(0)
 }
 
-/// A digest's key or folder inside the ledger folder would be rewritten along with the ledger.
-fn refuse_inside_ledger(global: &Global, what: &str, path: &Path) -> Result<(), Failure> {
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
-    if absolute(path).starts_with(absolute(&global.ledger)) {
-        return Err(Failure::Message(format!(
-            "{what} {} is inside the ledger folder {}: keep it apart, or whoever can rewrite the ledger can rewrite \
-             the digests too",
-            path.display(),
-            global.ledger.display()
-        )));
+/// A key or digest folder inside the ledger folder (or a key inside the digest folder) would be rewritten along
+/// with what it protects. Paths are resolved through symbolic links and `..` first.
+fn refuse_inside(global: &Global, what: &str, path: &Path, digests: Option<&Path>) -> Result<(), Failure> {
+    let path = resolved(path);
+    let mut protected = vec![("the ledger folder", global.ledger.as_path())];
+    if global.table.is_some() {
+        protected.clear();
+    }
+    protected.extend(digests.map(|d| ("the digest folder", d)));
+    for (name, folder) in protected {
+        let folder_resolved = resolved(folder);
+        if path.starts_with(&folder_resolved) {
+            return Err(Failure::Message(format!(
+                "{what} {} is inside {name} {}: keep it apart, or whoever can rewrite the one can rewrite the other",
+                path.display(),
+                folder.display()
+            )));
+        }
     }
     Ok(())
+}
+
+/// `path` made absolute, its existing part resolved through symbolic links and `..`.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |acc, part| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
 }
 
 fn read_text(path: &Path) -> Result<String, Failure> {

@@ -25,6 +25,8 @@ pub trait DigestSigner {
     fn key_id(&self) -> String;
     /// The DER ECDSA P-256 SHA-256 signature of `document`.
     fn sign(&self, document: &[u8]) -> impl Future<Output = Result<Vec<u8>, LedgerError>> + Send;
+    /// The key's public half: what the stored digests must verify with before the next is signed.
+    fn public_key(&self) -> impl Future<Output = Result<DigestKey, LedgerError>> + Send;
 }
 
 /// Where digests are kept: somewhere the ledger's writers cannot change or delete them.
@@ -104,6 +106,11 @@ impl DigestSigner for LocalSigningKey {
         let signature: DerSignature = self.0.sign(document);
         async move { Ok(signature.as_bytes().to_vec()) }
     }
+
+    fn public_key(&self) -> impl Future<Output = Result<DigestKey, LedgerError>> + Send {
+        let key = self.public();
+        async move { Ok(key) }
+    }
 }
 
 /// Digests as files `digest-000001.json`, ... in a folder (for the embedded ledger; keep it apart from the ledger,
@@ -138,10 +145,12 @@ impl DigestStore for FolderStore {
         for item in read_dir {
             let path = item.map_err(|e| LedgerError::Storage(e.to_string()))?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            // Only the names `put` writes: `digest-3.json` beside `digest-000003.json` must not replace it.
             let Some(number) = name
                 .strip_prefix(DIGEST_FILE_PREFIX)
                 .and_then(|rest| rest.strip_suffix(".json"))
                 .and_then(|n| n.parse::<u64>().ok())
+                .filter(|number| self.path(*number).file_name() == path.file_name())
             else {
                 continue;
             };
@@ -175,28 +184,72 @@ impl DigestStore for FolderStore {
     }
 }
 
-/// Writes the next digest: every chain's head now, linked to the last stored digest, signed.
+/// Digests held in memory (tests, and trying the mechanism out); passes the same store checks as the others.
+#[derive(Debug, Default)]
+pub struct MemoryStore(std::sync::Mutex<BTreeMap<u64, SignedDigest>>);
+
+impl DigestStore for MemoryStore {
+    async fn list(&self) -> Result<Vec<SignedDigest>, LedgerError> {
+        let stored = self.0.lock().map_err(|_| LedgerError::Storage("the digest store is poisoned".into()))?;
+        Ok(stored.values().cloned().collect())
+    }
+
+    async fn put(&self, number: u64, digest: &SignedDigest) -> Result<(), LedgerError> {
+        let mut stored = self.0.lock().map_err(|_| LedgerError::Storage("the digest store is poisoned".into()))?;
+        if stored.contains_key(&number) {
+            return Err(LedgerError::Conflict(format!("digest {number} already exists")));
+        }
+        stored.insert(number, digest.clone());
+        Ok(())
+    }
+}
+
+/// The newest digest a signer wrote, as the signer keeps it (beside its key, out of the ledger writers' reach): the
+/// stored digests must still end with it, or some were deleted or replaced.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LastSigned {
+    pub number: u64,
+    pub sha256: String,
+}
+
+/// Writes the next digest: every chain's head now, linked to the last stored digest, signed. Refuses (and signs
+/// nothing) when the stored digests do not verify with the signer's own key, when they no longer end with
+/// `last_signed` (the newest were deleted: signing now would certify whatever was rewritten after the survivors),
+/// or when a chain is shorter than the previous digest recorded.
 pub async fn write_digest<L, S, D>(
     ledger: &L,
     signer: &S,
     store: &D,
+    last_signed: Option<&LastSigned>,
     now: Timestamp,
-) -> Result<LedgerDigest, LedgerError>
+) -> Result<(LedgerDigest, LastSigned), LedgerError>
 where
     L: Ledger,
     S: DigestSigner,
     D: DigestStore,
 {
+    let refuse = |why: String| LedgerError::Invalid(format!("no digest written: {why}"));
     let stored = store.list().await?;
-    let previous = stored.last();
-    let previous_number = match previous {
-        Some(last) => {
-            serde_json::from_str::<LedgerDigest>(&last.document)
-                .map_err(|e| LedgerError::Corrupt(format!("the last stored digest cannot be read: {e}")))?
-                .number
-        }
-        None => 0,
-    };
+    let key = signer.public_key().await?;
+    let (trusted, problems) = check_digests(&stored, |document, signature| key.verifies(document, signature));
+    if !stored.is_empty() && !problems.is_empty() {
+        let named: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(refuse(format!("the stored digests do not verify with this key: {}", named.join("; "))));
+    }
+    let previous = trusted.last();
+    let previous_signed = stored.last();
+    let newest =
+        previous.zip(previous_signed).map(|(d, s)| LastSigned { number: d.number, sha256: s.document_sha256() });
+    if let Some(expected) = last_signed
+        && newest.as_ref() != Some(expected)
+    {
+        return Err(refuse(format!(
+            "this key last signed digest {} ({}), but the store ends with {}: digests were deleted or replaced",
+            expected.number,
+            expected.sha256,
+            newest.map_or_else(|| "none".to_owned(), |n| format!("digest {} ({})", n.number, n.sha256))
+        )));
+    }
     let mut heads = BTreeMap::new();
     for chain in ledger.chains().await? {
         // A chain whose head item is gone is recorded at its last entry (verify names the missing head).
@@ -208,11 +261,27 @@ where
             heads.insert(chain, head);
         }
     }
-    let digest = LedgerDigest::next(previous, previous_number, now, &signer.key_id(), heads);
+    if let Some(previous) = previous {
+        for (chain, recorded) in &previous.heads {
+            // What can be told from the heads alone: a chain cut short, or one whose last entry changed since.
+            let now = heads.get(chain);
+            let now_seq = now.map_or(0, |h| h.seq);
+            if now_seq < recorded.seq || (now_seq == recorded.seq && now != Some(recorded)) {
+                return Err(refuse(format!(
+                    "chain {chain} no longer ends where digest {} recorded it (entry {}): run `warden ledger verify \
+                     --digests`",
+                    previous.number, recorded.seq
+                )));
+            }
+        }
+    }
+    let digest = LedgerDigest::next(previous_signed, previous.map_or(0, |d| d.number), now, &signer.key_id(), heads);
     let document = digest.document();
     let signature = signer.sign(document.as_bytes()).await?;
-    store.put(digest.number, &SignedDigest { document, signature: hex::encode(signature) }).await?;
-    Ok(digest)
+    let signed = SignedDigest { document, signature: hex::encode(signature) };
+    store.put(digest.number, &signed).await?;
+    let mark = LastSigned { number: digest.number, sha256: signed.document_sha256() };
+    Ok((digest, mark))
 }
 
 /// Verifies the ledger as `verify` does, and every chain against the stored digests that `key` signed: an entry

@@ -7,12 +7,13 @@ use std::future::Future;
 
 use warden_core::inventory::Model;
 use warden_core::ledger::{
-    Actor, Commit, CommitOutcome, Entry, EntryBody, EventOutcome, FactQuery, FindingMark, LedgerError, NewEntry,
+    Actor, Commit, CommitOutcome, Entry, EntryBody, EventOutcome, FactQuery, FindingMark, Head, LedgerError, NewEntry,
     Problem, UNATTRIBUTED_CHAIN,
 };
 use warden_core::severity::Band;
 use warden_core::time::Timestamp;
 
+use crate::anchor::{DigestStore, LocalSigningKey, MemoryStore, verify_with_digests, write_digest};
 use crate::ledger::{Ledger, verify};
 
 /// Writes stored entries directly, bypassing the ledger's rules (tests only).
@@ -24,6 +25,8 @@ pub trait Tamper {
         position: u64,
         entry: Option<&Entry>,
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    /// Replaces a chain's stored head.
+    fn overwrite_head(&self, chain: &str, head: &Head) -> impl Future<Output = Result<(), LedgerError>> + Send;
 }
 
 type Check = Result<(), String>;
@@ -252,6 +255,48 @@ pub async fn verify_catches_tampering<L: Ledger + Tamper>(ledger: &L) -> Check {
     )
 }
 
+/// The insider's forgery: entry 2 edited and every hash and the head after it recomputed. The chain alone verifies;
+/// against a signed digest written before the edit it does not.
+pub async fn digests_catch_a_recomputed_rewrite<L: Ledger + Tamper>(ledger: &L) -> Check {
+    committed(ledger, sample_commit("before", &["model-a"], 4)).await?;
+    let key = LocalSigningKey::generate();
+    let store = MemoryStore::default();
+    let (digest, last) =
+        write_digest(ledger, &key, &store, None, at(1_717_000_100_000)).await.map_err(|e| e.to_string())?;
+    ensure(digest.heads.get("model-a").map(|h| h.seq) == Some(4), || format!("digest heads {:?}", digest.heads))?;
+    let entries = ledger.entries("model-a").await.map_err(|e| e.to_string())?;
+    let mut previous = entries.first().map(Entry::head);
+    for stored in entries.iter().skip(1) {
+        let mut forged = stored.entry.clone();
+        if stored.seq == 2 {
+            forged.reason = "approved by the risk committee".into();
+        }
+        let sealed = Entry::seal(forged, previous.as_ref()).map_err(|e| e.to_string())?;
+        ledger.overwrite_entry("model-a", sealed.seq, Some(&sealed)).await.map_err(|e| e.to_string())?;
+        previous = Some(sealed.head());
+    }
+    if let Some(head) = &previous {
+        ledger.overwrite_head("model-a", head).await.map_err(|e| e.to_string())?;
+    }
+    let alone = verify(ledger).await.map_err(|e| e.to_string())?;
+    ensure(alone.ok(), || format!("the recomputed chain should pass on its own: {alone:?}"))?;
+    let anchored = verify_with_digests(ledger, &store, &key.public()).await.map_err(|e| e.to_string())?;
+    ensure(
+        anchored
+            .failures
+            .iter()
+            .any(|f| f.chain == "model-a" && matches!(f.problem, Problem::DigestMismatch { digest: 1 })),
+        || format!("the digest did not catch the rewrite: {anchored:?}"),
+    )?;
+    // Nor will the signer put its name under it: the head it recorded has changed.
+    let refused = write_digest(ledger, &key, &store, Some(&last), at(1_717_000_200_000)).await;
+    ensure(
+        matches!(&refused, Err(LedgerError::Invalid(m)) if m.contains("no longer ends where digest 1 recorded")),
+        || format!("a digest was signed over the rewrite: {refused:?}"),
+    )?;
+    ensure(store.list().await.map_err(|e| e.to_string())?.len() == 1, || "a second digest was stored".into())
+}
+
 /// Runs every check against fresh ledgers from `make`; returns the failures, named.
 pub async fn run<L, F, Fut>(make: F) -> Vec<String>
 where
@@ -274,5 +319,6 @@ where
     check!(records_delivered_effects);
     check!(verify_catches_tampering);
     check!(records_are_versioned);
+    check!(digests_catch_a_recomputed_rewrite);
     failures
 }

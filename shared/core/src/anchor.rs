@@ -52,7 +52,7 @@ impl LedgerDigest {
     ) -> Self {
         Self {
             format: DIGEST_FORMAT,
-            number: previous_number + 1,
+            number: previous_number.saturating_add(1),
             written_at,
             previous: previous.map(SignedDigest::document_sha256),
             key_id: key_id.to_owned(),
@@ -92,9 +92,10 @@ pub fn check_digests(
     for signed in stored {
         let signature = hex::decode(&signed.signature).unwrap_or_default();
         if !signature_ok(signed.document.as_bytes(), &signature) {
+            // Named by its SHA-256, never by its text: an unsigned document is anyone's words.
             problems.push(digest_problem(format!(
-                "a digest is not signed by the pinned key (forged or edited): {}",
-                short(&signed.document)
+                "a digest is not signed by the pinned key (forged or edited): document SHA-256 {}",
+                signed.document_sha256()
             )));
             continue;
         }
@@ -168,10 +169,6 @@ pub fn recorded_chains(digests: &[LedgerDigest]) -> BTreeMap<&str, u64> {
         }
     }
     chains
-}
-
-fn short(text: &str) -> String {
-    text.chars().take(80).collect()
 }
 
 #[cfg(test)]

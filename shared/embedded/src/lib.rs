@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -63,6 +63,10 @@ pub struct EmbeddedLedger {
     inventory: Mutex<Option<(Inventory, InventoryIndex)>>,
     /// Set when grouped commits were dropped: the cached inventory may hold their models and is read again.
     inventory_stale: AtomicBool,
+    /// Batches dropped so far: a commit that saw it change meanwhile does not update the cached inventory.
+    generation: AtomicU64,
+    /// Commits a panic dropped with their batch, not yet reported.
+    dropped: AtomicU32,
 }
 
 /// A write transaction kept open across grouped commits, and how many commits it holds.
@@ -198,6 +202,8 @@ impl EmbeddedLedger {
             batch: Mutex::new(None),
             inventory: Mutex::new(None),
             inventory_stale: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            dropped: AtomicU32::new(0),
         })
     }
 
@@ -212,34 +218,56 @@ impl EmbeddedLedger {
     /// Groups `n` commits into one durable write transaction (group commit): each input's commit stays atomic
     /// (all of it or none), reads see the grouped commits, and `flush` or dropping the ledger commits the rest. A
     /// crash loses at most the commits of the open batch, which replaying again redoes (idempotency makes that
-    /// safe). `n = 1` (the default): every commit is its own durable transaction.
+    /// safe). `n = 1` (the default): every commit is its own durable transaction (an open batch is committed by
+    /// the next write).
     pub fn set_group_commit(&self, n: u32) {
         self.group.store(n.max(1), Ordering::Relaxed);
     }
 
     /// Commits the open batch, if any.
     pub fn flush(&self) -> Result<(), LedgerError> {
-        let open = self.lock_batch().take();
-        match open {
-            Some(batch) => {
-                let commits = batch.commits;
-                batch.txn.commit().map_err(|e| self.lost(&redb_error(e), commits))
+        let mut batch = self.lock_batch();
+        self.take_dropped()?;
+        match batch.take() {
+            // Committed while the lock is held: a reader never sees the batch gone and its commits not yet stored.
+            Some(full) => {
+                let commits = full.commits;
+                full.txn.commit().map_err(|e| self.lost(&redb_error(e), commits))
             }
             None => Ok(()),
         }
     }
 
     /// The open batch, if any. A panic inside redb while a batch was in use leaves its state unknown: the batch is
-    /// dropped, as a crash would drop it.
+    /// dropped, as a crash would drop it, and the next write or flush says how many commits went with it.
     fn lock_batch(&self) -> MutexGuard<'_, Option<Box<Batch>>> {
         self.batch.lock().unwrap_or_else(|poisoned| {
             self.batch.clear_poison();
             let mut guard = poisoned.into_inner();
-            if guard.take().is_some() {
-                self.inventory_stale.store(true, Ordering::Relaxed);
+            if let Some(dropped) = guard.take() {
+                self.dropped.fetch_add(dropped.commits, Ordering::Relaxed);
+                self.forget_batch();
             }
             guard
         })
+    }
+
+    /// Fails once for the commits a panic dropped with their batch, so a replay stops instead of reporting them
+    /// recorded.
+    fn take_dropped(&self) -> Result<(), LedgerError> {
+        match self.dropped.swap(0, Ordering::Relaxed) {
+            0 => Ok(()),
+            dropped => Err(LedgerError::Storage(format!(
+                "the storage engine failed while {dropped} commits were grouped into one transaction, and they were \
+                 not kept (replaying again redoes them)"
+            ))),
+        }
+    }
+
+    /// A batch was dropped: what the cached inventory learned from its commits is forgotten.
+    fn forget_batch(&self) {
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        self.inventory_stale.store(true, Ordering::Relaxed);
     }
 
     /// Runs `write` in a write transaction of its own and commits it, or, while commits are grouped, in the open
@@ -251,14 +279,16 @@ impl EmbeddedLedger {
         write: impl FnOnce(&redb::WriteTransaction, &mut bool) -> Result<T, LedgerError>,
     ) -> Result<T, LedgerError> {
         let group = self.group.load(Ordering::Relaxed);
-        if group <= 1 {
+        let mut batch = self.lock_batch();
+        self.take_dropped()?;
+        if group <= 1 && batch.is_none() {
+            drop(batch);
             let txn = self.db()?.begin_write().map_err(redb_error)?;
             // Returning early drops the transaction uncommitted, which discards whatever it wrote.
             let value = write(&txn, &mut false)?;
             txn.commit().map_err(redb_error)?;
             return Ok(value);
         }
-        let mut batch = self.lock_batch();
         let open = match batch.as_mut() {
             Some(open) => open,
             None => batch.insert(Box::new(Batch { txn: self.db()?.begin_write().map_err(redb_error)?, commits: 0 })),
@@ -269,10 +299,10 @@ impl EmbeddedLedger {
                 if writing {
                     open.commits += 1;
                 }
+                // Committed while the lock is held (see `flush`).
                 if open.commits >= group
                     && let Some(full) = batch.take()
                 {
-                    drop(batch);
                     let commits = full.commits;
                     full.txn.commit().map_err(|e| self.lost(&redb_error(e), commits))?;
                 }
@@ -281,7 +311,6 @@ impl EmbeddedLedger {
             Err(error) if !writing => Err(error),
             Err(error) => {
                 let commits = batch.take().map_or(0, |b| b.commits);
-                drop(batch);
                 Err(self.lost(&error, commits))
             }
         }
@@ -290,7 +319,7 @@ impl EmbeddedLedger {
     /// The error for a failed write that took its batch with it: the batch's `lost` earlier commits are gone
     /// too. Always a storage failure, never mere damage, so a replay stops here instead of reporting them recorded.
     fn lost(&self, error: &LedgerError, lost: u32) -> LedgerError {
-        self.inventory_stale.store(true, Ordering::Relaxed);
+        self.forget_batch();
         if lost == 0 {
             return LedgerError::Storage(error.to_string());
         }
@@ -305,6 +334,7 @@ impl EmbeddedLedger {
             return Err(LedgerError::Invalid("empty idempotency key".into()));
         }
         let new_entries = std::mem::take(&mut commit.entries);
+        let generation = self.generation.load(Ordering::Relaxed);
         let outcome = self.write(|txn, writing| {
             // Everything is read and checked before the first insert: a refusal leaves the transaction untouched,
             // which a batch shared with other inputs' commits relies on.
@@ -467,12 +497,17 @@ impl EmbeddedLedger {
             Ok(CommitOutcome::Committed { entries: sealed })
         })?;
         if matches!(outcome, CommitOutcome::Committed { .. })
+            && !commit.models.is_empty()
             && let Ok(mut cached) = self.inventory.lock()
             && let Some((inventory, index)) = cached.as_mut()
         {
-            for model in commit.models {
-                index.update(&model);
-                inventory.upsert(model);
+            if self.generation.load(Ordering::Relaxed) == generation {
+                for model in commit.models {
+                    index.update(&model);
+                    inventory.upsert(model);
+                }
+            } else {
+                self.inventory_stale.store(true, Ordering::Relaxed);
             }
         }
         Ok(outcome)
@@ -750,5 +785,80 @@ impl warden_app::conformance::Tamper for EmbeddedLedger {
             }
             Ok(())
         })
+    }
+
+    async fn overwrite_head(&self, chain: &str, head: &warden_core::ledger::Head) -> Result<(), LedgerError> {
+        self.write(|txn, writing| {
+            let mut table = txn.open_table(HEADS).map_err(redb_error)?;
+            let bytes = serde_json::to_vec(head).map_err(storage)?;
+            *writing = true;
+            table.insert(chain, bytes.as_slice()).map_err(redb_error)?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use warden_core::ledger::{Actor, EntryBody, NewEntry};
+
+    fn commit(key: &str) -> Commit {
+        let at = Timestamp::from_millis(1_700_000_000_000).unwrap();
+        Commit {
+            idempotency_key: key.to_owned(),
+            entries: vec![NewEntry {
+                chain: "model-a".into(),
+                recorded_at: at,
+                idempotency_key: key.to_owned(),
+                event_id: key.to_owned(),
+                source: "test".into(),
+                detail_type: "test".into(),
+                occurred_at: at,
+                model_version: None,
+                actor: Actor::Automation("test".into()),
+                reason: "test".into(),
+                body: EntryBody::Decision { rule: "r".into(), alert: None, reasons: vec![], skipped: vec![] },
+                seals: Vec::new(),
+            }],
+            ..Commit::default()
+        }
+    }
+
+    /// A panic while a batch is in use (redb asserts on some damaged pages) drops the batch; the next write fails,
+    /// naming how many commits went with it, instead of the replay reporting them recorded.
+    #[test]
+    fn a_batch_dropped_by_a_panic_is_reported_by_the_next_write() {
+        let ledger = EmbeddedLedger::in_memory().unwrap();
+        ledger.set_group_commit(100);
+        for key in ["a", "b", "c"] {
+            assert!(matches!(ledger.commit_sync(commit(key)).unwrap(), CommitOutcome::Committed { .. }));
+        }
+        let poisoned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _batch = ledger.batch.lock();
+            panic!("storage engine assertion");
+        }));
+        assert!(poisoned.is_err());
+        let error = ledger.commit_sync(commit("d")).unwrap_err();
+        assert!(matches!(&error, LedgerError::Storage(m) if m.contains("3 commits")), "{error}");
+        // Reported once; the ledger goes on, without the dropped commits.
+        assert!(matches!(ledger.commit_sync(commit("d")).unwrap(), CommitOutcome::Committed { .. }));
+        ledger.flush().unwrap();
+        assert!(ledger.outcome_sync("a").unwrap().is_none());
+        assert_eq!(ledger.entries_sync("model-a").unwrap().len(), 1);
+    }
+
+    /// Turning grouping off with a batch open commits the batch with the next write (it used to wait forever on
+    /// redb's one write transaction).
+    #[test]
+    fn ungrouping_with_a_batch_open_neither_hangs_nor_loses_it() {
+        let ledger = EmbeddedLedger::in_memory().unwrap();
+        ledger.set_group_commit(100);
+        ledger.commit_sync(commit("a")).unwrap();
+        ledger.set_group_commit(1);
+        ledger.commit_sync(commit("b")).unwrap();
+        assert_eq!(ledger.entries_sync("model-a").unwrap().len(), 2);
+        assert!(ledger.lock_batch().is_none(), "the batch was committed");
     }
 }

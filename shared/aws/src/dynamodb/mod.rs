@@ -660,4 +660,11 @@ impl warden_app::conformance::Tamper for DynamoLedger {
         }
         Err(LedgerError::Invalid(format!("chain {chain} has no entry at position {position}")))
     }
+
+    async fn overwrite_head(&self, chain: &str, head: &Head) -> Result<(), LedgerError> {
+        let mut item = key(schema::chain_pk(chain), schema::HEAD_SK);
+        item.insert("seq".into(), n(head.seq));
+        item.insert("hash".into(), s(head.hash.clone()));
+        self.batch_write(vec![put_request(item)?]).await
+    }
 }
