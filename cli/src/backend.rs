@@ -95,3 +95,63 @@ impl Ledger for AnyLedger {
         delegate!(self, l => l.pause_before_retry(attempt))
     }
 }
+
+/// Where the CLI's signed digests are kept: a folder, or (`s3://bucket/prefix`) an S3 bucket.
+#[derive(Debug)]
+pub enum AnyDigestStore {
+    Folder(warden_app::anchor::FolderStore),
+    #[cfg(feature = "aws")]
+    S3(warden_aws::anchor::S3DigestStore),
+}
+
+impl warden_app::anchor::DigestStore for AnyDigestStore {
+    async fn list(&self) -> Result<Vec<warden_core::anchor::SignedDigest>, LedgerError> {
+        match self {
+            Self::Folder(store) => store.list().await,
+            #[cfg(feature = "aws")]
+            Self::S3(store) => store.list().await,
+        }
+    }
+
+    async fn put(&self, number: u64, digest: &warden_core::anchor::SignedDigest) -> Result<(), LedgerError> {
+        match self {
+            Self::Folder(store) => store.put(number, digest).await,
+            #[cfg(feature = "aws")]
+            Self::S3(store) => store.put(number, digest).await,
+        }
+    }
+}
+
+/// Who signs the CLI's digests: a key file, or (`--kms-key`) a KMS key.
+#[derive(Debug)]
+pub enum AnyDigestSigner {
+    Local(warden_app::anchor::LocalSigningKey),
+    #[cfg(feature = "aws")]
+    Kms(warden_aws::anchor::KmsSigner),
+}
+
+impl warden_app::anchor::DigestSigner for AnyDigestSigner {
+    fn key_id(&self) -> String {
+        match self {
+            Self::Local(key) => key.key_id(),
+            #[cfg(feature = "aws")]
+            Self::Kms(key) => key.key_id(),
+        }
+    }
+
+    async fn sign(&self, document: &[u8]) -> Result<Vec<u8>, LedgerError> {
+        match self {
+            Self::Local(key) => key.sign(document).await,
+            #[cfg(feature = "aws")]
+            Self::Kms(key) => key.sign(document).await,
+        }
+    }
+
+    async fn public_key(&self) -> Result<warden_app::anchor::DigestKey, LedgerError> {
+        match self {
+            Self::Local(key) => key.public_key().await,
+            #[cfg(feature = "aws")]
+            Self::Kms(key) => key.public_key().await,
+        }
+    }
+}

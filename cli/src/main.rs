@@ -248,27 +248,34 @@ enum LedgerCommand {
     /// Walk every chain and name the first entry that does not verify; with --digests, also check every chain
     /// against the signed digests (a history rewritten with recomputed hashes passes the chains' own check).
     Verify {
-        /// Folder of signed digests (`warden ledger digest` writes them).
-        #[arg(long, value_name = "DIR", requires = "public_key")]
-        digests: Option<PathBuf>,
+        /// Where the signed digests are: a folder, or `s3://bucket/prefix`.
+        #[arg(long, value_name = "DIR|S3_URL", requires = "public_key")]
+        digests: Option<String>,
         /// The pinned public key (PEM) that must have signed every digest.
         #[arg(long, value_name = "FILE", requires = "digests")]
         public_key: Option<PathBuf>,
     },
-    /// Write the next signed digest: every chain's head now, linked to the previous digest, signed with a key kept
-    /// outside the ledger folder. Run it on a schedule; `verify --digests` then catches any rewrite before it.
+    /// Write the next signed digest: every chain's head now, linked to the previous digest, signed with a key the
+    /// ledger's writers cannot use. Run it on a schedule; `verify --digests` then catches any rewrite before it.
+    #[command(group(clap::ArgGroup::new("signer").required(true).args(["key", "kms_key"])))]
     Digest {
         /// The private signing key (PEM, from `warden ledger digest-key`), kept away from the ledger.
         #[arg(long, value_name = "FILE")]
-        key: PathBuf,
-        /// Folder of signed digests, outside the ledger folder (write-once storage if you have it).
-        #[arg(long, value_name = "DIR")]
-        digests: PathBuf,
+        key: Option<PathBuf>,
+        /// Sign in KMS instead, with this asymmetric ECC_NIST_P256 key (id, ARN or alias).
+        #[arg(long, value_name = "KEY")]
+        kms_key: Option<String>,
+        /// Where to keep the digests: a folder outside the ledger's, or `s3://bucket/prefix` (Object Lock).
+        #[arg(long, value_name = "DIR|S3_URL")]
+        digests: String,
     },
-    /// Create a digest signing key: FILE (private, readable by you only) and FILE.pub (the public key to pin).
+    /// Create a digest signing key: FILE (private, readable by you only) and FILE.pub (the public key to pin); with
+    /// --kms-key, only FILE.pub, the KMS key's public half.
     DigestKey {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        #[arg(long, value_name = "KEY")]
+        kms_key: Option<String>,
     },
     /// Export evidence for auditors: entries with actors, reasons, times, the duty each evidences, and whether
     /// its chain verified.
@@ -372,10 +379,12 @@ fn main() -> ExitCode {
                 let anchors = digests.as_deref().zip(public_key.as_deref());
                 commands::ledger_verify(&global, anchors).await
             }
-            Command::Ledger { command: LedgerCommand::Digest { key, digests } } => {
-                commands::ledger_digest(&global, &key, &digests).await
+            Command::Ledger { command: LedgerCommand::Digest { key, kms_key, digests } } => {
+                commands::ledger_digest(&global, key.as_deref(), kms_key.as_deref(), &digests).await
             }
-            Command::Ledger { command: LedgerCommand::DigestKey { out } } => commands::ledger_digest_key(&out),
+            Command::Ledger { command: LedgerCommand::DigestKey { out, kms_key } } => {
+                commands::ledger_digest_key(&out, kms_key.as_deref()).await
+            }
             Command::Ledger { command: LedgerCommand::Export { model, since, format } } => {
                 commands::ledger_export(&global, warden_core::evidence::Filter { model, since }, format).await
             }

@@ -13,6 +13,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod alerts;
+mod anchor_aws;
 mod architecture;
 mod aws_effects;
 mod breakglass;

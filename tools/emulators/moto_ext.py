@@ -19,6 +19,9 @@ What it adds, following AWS's documented behaviour (see ../../README.md, "Emulat
 - EventBridge PutEvents partial failure: an entry whose Detail has `"wardenTestFailTimes": N` is refused with
   `InternalException` (and the call's FailedEntryCount counts it) the first N times that same Detail is put;
   the other entries of the call go through. AWS documents that PutEvents can fail some entries and not others.
+- KMS Sign and Verify with `MessageType=DIGEST` for ECDSA keys (moto 5.2.5 ignores MessageType and hashes the
+  digest again): as AWS documents, the message then already is the digest (32 bytes for ECDSA_SHA_256) and is
+  signed without hashing again. Warden's digest writer signs the SHA-256 of each digest document this way.
 
 Nothing here runs in production: the functions talk to the real SageMaker.
 """
@@ -203,6 +206,71 @@ def put_events(self, events):
 
 _original_put_events = events_models.EventsBackend.put_events
 events_models.EventsBackend.put_events = put_events
+
+import base64
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, utils as asym_utils
+from cryptography.exceptions import InvalidSignature
+from moto.kms import responses as kms_responses
+from moto.kms.exceptions import ValidationException as KmsValidationException
+
+_DIGEST_SIZES = {"ECDSA_SHA_256": 32, "ECDSA_SHA_384": 48, "ECDSA_SHA_512": 64}
+_HASHES = {"ECDSA_SHA_256": hashes.SHA256, "ECDSA_SHA_384": hashes.SHA384, "ECDSA_SHA_512": hashes.SHA512}
+
+
+def _kms_message(self):
+    """The bytes to sign or verify, and the ECDSA scheme to use (prehashed for MessageType=DIGEST)."""
+    algorithm = self._get_param("SigningAlgorithm")
+    message = self._get_param("Message") or b""  # moto's KMS responses decode the base64 already
+    if not message:
+        raise KmsValidationException("1 validation error detected: Value at 'Message' failed to satisfy constraint")
+    if algorithm not in _HASHES:
+        return None, message, algorithm
+    hash_algorithm = _HASHES[algorithm]()
+    if (self._get_param("MessageType") or "RAW") == "DIGEST":
+        if len(message) != _DIGEST_SIZES[algorithm]:
+            raise KmsValidationException(f"Digest is invalid length for algorithm {algorithm}.")
+        return ec.ECDSA(asym_utils.Prehashed(hash_algorithm)), message, algorithm
+    return ec.ECDSA(hash_algorithm), message, algorithm
+
+
+def _ecdsa_key(self):
+    key = self.kms_backend.describe_key(self._get_param("KeyId"))
+    private = getattr(key.private_key, "private_key", None)
+    return key, private if isinstance(private, ec.EllipticCurvePrivateKey) else None
+
+
+_original_kms_sign = kms_responses.KmsResponse.sign
+_original_kms_verify = kms_responses.KmsResponse.verify
+
+
+def kms_sign(self):
+    scheme, message, algorithm = _kms_message(self)
+    key, private = _ecdsa_key(self)
+    if scheme is None or private is None:
+        return _original_kms_sign(self)
+    if key.key_usage != "SIGN_VERIFY" or algorithm not in key.signing_algorithms:
+        raise KmsValidationException(f"{algorithm} is not a signing algorithm of key {key.arn}")
+    signature = private.sign(message, scheme)
+    return json.dumps({"KeyId": key.arn, "Signature": base64.b64encode(signature).decode(), "SigningAlgorithm": algorithm})
+
+
+def kms_verify(self):
+    scheme, message, algorithm = _kms_message(self)
+    key, private = _ecdsa_key(self)
+    if scheme is None or private is None:
+        return _original_kms_verify(self)
+    try:
+        private.public_key().verify(base64.b64decode(self._get_param("Signature")), message, scheme)
+        valid = True
+    except InvalidSignature:
+        valid = False
+    return json.dumps({"KeyId": key.arn, "SignatureValid": valid, "SigningAlgorithm": algorithm})
+
+
+kms_responses.KmsResponse.sign = kms_sign
+kms_responses.KmsResponse.verify = kms_verify
 
 if __name__ == "__main__":
     from moto.server import main

@@ -2,6 +2,7 @@
 
 // The commands share the context in `commands` (the ledger, the policy, the output helpers).
 use super::*;
+use crate::backend::{AnyDigestSigner, AnyDigestStore};
 use std::path::{Path, PathBuf};
 use warden_app::anchor::{DigestKey, FolderStore, LastSigned, LocalSigningKey, verify_with_digests, write_digest};
 
@@ -56,21 +57,22 @@ fn readable<T>(
     }
 }
 
-pub async fn ledger_verify(global: &Global, anchors: Option<(&Path, &Path)>) -> CommandResult {
+pub async fn ledger_verify(global: &Global, anchors: Option<(&str, &Path)>) -> CommandResult {
     let mut signed_by = String::new();
     let key = match anchors {
         Some((digests, public_key)) => {
+            let store = digest_store(digests).await?;
             // A pinned key the ledger's writers could replace pins nothing.
-            refuse_inside(global, "the public key", public_key, Some(digests))?;
+            refuse_inside(global, "the public key", public_key, local_folder(digests))?;
             let key = DigestKey::from_pem(&read_text(public_key)?)?;
             signed_by = format!(", signed by {}", key.local_id()?);
-            Some((digests, key))
+            Some((store, key))
         }
         None => None,
     };
     let engine = engine(global).await?;
     let report = match &key {
-        Some((digests, key)) => verify_with_digests(engine.ledger(), &FolderStore::new(digests), key).await?,
+        Some((store, key)) => verify_with_digests(engine.ledger(), store, key).await?,
         None => verify(engine.ledger()).await?,
     };
     let anchored = match report.anchored_at {
@@ -93,36 +95,84 @@ pub async fn ledger_verify(global: &Global, anchors: Option<(&Path, &Path)>) -> 
     Ok(if report.ok() { 0 } else { EXIT_REJECTED })
 }
 
-/// `warden ledger digest`: the next signed digest into the folder. The newest digest this key signed is kept
-/// beside the key (`FILE.last`), so deleting the newest digests is refused rather than papered over.
-pub async fn ledger_digest(global: &Global, key_path: &Path, digests: &Path) -> CommandResult {
-    refuse_inside(global, "the signing key", key_path, Some(digests))?;
-    refuse_inside(global, "the digest folder", digests, None)?;
-    let key = LocalSigningKey::from_pem(&read_text(key_path)?)?;
-    let mark_path = PathBuf::from(format!("{}.last", key_path.display()));
-    let last_signed: Option<LastSigned> = match std::fs::read_to_string(&mark_path) {
-        Ok(text) => Some(serde_json::from_str(&text).map_err(|e| {
-            Failure::Message(format!("{} is not this key's record of its last digest: {e}", mark_path.display()))
-        })?),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-        Err(error) => return Err(Failure::Message(format!("cannot read {}: {error}", mark_path.display()))),
+/// A folder, or with the AWS build `s3://bucket/prefix`.
+async fn digest_store(digests: &str) -> Result<AnyDigestStore, Failure> {
+    if digests.starts_with("s3://") {
+        #[cfg(feature = "aws")]
+        {
+            let (bucket, prefix) = warden_aws::anchor::S3DigestStore::parse_url(digests)
+                .ok_or_else(|| Failure::Message(format!("{digests} is not an s3://bucket/prefix address")))?;
+            let clients = warden_aws::clients::AwsClients::from_env().await;
+            return Ok(AnyDigestStore::S3(clients.digest_store(&bucket, &prefix)));
+        }
+        #[cfg(not(feature = "aws"))]
+        return Err(needs_aws("digests in S3"));
+    }
+    Ok(AnyDigestStore::Folder(FolderStore::new(Path::new(digests))))
+}
+
+fn local_folder(digests: &str) -> Option<&Path> {
+    (!digests.starts_with("s3://")).then(|| Path::new(digests))
+}
+
+/// `warden ledger digest`: the next signed digest. A key file keeps the newest digest it signed beside it
+/// (`FILE.last`), so deleting the newest digests is refused rather than papered over; with KMS and S3, Object Lock
+/// keeps them.
+pub async fn ledger_digest(
+    global: &Global,
+    key_path: Option<&Path>,
+    kms_key: Option<&str>,
+    digests: &str,
+) -> CommandResult {
+    let store = digest_store(digests).await?;
+    if let Some(folder) = local_folder(digests) {
+        refuse_inside(global, "the digest folder", folder, None)?;
+    }
+    let (signer, mark_path) = match (key_path, kms_key) {
+        (Some(path), _) => {
+            refuse_inside(global, "the signing key", path, local_folder(digests))?;
+            let key = LocalSigningKey::from_pem(&read_text(path)?)?;
+            (AnyDigestSigner::Local(key), Some(PathBuf::from(format!("{}.last", path.display()))))
+        }
+        #[cfg(feature = "aws")]
+        (None, Some(kms_key)) => {
+            let clients = warden_aws::clients::AwsClients::from_env().await;
+            (AnyDigestSigner::Kms(clients.digest_signer(kms_key)), None)
+        }
+        #[cfg(not(feature = "aws"))]
+        (None, Some(_)) => return Err(needs_aws("--kms-key")),
+        (None, None) => return Err(Failure::Message("name a signing key: --key FILE or --kms-key KEY".into())),
+    };
+    let last_signed: Option<LastSigned> = match &mark_path {
+        Some(mark_path) => match std::fs::read_to_string(mark_path) {
+            Ok(text) => Some(serde_json::from_str(&text).map_err(|e| {
+                Failure::Message(format!("{} is not this key's record of its last digest: {e}", mark_path.display()))
+            })?),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => return Err(Failure::Message(format!("cannot read {}: {error}", mark_path.display()))),
+        },
+        None => None,
     };
     let engine = engine(global).await?;
-    let store = FolderStore::new(digests);
-    let (digest, mark) = write_digest(engine.ledger(), &key, &store, last_signed.as_ref(), now()).await?;
-    let temporary = PathBuf::from(format!("{}.tmp", mark_path.display()));
-    std::fs::write(&temporary, serde_json::to_string(&mark)?)
-        .and_then(|()| std::fs::rename(&temporary, &mark_path))
-        .map_err(|e| {
-            Failure::Message(format!("digest {} written, but {} not updated: {e}", digest.number, mark_path.display()))
-        })?;
+    let (digest, mark) = write_digest(engine.ledger(), &signer, &store, last_signed.as_ref(), now()).await?;
+    if let Some(mark_path) = &mark_path {
+        let temporary = PathBuf::from(format!("{}.tmp", mark_path.display()));
+        std::fs::write(&temporary, serde_json::to_string(&mark)?)
+            .and_then(|()| std::fs::rename(&temporary, mark_path))
+            .map_err(|e| {
+                Failure::Message(format!(
+                    "digest {} written, but {} not updated: {e}",
+                    digest.number,
+                    mark_path.display()
+                ))
+            })?;
+    }
     if global.json {
         println!("{}", serde_json::to_string(&digest)?);
     } else {
         println!(
-            "digest {} written to {}: {} chain heads, signed by {}",
+            "digest {} written to {digests}: {} chain heads, signed by {}",
             digest.number,
-            digests.display(),
             digest.heads.len(),
             digest.key_id
         );
@@ -130,9 +180,25 @@ pub async fn ledger_digest(global: &Global, key_path: &Path, digests: &Path) -> 
     Ok(0)
 }
 
-/// `warden ledger digest-key --out FILE`: a new P-256 key pair, the private half readable by its owner only.
-pub fn ledger_digest_key(out: &Path) -> CommandResult {
+/// `warden ledger digest-key --out FILE`: a new P-256 key pair, the private half readable by its owner only; with
+/// `--kms-key`, the KMS key's public half only (to pin).
+pub async fn ledger_digest_key(out: &Path, kms_key: Option<&str>) -> CommandResult {
     let public_path = PathBuf::from(format!("{}.pub", out.display()));
+    if let Some(kms_key) = kms_key {
+        #[cfg(feature = "aws")]
+        {
+            let clients = warden_aws::clients::AwsClients::from_env().await;
+            let public = warden_app::anchor::DigestSigner::public_key(&clients.digest_signer(kms_key)).await?;
+            write_new(&public_path, &public.to_pem()?, 0o644)?;
+            println!("public key of {kms_key} written to {} ({})", public_path.display(), public.local_id()?);
+            return Ok(0);
+        }
+        #[cfg(not(feature = "aws"))]
+        {
+            let _ = kms_key;
+            return Err(needs_aws("--kms-key"));
+        }
+    }
     let key = LocalSigningKey::generate();
     write_new(out, &key.to_pem()?, 0o600)?;
     write_new(&public_path, &key.public().to_pem()?, 0o644)?;

@@ -1,11 +1,12 @@
 //! Warden's AWS adapters and Lambda wiring. They own every SDK type and map every SDK error; nothing above sees
 //! either, and nothing here decides or routes (that is `warden-app`).
 //!
-//! Layout: the port adapters [`dynamodb`] (the ledger, with its one-table [`schema`]), [`sns`] (alerts),
+//! Layout: the port adapters [`anchor`] (signed digests: KMS, S3), [`dynamodb`] (the ledger, with its one-table [`schema`]), [`sns`] (alerts),
 //! [`eventbridge`] (governance events), [`sagemaker`] (break-glass), [`clients`] (the CLI's SDK clients and
 //! caller identity), [`errors`] (SDK errors to retryable or permanent); and the Lambda wiring: [`function`]
 //! (the detectors' handler built from the environment, and the runtime loop) and [`breakglass`].
 
+pub mod anchor;
 pub mod breakglass;
 pub mod clients;
 pub mod dynamodb;
