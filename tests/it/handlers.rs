@@ -185,8 +185,11 @@ fn function_crates_declare_the_same_specs_as_this_test() {
     let breakglass = warden_app::inbox::FUNCTION_NAME;
     let main = std::fs::read_to_string(warden_tests::root().join("functions").join(breakglass).join("src/main.rs"));
     assert!(main.unwrap().contains("warden_aws::breakglass::run()"));
+    let digest = warden_app::anchor::FUNCTION_NAME;
+    let main = std::fs::read_to_string(warden_tests::root().join("functions").join(digest).join("src/main.rs"));
+    assert!(main.unwrap().contains("warden_aws::digest::run()"));
     let crates = std::fs::read_dir(warden_tests::root().join("functions")).unwrap().count();
-    assert_eq!(crates, FUNCTIONS.len() + 1, "every function crate is listed here or is {breakglass}");
+    assert_eq!(crates, FUNCTIONS.len() + 2, "every function crate is listed here, or is {breakglass} or {digest}");
 }
 
 /// An SQS batch (how the stacks deliver events to the detectors): each message is one event; a message whose

@@ -107,10 +107,10 @@ fn every_function_gets_exactly_the_environment_its_configuration_reads() {
     for name in STACKS {
         let stack = infra_json(name);
         for f in functions(&stack).values() {
-            let reads: &[&str] = if f.binary == warden_app::inbox::FUNCTION_NAME {
-                warden_app::inbox::ENV_VARS
-            } else {
-                warden_app::config::ENV_VARS
+            let reads: &[&str] = match f.binary.as_str() {
+                warden_app::inbox::FUNCTION_NAME => warden_app::inbox::ENV_VARS,
+                warden_app::anchor::FUNCTION_NAME => warden_app::anchor::ENV_VARS,
+                _ => warden_app::config::ENV_VARS,
             };
             let mut expected: BTreeSet<String> = reads.iter().map(|v| (*v).to_owned()).collect();
             // Not read by Warden: tells rustls where the Lambda image keeps its CA bundle.
@@ -238,11 +238,13 @@ fn every_detector_reads_a_queue_with_partial_batch_failures_and_a_dead_letter_qu
             assert!(redrive["maxReceiveCount"].as_u64().is_some_and(|n| (2..=10).contains(&n)), "{name}: {redrive}");
         }
         let breakglass = functions[warden_app::inbox::FUNCTION_NAME].logical;
+        let digest = functions[warden_app::anchor::FUNCTION_NAME].logical;
         for (logical, rule) in resources(&stack, "AWS::Events::Rule") {
+            let scheduled = rule["Properties"]["ScheduleExpression"].is_string();
             for target in rule["Properties"]["Targets"].as_array().unwrap() {
                 let target = referenced(&target["Arn"]).unwrap();
                 assert!(
-                    target == breakglass || readers.contains_key(target),
+                    target == breakglass || readers.contains_key(target) || (scheduled && target == digest),
                     "{name}: {logical} invokes {target} directly"
                 );
             }
@@ -288,9 +290,16 @@ fn only_warden_may_put_events_on_the_governance_bus() {
 fn no_function_may_update_or_delete_audit_entries() {
     for name in STACKS {
         let stack = infra_json(name);
-        let denied = statements(&stack, "Deny");
-        assert_eq!(denied.len(), FUNCTIONS.len() + 1, "{name}: every function");
-        for (binary, statements) in denied {
+        let allowed = allowed_actions(&stack);
+        let writers: BTreeSet<&String> = allowed
+            .iter()
+            .filter(|(_, actions)| {
+                actions.iter().any(|a| a.starts_with("dynamodb:") && !READ_ONLY.contains(&a.as_str()))
+            })
+            .map(|(binary, _)| binary)
+            .collect();
+        assert_eq!(writers.len(), FUNCTIONS.len() + 1, "{name}: the detectors and break-glass write the ledger");
+        for (binary, statements) in statements(&stack, "Deny").into_iter().filter(|(b, _)| writers.contains(b)) {
             let guard = statements
                 .iter()
                 .find(|s| {
@@ -304,6 +313,9 @@ fn no_function_may_update_or_delete_audit_entries() {
         }
     }
 }
+
+/// The ledger reads the digest writer needs; it writes nothing to the table.
+const READ_ONLY: &[&str] = &["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"];
 
 /// Order-free comparison of a table property (CloudFormation does not care about the order of definitions).
 fn as_set(value: &Value) -> BTreeSet<String> {
@@ -400,7 +412,19 @@ fn only_break_glass_may_change_sagemaker_and_no_function_may_use_wildcard_action
                 assert!(!changes_sagemaker || binary == warden_app::inbox::FUNCTION_NAME, "{name}: {binary} {action}");
             }
             let publishes = actions.contains("events:PutEvents");
-            assert_eq!(publishes, binary != warden_app::inbox::FUNCTION_NAME, "{name}: {binary} PutEvents");
+            let detector = FUNCTIONS.iter().any(|f| f.name == binary);
+            assert_eq!(publishes, detector, "{name}: {binary} PutEvents");
+            assert!(!actions.contains("kms:Sign"), "{name}: {binary} may sign only through the key's own policy");
+            if binary == warden_app::anchor::FUNCTION_NAME {
+                // The digest writer reads the ledger and writes digests, nothing else.
+                let ledger: BTreeSet<&str> =
+                    actions.iter().filter(|a| a.starts_with("dynamodb:")).map(String::as_str).collect();
+                assert_eq!(ledger, READ_ONLY.iter().copied().collect(), "{name}: {binary}");
+                for needed in ["s3:PutObject", "s3:GetObject", "s3:ListBucket", "sns:Publish", "kms:Decrypt"] {
+                    assert!(actions.contains(needed), "{name}: {binary} lacks {needed}");
+                }
+                continue;
+            }
             // What the ledger adapter calls (TransactWriteItems is authorised per item: Put/Update/Delete/
             // ConditionCheck), the alert, the dead-letter queue, and the key that encrypts all three.
             for needed in [
@@ -486,5 +510,66 @@ fn the_alarm_rule_invokes_the_function_only_for_alarms_about_a_model() {
         for ((file, _, about), matched) in alarms.iter().zip(pattern_matches(rules[0], &events)) {
             assert_eq!(matched, *about, "{name}: {file} (about a model: {about})");
         }
+    }
+}
+
+/// The signed digests' protections, in both stacks: the signing key is an asymmetric P-256 key whose own policy lets
+/// only the digest writer sign (the account administers it but cannot sign; no IAM policy grants `kms:Sign`); the
+/// bucket keeps every digest under Object Lock in compliance mode, versioned; its policy lets only the digest writer
+/// put and nobody delete; and the writer runs hourly with exactly that key and bucket.
+#[test]
+fn only_the_digest_writer_signs_digests_and_nobody_can_delete_them() {
+    for name in STACKS {
+        let stack = infra_json(name);
+        let functions = functions(&stack);
+        let writer = &functions[warden_app::anchor::FUNCTION_NAME];
+        let role = referenced(&writer.properties["Role"]).unwrap();
+        let variables = &writer.properties["Environment"]["Variables"];
+        let key_id = referenced(&variables[warden_app::anchor::ENV_DIGEST_KEY]).unwrap();
+        let bucket_id = referenced(&variables[warden_app::anchor::ENV_DIGEST_BUCKET]).unwrap();
+        let all = stack["Resources"].as_object().unwrap();
+
+        let key = &all[key_id]["Properties"];
+        assert_eq!((&key["KeySpec"], &key["KeyUsage"]), (&"ECC_NIST_P256".into(), &"SIGN_VERIFY".into()), "{name}");
+        for statement in key["KeyPolicy"]["Statement"].as_array().unwrap() {
+            let signs = strings(&statement["Action"]).iter().any(|a| a == "kms:Sign" || a == "kms:*");
+            let not_sign = strings(&statement["NotAction"]).contains(&"kms:Sign".to_owned());
+            if statement["Effect"] == "Allow" && statement["NotAction"].is_null() {
+                assert!(!signs || referenced(&statement["Principal"]["AWS"]) == Some(role), "{name}: {statement}");
+            } else {
+                assert!(not_sign || statement["Effect"] == "Deny", "{name}: {statement}");
+            }
+        }
+
+        let bucket = &all[bucket_id]["Properties"];
+        assert_eq!(bucket["ObjectLockEnabled"], true, "{name}");
+        assert_eq!(bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Mode"], "COMPLIANCE", "{name}");
+        assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled", "{name}");
+        let policy = resources(&stack, "AWS::S3::BucketPolicy")
+            .map(|(_, p)| &p["Properties"])
+            .find(|p| referenced(&p["Bucket"]) == Some(bucket_id))
+            .unwrap_or_else(|| panic!("{name}: the digest bucket has no policy"));
+        let denies: Vec<&Value> = policy["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Effect"] == "Deny" && (s["Principal"] == "*" || s["Principal"]["AWS"] == "*"))
+            .collect();
+        let puts = denies.iter().find(|s| strings(&s["Action"]) == ["s3:PutObject"]).unwrap();
+        assert_eq!(referenced(&puts["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]), Some(role), "{name}");
+        let deletes = denies.iter().find(|s| strings(&s["Action"]).contains(&"s3:DeleteObject".to_owned())).unwrap();
+        assert!(deletes["Condition"].is_null(), "{name}: nobody deletes: {deletes}");
+        assert!(strings(&deletes["Action"]).contains(&"s3:DeleteObjectVersion".to_owned()), "{name}");
+
+        let schedules: Vec<&Value> = resources(&stack, "AWS::Events::Rule")
+            .map(|(_, r)| &r["Properties"])
+            .filter(|r| r["Targets"].as_array().unwrap().iter().any(|t| referenced(&t["Arn"]) == Some(writer.logical)))
+            .collect();
+        assert_eq!(schedules.len(), 1, "{name}");
+        assert!(
+            schedules[0]["ScheduleExpression"].as_str().is_some_and(|e| e == "rate(1 hour)" || e == "rate(60 minutes)"),
+            "{name}: {}",
+            schedules[0]
+        );
     }
 }

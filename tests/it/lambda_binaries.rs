@@ -112,3 +112,56 @@ fn a_missing_variable_fails_the_cold_start_and_names_it() {
     let logs = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(logs.contains("WARDEN_ALERT_TOPIC_ARN is not set"), "{logs}");
 }
+
+/// The digest writer on its hourly schedule's event: each invocation signs one more digest of the ledger in KMS and
+/// keeps it in S3, and the digests verify with the key's public half.
+#[test]
+fn the_digest_writer_signs_the_ledger_on_its_schedule() {
+    use warden_app::anchor::{DIGEST_PREFIX, DigestSigner, ENV_DIGEST_BUCKET, ENV_DIGEST_KEY, verify_with_digests};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let config = warden_tests::moto_config();
+    let kms = aws_sdk_kms::Client::new(&config);
+    let s3 = warden_aws::anchor::s3_client(&config);
+    let bucket = warden_tests::unique("warden-digests");
+    let key = runtime.block_on(async {
+        s3.create_bucket().bucket(&bucket).object_lock_enabled_for_bucket(true).send().await.unwrap();
+        let created = kms
+            .create_key()
+            .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
+            .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+            .send()
+            .await
+            .unwrap();
+        created.key_metadata().unwrap().arn().unwrap().to_owned()
+    });
+    let port = free_port();
+    let _emulator = Killed(
+        Command::new("cargo-lambda")
+            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+    let mut env = resources();
+    let table = env.iter().find(|(k, _)| *k == warden_app::config::ENV_TABLE).unwrap().1.clone();
+    env.push((ENV_DIGEST_KEY, key.clone()));
+    env.push((ENV_DIGEST_BUCKET, bucket.clone()));
+    let schedule = warden_tests::root().join("tests/fixtures/schedule/scheduled-event.json");
+    let _function = Killed(function("warden-digest", port, &env).spawn().unwrap());
+    for expected in 1..=2 {
+        let response = invoke(port, schedule.to_str().unwrap());
+        assert_eq!(response["digest"], expected, "{response}");
+    }
+    runtime.block_on(async {
+        let ledger = warden_aws::dynamodb::DynamoLedger::new(
+            warden_tests::dynamodb_client(&warden_tests::dynamodb_endpoint()),
+            table,
+        );
+        let store = warden_aws::anchor::S3DigestStore::new(s3, bucket, DIGEST_PREFIX);
+        let pinned = warden_aws::anchor::KmsSigner::new(kms, key).public_key().await.unwrap();
+        let report = verify_with_digests(&ledger, &store, &pinned).await.unwrap();
+        assert!(report.ok() && report.digests == 2, "{report:?}");
+    });
+}

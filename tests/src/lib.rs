@@ -301,6 +301,8 @@ pub fn emulator_env(command: &mut std::process::Command) -> &mut std::process::C
         .env("AWS_ENDPOINT_URL_EVENTBRIDGE", moto_endpoint())
         .env("AWS_ENDPOINT_URL_SAGEMAKER", moto_endpoint())
         .env("AWS_ENDPOINT_URL_STS", moto_endpoint())
+        .env("AWS_ENDPOINT_URL_KMS", moto_endpoint())
+        .env("AWS_ENDPOINT_URL_S3", moto_endpoint())
 }
 
 /// The `warden` CLI, on the emulators.

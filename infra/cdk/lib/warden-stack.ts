@@ -6,6 +6,7 @@ import * as fs from "fs";
 import {
   Aws,
   CfnCondition,
+  CfnOutput,
   CfnParameter,
   Duration,
   Fn,
@@ -24,6 +25,7 @@ import {
   aws_lambda as lambda,
   aws_lambda_event_sources as sources,
   aws_logs as logs,
+  aws_s3 as s3,
   aws_sns as sns,
   aws_sqs as sqs,
 } from "aws-cdk-lib";
@@ -454,6 +456,8 @@ export class WardenStack extends Stack {
       });
     }
 
+    functions.push(this.digestWriter(props, key, table, topic, failedInvocations, undeliveredEvents));
+
     if (breakGlassLogs === undefined) throw new Error("no break-glass function in FUNCTIONS");
     new events.CfnEventBusPolicy(this, "GovernanceBusOnlyWarden", {
       eventBusName: bus.eventBusName,
@@ -471,6 +475,177 @@ export class WardenStack extends Stack {
       },
     });
     this.alarms(topic, failedInvocations, undeliveredEvents, functions, breakGlassLogs);
+  }
+
+  /**
+   * Signed digests anchor the ledger outside the table (`warden ledger verify --digests`): every hour, the head of
+   * every chain, linked to the previous digest, signed by a key only this function may use (its key policy says so),
+   * kept in a bucket under Object Lock in compliance mode, where nobody can change or delete one.
+   */
+  private digestWriter(
+    props: WardenStackProps,
+    key: kms.Key,
+    table: dynamodb.Table,
+    topic: sns.Topic,
+    failedInvocations: sqs.Queue,
+    undeliveredEvents: sqs.Queue,
+  ): lambda.Function {
+    const retention = new CfnParameter(this, "DigestRetentionDays", {
+      type: "Number",
+      default: 365,
+      minValue: 1,
+      description:
+        "How long each signed ledger digest is locked in its bucket (S3 Object Lock, compliance mode: nobody, the " +
+        "account's root included, can delete or change it before then).",
+    });
+    const binary = "warden-digest";
+    const logGroup = new logs.LogGroup(this, "DigestWriterLogs", {
+      logGroupName: `/aws/lambda/${binary}-${this.stackName}`,
+      retention: logs.RetentionDays.ONE_YEAR,
+      encryptionKey: key,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const role = new iam.Role(this, "DigestWriterRole", {
+      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+      description: `${binary}: least privilege`,
+    });
+    const signingKey = new kms.Key(this, "DigestKey", {
+      description: "Warden ledger digest signing (ECDSA P-256)",
+      keySpec: kms.KeySpec.ECC_NIST_P256,
+      keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      removalPolicy: RemovalPolicy.RETAIN,
+      policy: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: "AccountAdministersButCannotSign",
+            principals: [new iam.AccountRootPrincipal()],
+            notActions: ["kms:Sign"],
+            resources: ["*"],
+          }),
+          new iam.PolicyStatement({
+            sid: "OnlyTheDigestWriterSigns",
+            principals: [new iam.ArnPrincipal(role.roleArn)],
+            actions: ["kms:Sign", "kms:GetPublicKey"],
+            resources: ["*"],
+          }),
+        ],
+      }),
+    });
+    const bucket = new s3.Bucket(this, "DigestBucket", {
+      objectLockEnabled: true,
+      // The parameter's days replace these below (CDK checks a duration's value when it synthesises).
+      objectLockDefaultRetention: s3.ObjectLockRetention.compliance(Duration.days(365)),
+      versioned: true,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: key,
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    (bucket.node.defaultChild as s3.CfnBucket).addMetadata("checkov", {
+      skip: [{ id: "CKV_AWS_18", comment: "Written once an hour by one role; CloudTrail data events are the access log of record." }],
+    });
+    (bucket.node.defaultChild as s3.CfnBucket).addPropertyOverride(
+      "ObjectLockConfiguration.Rule.DefaultRetention.Days",
+      retention.valueAsNumber,
+    );
+    bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "OnlyTheDigestWriterWrites",
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ["s3:PutObject"],
+        resources: [bucket.arnForObjects("*")],
+        conditions: { ArnNotEquals: { "aws:PrincipalArn": role.roleArn } },
+      }),
+    );
+    // A delete marker would hide a digest from listings, so nobody deletes.
+    bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "NobodyDeletes",
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+        resources: [bucket.arnForObjects("*")],
+      }),
+    );
+    Validations.of(bucket).acknowledge({
+      id: "AwsSolutions-S1",
+      reason: "Written once an hour by one role; CloudTrail data events are the access log of record.",
+    });
+    const statements: [string, string[], string[]][] = [
+      ["Logs", ["logs:CreateLogStream", "logs:PutLogEvents"], [logGroup.logGroupArn]],
+      ["Tracing", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]],
+      ["ReadLedger", ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"], [table.tableArn]],
+      ["Digests", ["s3:GetObject", "s3:PutObject"], [bucket.arnForObjects("ledger/*")]],
+      ["ListDigests", ["s3:ListBucket"], [bucket.bucketArn]],
+      ["Alerts", ["sns:Publish"], [topic.topicArn]],
+      ["FailedInvocations", ["sqs:SendMessage"], [failedInvocations.queueArn]],
+      ["Key", ["kms:Decrypt", "kms:GenerateDataKey"], [key.keyArn]],
+    ];
+    for (const [sid, actions, resources] of statements) {
+      role.addToPolicy(new iam.PolicyStatement({ sid, actions, resources }));
+    }
+    Validations.of(role).acknowledge({
+      id: "AwsSolutions-IAM5[Resource::*]",
+      reason: "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource to scope to.",
+    });
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(bucket.node.defaultChild as s3.CfnBucket)}.Arn>/ledger/*]`,
+      reason: "The digests are new objects under one prefix, numbered as they are written.",
+    });
+    const fn = new lambda.Function(this, "DigestWriter", {
+      functionName: `${binary}-${this.stackName}`,
+      description: "Signs a digest of every ledger chain's head in KMS and keeps it in S3 under Object Lock.",
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      architecture: lambda.Architecture.ARM_64,
+      handler: "bootstrap",
+      code: code(props.lambdaDir, binary),
+      memorySize: 256,
+      timeout: Duration.seconds(300),
+      // One writer: digests are numbered in sequence.
+      reservedConcurrentExecutions: 1,
+      tracing: lambda.Tracing.ACTIVE,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      logGroup,
+      role,
+      environment: {
+        WARDEN_TABLE_NAME: table.tableName,
+        WARDEN_ALERT_TOPIC_ARN: topic.topicArn,
+        WARDEN_POLICY: (this.node.findChild("Policy") as CfnParameter).valueAsString,
+        WARDEN_KILL_SWITCH: (this.node.findChild("KillSwitch") as CfnParameter).valueAsString,
+        WARDEN_MODE: (this.node.findChild("Mode") as CfnParameter).valueAsString,
+        WARDEN_DIGEST_KEY_ID: signingKey.keyArn,
+        WARDEN_DIGEST_BUCKET: bucket.bucketName,
+        SSL_CERT_FILE: "/etc/pki/tls/certs/ca-bundle.crt",
+      },
+      environmentEncryption: key,
+      deadLetterQueue: failedInvocations,
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(1),
+    });
+    const cfnFunction = fn.node.defaultChild as lambda.CfnFunction;
+    cfnFunction.addMetadata("warden:binary", binary);
+    cfnFunction.addMetadata("checkov", {
+      skip: [{ id: "CKV_AWS_117", comment: "Calls only AWS APIs over TLS with IAM; no private resource to guard (README, Deploying)" }],
+    });
+    new events.Rule(this, "DigestWriterSchedule", {
+      schedule: events.Schedule.rate(Duration.hours(1)),
+      targets: [new targets.LambdaFunction(fn, { deadLetterQueue: undeliveredEvents, retryAttempts: 2 })],
+    });
+    new CfnOutput(this, "DigestBucketName", {
+      description: "Signed ledger digests (warden ledger verify --digests s3://NAME/ledger --public-key KEY.pub)",
+      value: bucket.bucketName,
+    });
+    new CfnOutput(this, "DigestKeyArn", {
+      description: "The digest signing key; pin its public half (warden ledger digest-key --kms-key ARN --out KEY)",
+      value: signingKey.keyArn,
+    });
+    return fn;
   }
 
   /** SageMaker for the break-glass function alone: changes only to endpoints tagged warden:managed=true. */

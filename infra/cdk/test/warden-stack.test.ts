@@ -13,9 +13,9 @@ function synth(): Template {
   return Template.fromStack(new WardenStack(app, "Warden", { env }));
 }
 
-test("six arm64 functions with JSON logs, tracing, encrypted environments and reserved concurrency", () => {
+test("seven arm64 functions with JSON logs, tracing, encrypted environments and reserved concurrency", () => {
   const template = synth();
-  template.resourceCountIs("AWS::Lambda::Function", 6);
+  template.resourceCountIs("AWS::Lambda::Function", 7);
   template.allResourcesProperties("AWS::Lambda::Function", {
     Runtime: "provided.al2023",
     Architectures: ["arm64"],

@@ -17,6 +17,8 @@ use warden_core::digest::content_digest;
 use warden_core::ledger::{Entry, LedgerError, VerifyReport};
 use warden_core::time::Timestamp;
 
+use crate::config::{ConfigError, common_config};
+use crate::effects::Notifier;
 use crate::ledger::{Ledger, verify_anchored};
 
 /// Signs digest documents with a key the ledger's writers cannot use.
@@ -297,4 +299,81 @@ where
     let mut report = verify_anchored(ledger, &trusted).await?;
     report.failures.extend(problems);
     Ok(report)
+}
+
+/// The scheduled digest writer's function name (SAM and CDK deploy it on an hourly schedule).
+pub const FUNCTION_NAME: &str = "warden-digest";
+/// The KMS key that signs digests (an asymmetric `ECC_NIST_P256` key only this function may use).
+pub const ENV_DIGEST_KEY: &str = "WARDEN_DIGEST_KEY_ID";
+/// The S3 bucket (Object Lock, compliance mode) that keeps the digests.
+pub const ENV_DIGEST_BUCKET: &str = "WARDEN_DIGEST_BUCKET";
+/// Where in the bucket the digests go: `ledger/digest-000001.json`, ...
+pub const DIGEST_PREFIX: &str = "ledger";
+/// Every variable the digest writer reads.
+pub const ENV_VARS: &[&str] = &[
+    crate::config::ENV_TABLE,
+    crate::config::ENV_TOPIC,
+    crate::config::ENV_POLICY,
+    crate::config::ENV_KILL_SWITCH,
+    crate::config::ENV_MODE,
+    ENV_DIGEST_KEY,
+    ENV_DIGEST_BUCKET,
+];
+
+/// The digest writer's configuration; a missing value fails the cold start, naming the variable.
+#[derive(Debug, Clone)]
+pub struct DigestConfig {
+    pub table: String,
+    pub topic_arn: String,
+    pub key_id: String,
+    pub bucket: String,
+}
+
+impl DigestConfig {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let (table, topic_arn, _) = common_config(&lookup)?;
+        let required = |name: &'static str| {
+            lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
+        };
+        Ok(Self { table, topic_arn, key_id: required(ENV_DIGEST_KEY)?, bucket: required(ENV_DIGEST_BUCKET)? })
+    }
+}
+
+/// One scheduled run of the digest writer. A refusal means the ledger no longer matches what was signed (or the
+/// digests were tampered with): that is what an insider's rewrite looks like, so on-call is paged high before the
+/// invocation fails.
+pub async fn scheduled_digest<L, S, D, N>(
+    ledger: &L,
+    signer: &S,
+    store: &D,
+    notifier: &N,
+    now: Timestamp,
+) -> Result<LedgerDigest, LedgerError>
+where
+    L: Ledger,
+    S: DigestSigner,
+    D: DigestStore,
+    N: Notifier,
+{
+    match write_digest(ledger, signer, store, None, now).await {
+        Ok((digest, _)) => Ok(digest),
+        Err(LedgerError::Invalid(reason)) => {
+            let alert = warden_core::notify::Alert {
+                level: warden_core::severity::Band::High,
+                subject: "Warden: the ledger no longer matches its signed digests".into(),
+                body: format!(
+                    "{reason}\n\nNo digest was signed. Check the ledger with `warden ledger verify --table TABLE --digests \
+                     s3://BUCKET/{DIGEST_PREFIX} --public-key KEY.pub`."
+                ),
+                attributes: [("level".to_owned(), "high".to_owned()), ("source".to_owned(), FUNCTION_NAME.to_owned())]
+                    .into_iter()
+                    .collect(),
+            };
+            if let Err(error) = notifier.notify(&alert).await {
+                tracing::error!(%error, "the digest refusal could not be alerted");
+            }
+            Err(LedgerError::Invalid(reason))
+        }
+        Err(other) => Err(other),
+    }
 }

@@ -68,6 +68,13 @@ impl DigestSigner for KmsSigner {
     }
 }
 
+/// An S3 client for the digests: buckets addressed by path when an endpoint is set (emulators), as virtual hosts
+/// otherwise.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let path_style = sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build())
+}
+
 /// Digests as S3 objects `PREFIX/digest-000001.json`, ...; each put only if no object has that key yet.
 #[derive(Debug, Clone)]
 pub struct S3DigestStore {

@@ -33,11 +33,8 @@ impl AwsClients {
         crate::anchor::KmsSigner::new(aws_sdk_kms::Client::new(&self.sdk), key_id)
     }
 
-    /// S3 addresses buckets by path when an endpoint is set (emulators), as virtual hosts otherwise.
     pub fn digest_store(&self, bucket: &str, prefix: &str) -> crate::anchor::S3DigestStore {
-        let path_style = self.sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-        let config = aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(path_style).build();
-        crate::anchor::S3DigestStore::new(aws_sdk_s3::Client::from_conf(config), bucket, prefix)
+        crate::anchor::S3DigestStore::new(crate::anchor::s3_client(&self.sdk), bucket, prefix)
     }
 
     pub fn ledger(&self, table: &str) -> DynamoLedger {

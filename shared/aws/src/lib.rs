@@ -4,11 +4,13 @@
 //! Layout: the port adapters [`anchor`] (signed digests: KMS, S3), [`dynamodb`] (the ledger, with its one-table [`schema`]), [`sns`] (alerts),
 //! [`eventbridge`] (governance events), [`sagemaker`] (break-glass), [`clients`] (the CLI's SDK clients and
 //! caller identity), [`errors`] (SDK errors to retryable or permanent); and the Lambda wiring: [`function`]
-//! (the detectors' handler built from the environment, and the runtime loop) and [`breakglass`].
+//! (the detectors' handler built from the environment, and the runtime loop), [`breakglass`] and [`digest`] (the
+//! scheduled digest writer).
 
 pub mod anchor;
 pub mod breakglass;
 pub mod clients;
+pub mod digest;
 pub mod dynamodb;
 pub mod errors;
 pub mod eventbridge;
