@@ -8,7 +8,7 @@ use std::future::Future;
 use warden_core::inventory::Model;
 use warden_core::ledger::{
     Actor, Commit, CommitOutcome, Entry, EntryBody, EventOutcome, FactQuery, FindingMark, Head, LedgerError, NewEntry,
-    Problem, UNATTRIBUTED_CHAIN,
+    Problem, Record, RecordWrite, UNATTRIBUTED_CHAIN,
 };
 use warden_core::severity::Band;
 use warden_core::time::Timestamp;
@@ -27,6 +27,12 @@ pub trait Tamper {
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
     /// Replaces a chain's stored head.
     fn overwrite_head(&self, chain: &str, head: &Head) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    /// Replaces a record (`None`: deletes it), version and all.
+    fn overwrite_record(
+        &self,
+        key: &str,
+        record: Option<&Record>,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
 }
 
 type Check = Result<(), String>;
@@ -178,7 +184,6 @@ pub async fn records_delivered_effects<L: Ledger>(ledger: &L) -> Check {
 /// Records are created once, replaced only at the version read, deleted the same way; a stale write fails the
 /// whole commit (no entries, no marker) as a conflict.
 pub async fn records_are_versioned<L: Ledger>(ledger: &L) -> Check {
-    use warden_core::ledger::RecordWrite;
     let write = |key: &str, expected: Option<u64>, value: Option<serde_json::Value>| RecordWrite {
         key: key.to_owned(),
         expected,
@@ -297,6 +302,45 @@ pub async fn digests_catch_a_recomputed_rewrite<L: Ledger + Tamper>(ledger: &L) 
     ensure(store.list().await.map_err(|e| e.to_string())?.len() == 1, || "a second digest was stored".into())
 }
 
+/// Every record a commit writes is sealed on the chains: a record edited, deleted or re-created outside Warden is
+/// named by `verify` (the kill switch turned off by hand, a breaker window reset, a lock taken over), while the
+/// records' own history (created, replaced, deleted by commits) verifies clean.
+pub async fn records_edited_outside_warden_are_caught<L: Ledger + Tamper>(ledger: &L) -> Check {
+    let with = |key: &str, write: RecordWrite| Commit { records: vec![write], ..sample_commit(key, &["_warden"], 1) };
+    let switch = "switch#kill".to_owned();
+    let on = serde_json::json!({"on": true, "reason": "incident 42"});
+    let create = RecordWrite { key: switch.clone(), expected: None, value: Some(on.clone()) };
+    committed(ledger, with("s1", create)).await?;
+    let lock = "lock#endpoint/fraud-prod".to_owned();
+    let taken = RecordWrite { key: lock.clone(), expected: None, value: Some(serde_json::json!({"holder": "a"})) };
+    committed(ledger, with("s2", taken)).await?;
+    committed(ledger, with("s3", RecordWrite { key: lock.clone(), expected: Some(1), value: None })).await?;
+    let clean = verify(ledger).await.map_err(|e| e.to_string())?;
+    ensure(clean.ok(), || format!("records written by commits must verify: {clean:?}"))?;
+
+    let failed = |report: &warden_core::ledger::VerifyReport, item: &str, edited: bool| {
+        report.failures.iter().any(|f| match &f.problem {
+            Problem::StateEdited { item: i } => edited && i == item,
+            Problem::StateDeleted { item: i } => !edited && i == item,
+            _ => false,
+        })
+    };
+    // The switch turned off by hand, version and all.
+    let off = Record { version: 1, value: serde_json::json!({"on": false, "reason": "incident 42"}) };
+    ledger.overwrite_record(&switch, Some(&off)).await.map_err(|e| e.to_string())?;
+    let report = verify(ledger).await.map_err(|e| e.to_string())?;
+    ensure(failed(&report, "record:switch#kill", true), || format!("an edited kill switch passed: {report:?}"))?;
+    // Deleted by hand.
+    ledger.overwrite_record(&switch, None).await.map_err(|e| e.to_string())?;
+    let report = verify(ledger).await.map_err(|e| e.to_string())?;
+    ensure(failed(&report, "record:switch#kill", false), || format!("a deleted kill switch passed: {report:?}"))?;
+    // A released lock put back by hand.
+    let back = Record { version: 1, value: serde_json::json!({"holder": "b"}) };
+    ledger.overwrite_record(&lock, Some(&back)).await.map_err(|e| e.to_string())?;
+    let report = verify(ledger).await.map_err(|e| e.to_string())?;
+    ensure(failed(&report, "record:lock#endpoint/fraud-prod", true), || format!("a re-created lock passed: {report:?}"))
+}
+
 /// Runs every check against fresh ledgers from `make`; returns the failures, named.
 pub async fn run<L, F, Fut>(make: F) -> Vec<String>
 where
@@ -320,5 +364,6 @@ where
     check!(verify_catches_tampering);
     check!(records_are_versioned);
     check!(digests_catch_a_recomputed_rewrite);
+    check!(records_edited_outside_warden_are_caught);
     failures
 }

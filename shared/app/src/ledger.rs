@@ -101,6 +101,39 @@ impl<L: Ledger + Sync> Ledger for &L {
     }
 }
 
+/// Each sealed record must be what its highest sealed version says: present with that digest, or absent when that
+/// version deleted it. An edit (a breaker window reset, a lock taken over, the kill switch turned off by hand), a
+/// deletion or a re-creation outside Warden is named.
+async fn record_problems<L: Ledger>(
+    ledger: &L,
+    sealed: BTreeMap<String, (String, u64, String, u64)>,
+) -> Result<Vec<VerifyFailure>, LedgerError> {
+    let keys: Vec<String> = sealed.keys().map(|item| item.trim_start_matches("record:").to_owned()).collect();
+    let stored = match ledger.records(&keys).await {
+        Ok(stored) => stored,
+        Err(error @ LedgerError::Unavailable(_)) => return Err(error),
+        Err(error) => {
+            return Ok(vec![VerifyFailure {
+                chain: "state".into(),
+                position: 0,
+                problem: Problem::Unreadable { error: format!("records: {error}") },
+            }]);
+        }
+    };
+    let mut problems = Vec::new();
+    for (item, (chain, seq, sha256, _)) in sealed {
+        let record = stored.get(item.trim_start_matches("record:"));
+        let problem = match record {
+            None if sha256 == StateSeal::DELETED => continue,
+            None => Problem::StateDeleted { item },
+            Some(record) if StateSeal::record_digest(record)? == sha256 => continue,
+            Some(_) => Problem::StateEdited { item },
+        };
+        problems.push(VerifyFailure { chain, position: seq, problem });
+    }
+    Ok(problems)
+}
+
 /// Walks every chain and reports, per chain, the first entry that does not verify. A chain or inventory record
 /// that cannot be read is reported and the walk goes on: one damaged item never hides the state of the rest.
 /// Only a ledger that cannot be reached at all is an error.
@@ -126,6 +159,8 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
     let mut events: BTreeMap<String, (String, u64)> = BTreeMap::new();
     // The last seal each chain holds for a state item (a model record): what that item must still be.
     let mut seals: BTreeMap<String, (String, u64, String)> = BTreeMap::new();
+    // The highest-version seal each record has (break-glass state, locks, breaker windows, the kill switch).
+    let mut record_seals: BTreeMap<String, (String, u64, String, u64)> = BTreeMap::new();
     for chain in ledger.chains().await? {
         report.chains += 1;
         unanchored.remove(chain.as_str());
@@ -144,7 +179,19 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
                 for entry in &entries {
                     events.entry(entry.entry.idempotency_key.clone()).or_insert_with(|| (chain.clone(), entry.seq));
                     for seal in &entry.entry.seals {
-                        seals.insert(seal.item.clone(), (chain.clone(), entry.seq, seal.sha256.clone()));
+                        match seal.version {
+                            // A record: the highest version sealed on any chain is what it must be now.
+                            Some(version) => {
+                                let newer = record_seals.get(&seal.item).is_none_or(|(_, _, _, v)| *v < version);
+                                if newer {
+                                    let sealed = (chain.clone(), entry.seq, seal.sha256.clone(), version);
+                                    record_seals.insert(seal.item.clone(), sealed);
+                                }
+                            }
+                            None => {
+                                seals.insert(seal.item.clone(), (chain.clone(), entry.seq, seal.sha256.clone()));
+                            }
+                        }
                     }
                 }
                 if let Some(failure) = verify_chain_between(&chain, &entries, before.as_ref(), after.as_ref())? {
@@ -211,6 +258,7 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
         Err(error @ LedgerError::Unavailable(_)) => return Err(error),
         Err(error) => report.failures.push(unreadable("inventory", error)),
     }
+    report.failures.extend(record_problems(ledger, record_seals).await?);
     match ledger.state_problems().await {
         Ok(problems) => report.failures.extend(problems.into_iter().map(|problem| VerifyFailure {
             chain: "state".into(),

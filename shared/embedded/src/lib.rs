@@ -333,6 +333,7 @@ impl EmbeddedLedger {
         if commit.idempotency_key.is_empty() {
             return Err(LedgerError::Invalid("empty idempotency key".into()));
         }
+        commit.seal_records()?;
         let new_entries = std::mem::take(&mut commit.entries);
         let generation = self.generation.load(Ordering::Relaxed);
         let outcome = self.write(|txn, writing| {
@@ -781,6 +782,23 @@ impl warden_app::conformance::Tamper for EmbeddedLedger {
                 }
                 None => {
                     table.remove((chain, position)).map_err(redb_error)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn overwrite_record(&self, key: &str, record: Option<&Record>) -> Result<(), LedgerError> {
+        self.write(|txn, writing| {
+            let mut table = txn.open_table(RECORDS).map_err(redb_error)?;
+            *writing = true;
+            match record {
+                Some(record) => {
+                    let bytes = serde_json::to_vec(record).map_err(storage)?;
+                    table.insert(key, bytes.as_slice()).map_err(redb_error)?;
+                }
+                None => {
+                    table.remove(key).map_err(redb_error)?;
                 }
             }
             Ok(())

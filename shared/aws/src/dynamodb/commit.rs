@@ -186,10 +186,11 @@ impl DynamoLedger {
         }
     }
 
-    pub(super) async fn commit_once(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
+    pub(super) async fn commit_once(&self, mut commit: Commit) -> Result<CommitOutcome, LedgerError> {
         if commit.idempotency_key.is_empty() {
             return Err(LedgerError::Invalid("empty idempotency key".into()));
         }
+        commit.seal_records()?;
         // Newest wins, per mark item, within the commit and against what is stored.
         let mut newest: BTreeMap<(String, &'static str), MarkWrite> = BTreeMap::new();
         let mut propose = |pk: String, sk: &'static str, at: Timestamp, extra: Vec<(String, AttributeValue)>| {

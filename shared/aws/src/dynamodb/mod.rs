@@ -661,6 +661,14 @@ impl warden_app::conformance::Tamper for DynamoLedger {
         Err(LedgerError::Invalid(format!("chain {chain} has no entry at position {position}")))
     }
 
+    async fn overwrite_record(&self, key_text: &str, record: Option<&Record>) -> Result<(), LedgerError> {
+        let request = match record {
+            Some(record) => put_request(Self::record_item(key_text, record.version, &record.value)?)?,
+            None => delete_request(key(schema::record_pk(key_text), schema::RECORD_SK))?,
+        };
+        self.batch_write(vec![request]).await
+    }
+
     async fn overwrite_head(&self, chain: &str, head: &Head) -> Result<(), LedgerError> {
         let mut item = key(schema::chain_pk(chain), schema::HEAD_SK);
         item.insert("seq".into(), n(head.seq));

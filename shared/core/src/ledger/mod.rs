@@ -128,18 +128,46 @@ pub struct NewEntry {
     pub seals: Vec<StateSeal>,
 }
 
-/// The digest of a state item as a commit set it: `item` names it (`model:<id>`), `sha256` is over its JSON.
+/// The digest of a state item as a commit set it: `item` names it (`model:<id>`, `record:<key>`), `sha256` is over
+/// its JSON ([`StateSeal::DELETED`] for a record the commit deleted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateSeal {
     pub item: String,
     pub sha256: String,
+    /// A record's version after the commit: the highest sealed version is what the record must be now, whichever
+    /// chain sealed it. Absent for models (their chain's last seal is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 impl StateSeal {
+    /// The digest a deleted record is sealed with.
+    pub const DELETED: &'static str = "deleted";
+
+    /// The seal of a record as `write` leaves it.
+    pub fn of_record_write(write: &RecordWrite) -> Result<Self, LedgerError> {
+        let version = write.next_version();
+        let sha256 = match &write.value {
+            Some(value) => Self::record_digest(&Record { version, value: value.clone() })?,
+            None => Self::DELETED.to_owned(),
+        };
+        Ok(Self { item: Self::record_item(&write.key), sha256, version: Some(version) })
+    }
+
+    /// The digest of a stored record, as [`Self::of_record_write`] sealed it.
+    pub fn record_digest(record: &Record) -> Result<String, LedgerError> {
+        let bytes = serde_json::to_vec(record).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        Ok(hex::encode(Sha256::digest(&bytes)))
+    }
+
+    pub fn record_item(key: &str) -> String {
+        format!("record:{key}")
+    }
+
     /// The seal of a model's inventory record.
     pub fn of_model(model: &Model) -> Result<Self, LedgerError> {
         let bytes = serde_json::to_vec(model).map_err(|e| LedgerError::Invalid(e.to_string()))?;
-        Ok(Self { item: Self::model_item(&model.id), sha256: hex::encode(Sha256::digest(&bytes)) })
+        Ok(Self { item: Self::model_item(&model.id), sha256: hex::encode(Sha256::digest(&bytes)), version: None })
     }
 
     pub fn model_item(id: &str) -> String {
@@ -241,6 +269,23 @@ pub struct Commit {
     pub findings: Vec<FindingMark>,
     /// Versioned records to create, replace or delete, each only if it still has the version read.
     pub records: Vec<RecordWrite>,
+}
+
+impl Commit {
+    /// Binds every record this commit writes to the chains: the commit's first entry carries each record's seal
+    /// (version and digest, or its deletion), so `verify` names a record edited, deleted or re-created outside
+    /// Warden. Both ledgers call it before sealing the entries; a commit without entries writes no records.
+    pub fn seal_records(&mut self) -> Result<(), LedgerError> {
+        let seals = self.records.iter().map(StateSeal::of_record_write).collect::<Result<Vec<_>, _>>()?;
+        if let Some(first) = self.entries.first_mut() {
+            for seal in seals {
+                if !first.seals.contains(&seal) {
+                    first.seals.push(seal);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A small mutable document kept beside the chains (a break-glass action's state, an endpoint's lock, a
