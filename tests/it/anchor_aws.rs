@@ -46,14 +46,8 @@ fn kms_signed_digests_in_s3_catch_a_rewrite_of_the_dynamodb_ledger() {
         let s3 =
             aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
         let signer = KmsSigner::new(kms.clone(), kms_key(&kms).await);
-        let store = S3DigestStore::new(
-            s3,
-            locked_bucket(&aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build(),
-            ))
-            .await,
-            "ledger/prod/",
-        );
+        let bucket = locked_bucket(&s3).await;
+        let store = S3DigestStore::new(s3.clone(), bucket.clone(), "ledger/prod/");
         let ledger = fresh_dynamo_ledger("digests").await;
         let at = |s: i64| Timestamp::from_millis(1_780_000_000_000 + s * 1000).unwrap_or(Timestamp::MIN);
 
@@ -78,6 +72,20 @@ fn kms_signed_digests_in_s3_catch_a_rewrite_of_the_dynamodb_ledger() {
         let stored = store.list().await.unwrap();
         let overwrite = store.put(2, &stored[0]).await;
         assert!(matches!(overwrite, Err(LedgerError::Conflict(_))), "{overwrite:?}");
+
+        // A plain put over digest 2 (a second version) and a delete marker on digest 3 neither replace nor hide
+        // them: digests are read from the version first written, which Object Lock keeps.
+        s3.put_object()
+            .bucket(&bucket)
+            .key("ledger/prod/digest-000002.json")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(br#"{"document":"{}","signature":""}"#))
+            .send()
+            .await
+            .unwrap();
+        s3.delete_object().bucket(&bucket).key("ledger/prod/digest-000003.json").send().await.unwrap();
+        let kept = verify_with_digests(&ledger, &store, &pinned).await.unwrap();
+        assert!(kept.ok() && kept.digests == 3, "{kept:?}");
+        assert_eq!(store.last().await.unwrap().as_ref(), stored.last(), "the newest is still digest 3");
 
         // The insider rewrites fraud-detector's entry 3 and recomputes every hash and the head after it.
         let entries = ledger.entries("fraud-detector").await.unwrap();

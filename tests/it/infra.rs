@@ -541,6 +541,13 @@ fn only_the_digest_writer_signs_digests_and_nobody_can_delete_them() {
             }
         }
 
+        // Nor may anyone hand signing on through a grant.
+        let no_grants =
+            key["KeyPolicy"]["Statement"].as_array().unwrap().iter().any(|s| {
+                s["Effect"] == "Deny" && strings(&s["Action"]) == ["kms:CreateGrant"] && s["Condition"].is_null()
+            });
+        assert!(no_grants, "{name}: the signing key must refuse grants");
+
         let bucket = &all[bucket_id]["Properties"];
         assert_eq!(bucket["ObjectLockEnabled"], true, "{name}");
         assert_eq!(bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Mode"], "COMPLIANCE", "{name}");
@@ -555,8 +562,11 @@ fn only_the_digest_writer_signs_digests_and_nobody_can_delete_them() {
             .iter()
             .filter(|s| s["Effect"] == "Deny" && (s["Principal"] == "*" || s["Principal"]["AWS"] == "*"))
             .collect();
-        let puts = denies.iter().find(|s| strings(&s["Action"]) == ["s3:PutObject"]).unwrap();
+        let puts = denies.iter().find(|s| !s["Condition"]["ArnNotEquals"].is_null()).unwrap();
+        assert_eq!(strings(&puts["Action"]), ["s3:PutObject"], "{name}");
         assert_eq!(referenced(&puts["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]), Some(role), "{name}");
+        let new_only = denies.iter().any(|s| s["Condition"]["Null"]["s3:if-none-match"] == "true");
+        assert!(new_only, "{name}: a digest is never overwritten by a plain put");
         let deletes = denies.iter().find(|s| strings(&s["Action"]).contains(&"s3:DeleteObject".to_owned())).unwrap();
         assert!(deletes["Condition"].is_null(), "{name}: nobody deletes: {deletes}");
         assert!(strings(&deletes["Action"]).contains(&"s3:DeleteObjectVersion".to_owned()), "{name}");

@@ -1,6 +1,9 @@
 //! The signed digests' AWS adapters: KMS signs (an asymmetric `ECC_NIST_P256` key only the digest writer may use)
-//! and S3 keeps them (a bucket with Object Lock in compliance mode, so nobody can change or delete one before its
-//! retention ends). See `warden_app::anchor`.
+//! and S3 keeps them (a versioned bucket with Object Lock in compliance mode: nobody can change or delete a version
+//! before its retention ends, and a digest is always read from the version first written). See
+//! `warden_app::anchor`.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
@@ -104,48 +107,82 @@ impl S3DigestStore {
 
 const S3_RETRYABLE: &[&str] = &["SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout"];
 
-impl DigestStore for S3DigestStore {
-    async fn list(&self) -> Result<Vec<SignedDigest>, LedgerError> {
+impl S3DigestStore {
+    /// Every digest key, by number, with the version first written under it: the one Object Lock keeps. Later
+    /// versions and delete markers (a plain PutObject over a digest, a DeleteObject without a version) are ignored,
+    /// so neither can replace or hide a digest; a key whose every version is gone is no digest.
+    async fn first_versions(&self) -> Result<BTreeMap<u64, (String, String)>, LedgerError> {
         let list_prefix =
             if self.prefix.is_empty() { "digest-".to_owned() } else { format!("{}/digest-", self.prefix) };
-        let mut keys = Vec::new();
-        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(&list_prefix).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| failure(classify("S3 ListObjectsV2", &e, S3_RETRYABLE)))?;
-            for object in page.contents() {
-                let Some(key) = object.key() else { continue };
+        let mut first: BTreeMap<u64, (String, String)> = BTreeMap::new();
+        // ListObjectVersions has no paginator: follow its markers.
+        let mut markers: Option<(Option<String>, Option<String>)> = Some((None, None));
+        while let Some((key_marker, version_marker)) = markers.take() {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(&list_prefix)
+                .set_key_marker(key_marker)
+                .set_version_id_marker(version_marker)
+                .send()
+                .await
+                .map_err(|e| failure(classify("S3 ListObjectVersions", &e, S3_RETRYABLE)))?;
+            if page.is_truncated() == Some(true) {
+                markers =
+                    Some((page.next_key_marker().map(str::to_owned), page.next_version_id_marker().map(str::to_owned)));
+            }
+            for version in page.versions() {
+                let (Some(key), Some(id)) = (version.key(), version.version_id()) else { continue };
                 let number = key
                     .strip_prefix(&list_prefix)
                     .and_then(|rest| rest.strip_suffix(".json"))
                     .and_then(|n| n.parse::<u64>().ok())
                     .filter(|number| self.key(*number) == key);
-                if let Some(number) = number {
-                    keys.push((number, key.to_owned()));
-                }
+                let Some(number) = number else { continue };
+                // S3 lists a key's versions newest first (documented), so the last one listed is the first written.
+                first.insert(number, (key.to_owned(), id.to_owned()));
             }
         }
-        keys.sort_unstable();
-        let mut digests = Vec::with_capacity(keys.len());
-        for (_, key) in keys {
-            let object = self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .send()
-                .await
-                .map_err(|e| failure(classify("S3 GetObject", &e, S3_RETRYABLE)))?;
-            let bytes = object
-                .body
-                .collect()
-                .await
-                .map_err(|e| LedgerError::Unavailable(format!("S3 GetObject {key}: {e}")))?
-                .into_bytes();
-            let digest = serde_json::from_slice::<SignedDigest>(&bytes)
-                .map_err(|e| LedgerError::Corrupt(format!("s3://{}/{key} is not a signed digest: {e}", self.bucket)))?;
-            digests.push(digest);
+        Ok(first)
+    }
+
+    async fn read(&self, key: &str, version: &str) -> Result<SignedDigest, LedgerError> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .version_id(version)
+            .send()
+            .await
+            .map_err(|e| failure(classify("S3 GetObject", &e, S3_RETRYABLE)))?;
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| LedgerError::Unavailable(format!("S3 GetObject {key}: {e}")))?
+            .into_bytes();
+        serde_json::from_slice::<SignedDigest>(&bytes)
+            .map_err(|e| LedgerError::Corrupt(format!("s3://{}/{key} is not a signed digest: {e}", self.bucket)))
+    }
+}
+
+impl DigestStore for S3DigestStore {
+    async fn list(&self) -> Result<Vec<SignedDigest>, LedgerError> {
+        let mut digests = Vec::new();
+        for (key, version) in self.first_versions().await?.into_values() {
+            digests.push(self.read(&key, &version).await?);
         }
         Ok(digests)
+    }
+
+    /// One GetObject however many digests there are: the hourly writer needs only the newest.
+    async fn last(&self) -> Result<Option<SignedDigest>, LedgerError> {
+        match self.first_versions().await?.into_values().next_back() {
+            Some((key, version)) => Ok(Some(self.read(&key, &version).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn put(&self, number: u64, digest: &SignedDigest) -> Result<(), LedgerError> {
