@@ -27,6 +27,12 @@ pub trait Tamper {
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
     /// Replaces a chain's stored head.
     fn overwrite_head(&self, chain: &str, head: &Head) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    /// Replaces the time an action last targeted `target` (`None`: deletes the mark).
+    fn overwrite_action_mark(
+        &self,
+        target: &str,
+        at: Option<Timestamp>,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
     /// Replaces a record (`None`: deletes it), version and all.
     fn overwrite_record(
         &self,
@@ -232,11 +238,17 @@ pub async fn verify_catches_tampering<L: Ledger + Tamper>(ledger: &L) -> Check {
     for n in 0..5 {
         committed(ledger, sample_commit(&format!("t{n}"), &["edited", "deleted", "swapped", "truncated"], 1)).await?;
     }
-    let mut edited = ledger.entries("edited").await.map_err(|e| e.to_string())?[2].clone();
+    // A ledger that lost entries must fail the check, not panic the suite.
+    let five = |chain: &'static str| async move {
+        let entries = ledger.entries(chain).await.map_err(|e| e.to_string())?;
+        ensure(entries.len() == 5, || format!("{chain} has {} entries after 5 commits", entries.len()))?;
+        Ok::<_, String>(entries)
+    };
+    let mut edited = five("edited").await?[2].clone();
     edited.entry.reason = "nothing to see here".into();
     ledger.overwrite_entry("edited", 3, Some(&edited)).await.map_err(|e| e.to_string())?;
     ledger.overwrite_entry("deleted", 2, None).await.map_err(|e| e.to_string())?;
-    let swapped = ledger.entries("swapped").await.map_err(|e| e.to_string())?;
+    let swapped = five("swapped").await?;
     ledger.overwrite_entry("swapped", 2, Some(&swapped[3])).await.map_err(|e| e.to_string())?;
     ledger.overwrite_entry("swapped", 4, Some(&swapped[1])).await.map_err(|e| e.to_string())?;
     ledger.overwrite_entry("truncated", 5, None).await.map_err(|e| e.to_string())?;
@@ -338,7 +350,30 @@ pub async fn records_edited_outside_warden_are_caught<L: Ledger + Tamper>(ledger
     let back = Record { version: 1, value: serde_json::json!({"holder": "b"}) };
     ledger.overwrite_record(&lock, Some(&back)).await.map_err(|e| e.to_string())?;
     let report = verify(ledger).await.map_err(|e| e.to_string())?;
-    ensure(failed(&report, "record:lock#endpoint/fraud-prod", true), || format!("a re-created lock passed: {report:?}"))
+    ensure(failed(&report, "record:lock#endpoint/fraud-prod", true), || {
+        format!("a re-created lock passed: {report:?}")
+    })?;
+
+    // Marks: the newest one a commit set verifies (an older one arriving later changes nothing); a cooldown pushed
+    // into the future by hand, which would silence every action on the endpoint, does not.
+    let marked = |key: &str, at: i64| Commit {
+        action_marks: vec![("fraud-prod".into(), self::at(at))],
+        alert_marks: vec![("guardduty:fraud".into(), Band::High, self::at(at))],
+        ..sample_commit(key, &["fraud"], 1)
+    };
+    committed(ledger, marked("m1", 1_717_000_500_000)).await?;
+    committed(ledger, marked("m2", 1_717_000_400_000)).await?;
+    let before = verify(ledger).await.map_err(|e| e.to_string())?;
+    let mark_failures = |report: &warden_core::ledger::VerifyReport| {
+        report.failures.iter().filter(|f| f.to_string().contains("-mark:")).count()
+    };
+    ensure(mark_failures(&before) == 0, || format!("marks set by commits must verify: {before:?}"))?;
+    ledger.overwrite_action_mark("fraud-prod", Some(at(4_102_444_800_000))).await.map_err(|e| e.to_string())?;
+    let report = verify(ledger).await.map_err(|e| e.to_string())?;
+    ensure(failed(&report, "action-mark:fraud-prod", true), || format!("a cooldown moved to 2100 passed: {report:?}"))?;
+    ledger.overwrite_action_mark("fraud-prod", None).await.map_err(|e| e.to_string())?;
+    let report = verify(ledger).await.map_err(|e| e.to_string())?;
+    ensure(failed(&report, "action-mark:fraud-prod", false), || format!("a deleted action mark passed: {report:?}"))
 }
 
 /// Runs every check against fresh ledgers from `make`; returns the failures, named.

@@ -101,34 +101,54 @@ impl<L: Ledger + Sync> Ledger for &L {
     }
 }
 
-/// Each sealed record must be what its highest sealed version says: present with that digest, or absent when that
-/// version deleted it. An edit (a breaker window reset, a lock taken over, the kill switch turned off by hand), a
-/// deletion or a re-creation outside Warden is named.
-async fn record_problems<L: Ledger>(
+/// The seals of items ordered by a value (records by version, marks by time): the highest value, and every seal
+/// made at it (two commits can set a mark to the same instant), with the chain and position that carry each.
+type OrderedSeals = BTreeMap<String, (u64, Vec<(String, u64, String)>)>;
+
+/// Each record and mark must be what its highest sealed version or time says: present with that digest (or absent,
+/// for a record that version deleted). An edit (a breaker window reset, a lock taken over, the kill switch turned
+/// off, a cooldown pushed into the future), a deletion or a re-creation outside Warden is named.
+async fn ordered_state_problems<L: Ledger>(
     ledger: &L,
-    sealed: BTreeMap<String, (String, u64, String, u64)>,
+    sealed: OrderedSeals,
 ) -> Result<Vec<VerifyFailure>, LedgerError> {
-    let keys: Vec<String> = sealed.keys().map(|item| item.trim_start_matches("record:").to_owned()).collect();
-    let stored = match ledger.records(&keys).await {
+    let named = |prefix: &str| -> Vec<String> {
+        sealed.keys().filter_map(|item| item.strip_prefix(prefix)).map(str::to_owned).collect()
+    };
+    let query = FactQuery { models: Vec::new(), targets: named("action-mark:"), alert_keys: named("alert-mark:") };
+    let stored =
+        async { Ok::<_, LedgerError>((ledger.records(&named("record:")).await?, ledger.facts(&query).await?)) };
+    let (records, facts) = match stored.await {
         Ok(stored) => stored,
         Err(error @ LedgerError::Unavailable(_)) => return Err(error),
         Err(error) => {
             return Ok(vec![VerifyFailure {
                 chain: "state".into(),
                 position: 0,
-                problem: Problem::Unreadable { error: format!("records: {error}") },
+                problem: Problem::Unreadable { error: format!("records and marks: {error}") },
             }]);
         }
     };
     let mut problems = Vec::new();
-    for (item, (chain, seq, sha256, _)) in sealed {
-        let record = stored.get(item.trim_start_matches("record:"));
-        let problem = match record {
-            None if sha256 == StateSeal::DELETED => continue,
+    for (item, (_, at_highest)) in sealed {
+        // The digest stored now (None: absent).
+        let current = if let Some(key) = item.strip_prefix("record:") {
+            records.get(key).map(StateSeal::record_digest).transpose()?
+        } else if let Some(target) = item.strip_prefix("action-mark:") {
+            facts.last_actions.get(target).map(|at| StateSeal::action_mark_digest(*at))
+        } else if let Some(key) = item.strip_prefix("alert-mark:") {
+            facts.last_alerts.get(key).map(|(band, at)| StateSeal::alert_mark_digest(*band, *at))
+        } else {
+            continue;
+        };
+        let matches = |digest: &str| at_highest.iter().any(|(_, _, sha)| sha == digest);
+        let problem = match current {
+            None if matches(StateSeal::DELETED) => continue,
             None => Problem::StateDeleted { item },
-            Some(record) if StateSeal::record_digest(record)? == sha256 => continue,
+            Some(digest) if matches(&digest) => continue,
             Some(_) => Problem::StateEdited { item },
         };
+        let (chain, seq, _) = at_highest.into_iter().next().unwrap_or_default();
         problems.push(VerifyFailure { chain, position: seq, problem });
     }
     Ok(problems)
@@ -159,8 +179,8 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
     let mut events: BTreeMap<String, (String, u64)> = BTreeMap::new();
     // The last seal each chain holds for a state item (a model record): what that item must still be.
     let mut seals: BTreeMap<String, (String, u64, String)> = BTreeMap::new();
-    // The highest-version seal each record has (break-glass state, locks, breaker windows, the kill switch).
-    let mut record_seals: BTreeMap<String, (String, u64, String, u64)> = BTreeMap::new();
+    // Records (break-glass state, locks, breaker windows, the kill switch) and marks, by their highest seal.
+    let mut ordered: OrderedSeals = BTreeMap::new();
     for chain in ledger.chains().await? {
         report.chains += 1;
         unanchored.remove(chain.as_str());
@@ -180,12 +200,17 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
                     events.entry(entry.entry.idempotency_key.clone()).or_insert_with(|| (chain.clone(), entry.seq));
                     for seal in &entry.entry.seals {
                         match seal.version {
-                            // A record: the highest version sealed on any chain is what it must be now.
+                            // The highest version (or time) sealed on any chain is what the item must be now.
                             Some(version) => {
-                                let newer = record_seals.get(&seal.item).is_none_or(|(_, _, _, v)| *v < version);
-                                if newer {
-                                    let sealed = (chain.clone(), entry.seq, seal.sha256.clone(), version);
-                                    record_seals.insert(seal.item.clone(), sealed);
+                                let sealed = (chain.clone(), entry.seq, seal.sha256.clone());
+                                let (highest, seals) =
+                                    ordered.entry(seal.item.clone()).or_insert((version, Vec::new()));
+                                if version > *highest {
+                                    *highest = version;
+                                    seals.clear();
+                                }
+                                if version == *highest {
+                                    seals.push(sealed);
                                 }
                             }
                             None => {
@@ -258,7 +283,7 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
         Err(error @ LedgerError::Unavailable(_)) => return Err(error),
         Err(error) => report.failures.push(unreadable("inventory", error)),
     }
-    report.failures.extend(record_problems(ledger, record_seals).await?);
+    report.failures.extend(ordered_state_problems(ledger, ordered).await?);
     match ledger.state_problems().await {
         Ok(problems) => report.failures.extend(problems.into_iter().map(|problem| VerifyFailure {
             chain: "state".into(),

@@ -333,7 +333,7 @@ impl EmbeddedLedger {
         if commit.idempotency_key.is_empty() {
             return Err(LedgerError::Invalid("empty idempotency key".into()));
         }
-        commit.seal_records()?;
+        commit.seal_state()?;
         let new_entries = std::mem::take(&mut commit.entries);
         let generation = self.generation.load(Ordering::Relaxed);
         let outcome = self.write(|txn, writing| {
@@ -782,6 +782,22 @@ impl warden_app::conformance::Tamper for EmbeddedLedger {
                 }
                 None => {
                     table.remove((chain, position)).map_err(redb_error)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn overwrite_action_mark(&self, target: &str, at: Option<Timestamp>) -> Result<(), LedgerError> {
+        self.write(|txn, writing| {
+            let mut table = txn.open_table(ACTION_MARKS).map_err(redb_error)?;
+            *writing = true;
+            match at {
+                Some(at) => {
+                    table.insert(target, at.millis()).map_err(redb_error)?;
+                }
+                None => {
+                    table.remove(target).map_err(redb_error)?;
                 }
             }
             Ok(())

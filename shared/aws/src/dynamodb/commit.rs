@@ -190,7 +190,7 @@ impl DynamoLedger {
         if commit.idempotency_key.is_empty() {
             return Err(LedgerError::Invalid("empty idempotency key".into()));
         }
-        commit.seal_records()?;
+        commit.seal_state()?;
         // Newest wins, per mark item, within the commit and against what is stored.
         let mut newest: BTreeMap<(String, &'static str), MarkWrite> = BTreeMap::new();
         let mut propose = |pk: String, sk: &'static str, at: Timestamp, extra: Vec<(String, AttributeValue)>| {
