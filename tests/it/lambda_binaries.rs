@@ -31,6 +31,21 @@ fn wait_for_port(port: u16) {
     }
 }
 
+/// cargo-lambda's Lambda Runtime API emulator on a free port, stopped when the guard drops.
+fn runtime_api() -> (u16, Killed) {
+    let port = free_port();
+    let emulator = Killed(
+        Command::new("cargo-lambda")
+            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cargo lambda (from tools/emulators/.venv): {e}")),
+    );
+    wait_for_port(port);
+    (port, emulator)
+}
+
 fn function(name: &str, runtime_port: u16, env: &[(&str, String)]) -> Command {
     let binary = binaries_dir().join(name);
     assert!(binary.is_file(), "no function binary at {} (scripts/test.sh builds them)", binary.display());
@@ -66,16 +81,7 @@ fn invoke(runtime_port: u16, fixture: &str) -> Value {
 
 #[test]
 fn each_function_binary_handles_its_events_under_the_runtime_api() {
-    let port = free_port();
-    let _emulator = Killed(
-        Command::new("cargo-lambda")
-            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cargo lambda (from tools/emulators/.venv): {e}")),
-    );
-    wait_for_port(port);
+    let (port, _emulator) = runtime_api();
     let env = resources();
     let cases = [
         ("warden-guardduty", "guardduty-finding-role-high-risk-cutoff.json", "applied"),
@@ -134,16 +140,7 @@ fn the_digest_writer_signs_the_ledger_on_its_schedule() {
             .unwrap();
         created.key_metadata().unwrap().arn().unwrap().to_owned()
     });
-    let port = free_port();
-    let _emulator = Killed(
-        Command::new("cargo-lambda")
-            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(port);
+    let (port, _emulator) = runtime_api();
     let mut env = resources();
     let table = env.iter().find(|(k, _)| *k == warden_app::config::ENV_TABLE).unwrap().1.clone();
     env.push((ENV_DIGEST_KEY, key.clone()));
