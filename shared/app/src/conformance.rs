@@ -318,7 +318,15 @@ pub async fn digests_catch_a_recomputed_rewrite<L: Ledger + Tamper>(ledger: &L) 
 /// named by `verify` (the kill switch turned off by hand, a breaker window reset, a lock taken over), while the
 /// records' own history (created, replaced, deleted by commits) verifies clean.
 pub async fn records_edited_outside_warden_are_caught<L: Ledger + Tamper>(ledger: &L) -> Check {
-    let with = |key: &str, write: RecordWrite| Commit { records: vec![write], ..sample_commit(key, &["_warden"], 1) };
+    // Each commit a second after the one before, as commits are in time.
+    let with = |key: &str, write: RecordWrite| {
+        let mut commit = Commit { records: vec![write], ..sample_commit(key, &["_warden"], 1) };
+        let second: i64 = key.trim_start_matches('s').parse().unwrap_or(0);
+        for entry in &mut commit.entries {
+            entry.recorded_at = at(1_717_000_000_000 + second * 1000);
+        }
+        commit
+    };
     let switch = "switch#kill".to_owned();
     let on = serde_json::json!({"on": true, "reason": "incident 42"});
     let create = RecordWrite { key: switch.clone(), expected: None, value: Some(on.clone()) };
@@ -327,6 +335,12 @@ pub async fn records_edited_outside_warden_are_caught<L: Ledger + Tamper>(ledger
     let taken = RecordWrite { key: lock.clone(), expected: None, value: Some(serde_json::json!({"holder": "a"})) };
     committed(ledger, with("s2", taken)).await?;
     committed(ledger, with("s3", RecordWrite { key: lock.clone(), expected: Some(1), value: None })).await?;
+    // Taken again by a later action: a record created anew starts over at version 1, below the deletion's 2.
+    let again = RecordWrite { key: lock.clone(), expected: None, value: Some(serde_json::json!({"holder": "c"})) };
+    committed(ledger, with("s4", again)).await?;
+    let retaken = verify(ledger).await.map_err(|e| e.to_string())?;
+    ensure(retaken.ok(), || format!("a lock taken again after its release must verify: {retaken:?}"))?;
+    committed(ledger, with("s5", RecordWrite { key: lock.clone(), expected: Some(1), value: None })).await?;
     let clean = verify(ledger).await.map_err(|e| e.to_string())?;
     ensure(clean.ok(), || format!("records written by commits must verify: {clean:?}"))?;
 

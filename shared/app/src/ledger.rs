@@ -101,9 +101,12 @@ impl<L: Ledger + Sync> Ledger for &L {
     }
 }
 
-/// The seals of items ordered by a value (records by version, marks by time): the highest value, and every seal
-/// made at it (two commits can set a mark to the same instant), with the chain and position that carry each.
-type OrderedSeals = BTreeMap<String, (u64, Vec<(String, u64, String)>)>;
+/// The seals of items whose latest write is not simply the last entry that sealed them, by item: the latest order
+/// key, and every seal made at it (two commits can set a mark to the same instant), with the chain and position that
+/// carry each. A mark's key is its time (the ledger keeps the newest mark, whatever arrives later). A record's key is
+/// the time of the commit that wrote it, then its version: a record deleted and created again starts over at
+/// version 1, so the version alone cannot say which write is the latest.
+type OrderedSeals = BTreeMap<String, ((i64, u64), Vec<(String, u64, String)>)>;
 
 /// Each record and mark must be what its highest sealed version or time says: present with that digest (or absent,
 /// for a record that version deleted). An edit (a breaker window reset, a lock taken over, the kill switch turned
@@ -202,14 +205,18 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
                         match seal.version {
                             // The highest version (or time) sealed on any chain is what the item must be now.
                             Some(version) => {
+                                let order = if seal.item.starts_with("record:") {
+                                    (entry.entry.recorded_at.millis(), version)
+                                } else {
+                                    (i64::try_from(version).unwrap_or(i64::MAX), 0)
+                                };
                                 let sealed = (chain.clone(), entry.seq, seal.sha256.clone());
-                                let (highest, seals) =
-                                    ordered.entry(seal.item.clone()).or_insert((version, Vec::new()));
-                                if version > *highest {
-                                    *highest = version;
+                                let (latest, seals) = ordered.entry(seal.item.clone()).or_insert((order, Vec::new()));
+                                if order > *latest {
+                                    *latest = order;
                                     seals.clear();
                                 }
-                                if version == *highest {
+                                if order == *latest {
                                     seals.push(sealed);
                                 }
                             }
