@@ -457,3 +457,82 @@ fn a_refused_commit_in_a_group_leaves_the_others_whole() {
         assert!(report.ok(), "{report:?}");
     });
 }
+
+/// A ledger whose records change right after verify walked the chains: another writer committing meanwhile.
+struct WriterDuringVerify {
+    inner: EmbeddedLedger,
+    pending: std::sync::Mutex<Option<warden_core::ledger::Commit>>,
+}
+
+impl Ledger for WriterDuringVerify {
+    async fn commit(
+        &self,
+        commit: warden_core::ledger::Commit,
+    ) -> Result<warden_core::ledger::CommitOutcome, warden_core::ledger::LedgerError> {
+        self.inner.commit(commit).await
+    }
+    async fn inventory(&self) -> Result<warden_core::inventory::Inventory, warden_core::ledger::LedgerError> {
+        self.inner.inventory().await
+    }
+    async fn facts(
+        &self,
+        query: &warden_core::ledger::FactQuery,
+    ) -> Result<warden_core::policy::DecisionContext, warden_core::ledger::LedgerError> {
+        self.inner.facts(query).await
+    }
+    async fn chains(&self) -> Result<Vec<String>, warden_core::ledger::LedgerError> {
+        self.inner.chains().await
+    }
+    async fn entries(&self, chain: &str) -> Result<Vec<warden_core::ledger::Entry>, warden_core::ledger::LedgerError> {
+        self.inner.entries(chain).await
+    }
+    async fn head(&self, chain: &str) -> Result<Option<warden_core::ledger::Head>, warden_core::ledger::LedgerError> {
+        self.inner.head(chain).await
+    }
+    async fn mark_delivered(&self, key: &str, effect: &str) -> Result<(), warden_core::ledger::LedgerError> {
+        self.inner.mark_delivered(key, effect).await
+    }
+    /// The other writer commits just before the records are read.
+    async fn records(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::BTreeMap<String, warden_core::ledger::Record>, warden_core::ledger::LedgerError> {
+        let pending = self.pending.lock().unwrap().take();
+        if let Some(commit) = pending {
+            self.inner.commit(commit).await?;
+        }
+        self.inner.records(keys).await
+    }
+    async fn outcome(
+        &self,
+        key: &str,
+    ) -> Result<Option<warden_core::ledger::EventOutcome>, warden_core::ledger::LedgerError> {
+        self.inner.outcome(key).await
+    }
+    async fn state_problems(&self) -> Result<Vec<String>, warden_core::ledger::LedgerError> {
+        self.inner.state_problems().await
+    }
+}
+
+/// Records change while verify runs (a break-glass step commits after its chain was walked): verify takes in what
+/// was appended meanwhile instead of calling the newer record edited.
+#[test]
+fn a_record_written_while_verify_runs_is_not_called_edited() {
+    use warden_core::ledger::{Commit, RecordWrite};
+    runtime().block_on(async {
+        let inner = EmbeddedLedger::in_memory().unwrap();
+        let write = |key: &str, expected: Option<u64>, holder: &str| Commit {
+            records: vec![RecordWrite {
+                key: "window#_account".into(),
+                expected,
+                value: Some(serde_json::json!({"actions": holder})),
+            }],
+            ..conformance::sample_commit(key, &["_warden"], 1)
+        };
+        inner.commit(write("w1", None, "1")).await.unwrap();
+        let ledger = WriterDuringVerify { inner, pending: std::sync::Mutex::new(Some(write("w2", Some(1), "2"))) };
+        let report = verify(&ledger).await.unwrap();
+        assert!(report.ok(), "{report:?}");
+        assert_eq!(ledger.records(&["window#_account".into()]).await.unwrap()["window#_account"].version, 2);
+    });
+}

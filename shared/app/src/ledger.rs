@@ -101,58 +101,102 @@ impl<L: Ledger + Sync> Ledger for &L {
     }
 }
 
-/// The seals of items whose latest write is not simply the last entry that sealed them, by item: the latest order
-/// key, and every seal made at it (two commits can set a mark to the same instant), with the chain and position that
-/// carry each. A mark's key is its time (the ledger keeps the newest mark, whatever arrives later). A record's key is
-/// the time of the commit that wrote it, then its version: a record deleted and created again starts over at
-/// version 1, so the version alone cannot say which write is the latest.
-type OrderedSeals = BTreeMap<String, ((i64, u64), Vec<(String, u64, String)>)>;
+/// Every seal of each record, by item: the commit's time, the version, the digest (or deletion), and the chain
+/// and position that carry it.
+type RecordSeals = BTreeMap<String, Vec<RecordSeal>>;
 
-/// Each record and mark must be what its highest sealed version or time says: present with that digest (or absent,
-/// for a record that version deleted). An edit (a breaker window reset, a lock taken over, the kill switch turned
-/// off, a cooldown pushed into the future), a deletion or a re-creation outside Warden is named.
-async fn ordered_state_problems<L: Ledger>(
-    ledger: &L,
-    sealed: OrderedSeals,
-) -> Result<Vec<VerifyFailure>, LedgerError> {
-    let named = |prefix: &str| -> Vec<String> {
-        sealed.keys().filter_map(|item| item.strip_prefix(prefix)).map(str::to_owned).collect()
-    };
-    let query = FactQuery { models: Vec::new(), targets: named("action-mark:"), alert_keys: named("alert-mark:") };
-    let stored =
-        async { Ok::<_, LedgerError>((ledger.records(&named("record:")).await?, ledger.facts(&query).await?)) };
-    let (records, facts) = match stored.await {
-        Ok(stored) => stored,
+#[derive(Debug, Clone)]
+struct RecordSeal {
+    at: i64,
+    version: u64,
+    sha256: String,
+    chain: String,
+    seq: u64,
+}
+
+/// Takes in the record seals an entry carries.
+fn collect_record_seals(record_seals: &mut RecordSeals, chain: &str, entry: &Entry) {
+    for seal in entry.entry.seals.iter().filter(|s| s.item.starts_with("record:")) {
+        let Some(version) = seal.version else { continue };
+        let sealed = RecordSeal {
+            at: entry.entry.recorded_at.millis(),
+            version,
+            sha256: seal.sha256.clone(),
+            chain: chain.to_owned(),
+            seq: entry.seq,
+        };
+        record_seals.entry(seal.item.clone()).or_default().push(sealed);
+    }
+}
+
+/// Each sealed record must be one of the states the chains sealed. A stored record must match a seal of its own
+/// version (versions restart at 1 when a record is created again after a deletion, so a version says which seals
+/// to compare with, not which is the latest); an absent one must have been deleted by its latest write, the one
+/// with the latest commit time and then version. An edit (a breaker window reset, a lock taken over, the kill
+/// switch turned off), a deletion or a re-creation outside Warden is named.
+async fn record_problems<L: Ledger>(ledger: &L, sealed: &RecordSeals) -> Result<Vec<VerifyFailure>, LedgerError> {
+    let keys: Vec<String> = sealed.keys().map(|item| item.trim_start_matches("record:").to_owned()).collect();
+    let records = match ledger.records(&keys).await {
+        Ok(records) => records,
         Err(error @ LedgerError::Unavailable(_)) => return Err(error),
         Err(error) => {
             return Ok(vec![VerifyFailure {
                 chain: "state".into(),
                 position: 0,
-                problem: Problem::Unreadable { error: format!("records and marks: {error}") },
+                problem: Problem::Unreadable { error: format!("records: {error}") },
             }]);
         }
     };
     let mut problems = Vec::new();
-    for (item, (_, at_highest)) in sealed {
-        // The digest stored now (None: absent).
-        let current = if let Some(key) = item.strip_prefix("record:") {
-            records.get(key).map(StateSeal::record_digest).transpose()?
-        } else if let Some(target) = item.strip_prefix("action-mark:") {
-            facts.last_actions.get(target).map(|at| StateSeal::action_mark_digest(*at))
-        } else if let Some(key) = item.strip_prefix("alert-mark:") {
-            facts.last_alerts.get(key).map(|(band, at)| StateSeal::alert_mark_digest(*band, *at))
-        } else {
-            continue;
+    for (item, seals) in sealed {
+        let Some(latest) = seals.iter().max_by_key(|s| (s.at, s.version)) else { continue };
+        let problem = match records.get(item.trim_start_matches("record:")) {
+            None if latest.sha256 == StateSeal::DELETED => continue,
+            None => Problem::StateDeleted { item: item.clone() },
+            Some(record) => {
+                let digest = StateSeal::record_digest(record)?;
+                if seals.iter().any(|s| s.version == record.version && s.sha256 == digest) {
+                    continue;
+                }
+                Problem::StateEdited { item: item.clone() }
+            }
         };
-        let matches = |digest: &str| at_highest.iter().any(|(_, _, sha)| sha == digest);
-        let problem = match current {
-            None if matches(StateSeal::DELETED) => continue,
-            None => Problem::StateDeleted { item },
-            Some(digest) if matches(&digest) => continue,
-            Some(_) => Problem::StateEdited { item },
-        };
-        let (chain, seq, _) = at_highest.into_iter().next().unwrap_or_default();
-        problems.push(VerifyFailure { chain, position: seq, problem });
+        problems.push(VerifyFailure { chain: latest.chain.clone(), position: latest.seq, problem });
+    }
+    Ok(problems)
+}
+
+/// [`record_problems`], allowing for writers that committed while the chains were walked: a record newer than every
+/// seal the walk saw is checked again with the seals appended since (up to three times while the chains keep
+/// moving), so a live ledger does not look tampered with.
+async fn record_problems_settled<L: Ledger>(
+    ledger: &L,
+    mut sealed: RecordSeals,
+    walked: &BTreeMap<String, u64>,
+) -> Result<Vec<VerifyFailure>, LedgerError> {
+    let mut walked = walked.clone();
+    let mut problems = record_problems(ledger, &sealed).await?;
+    for _ in 0..3 {
+        if problems.is_empty() {
+            break;
+        }
+        let mut moved = false;
+        for chain in ledger.chains().await? {
+            let seen = walked.get(&chain).copied().unwrap_or(0);
+            if ledger.head(&chain).await?.is_some_and(|h| h.seq <= seen) {
+                continue;
+            }
+            let Ok(entries) = ledger.entries(&chain).await else { continue };
+            for entry in entries.iter().filter(|e| e.seq > seen) {
+                collect_record_seals(&mut sealed, &chain, entry);
+                moved = true;
+            }
+            walked.insert(chain, entries.last().map_or(seen, |e| e.seq));
+        }
+        if !moved {
+            break;
+        }
+        problems = record_problems(ledger, &sealed).await?;
     }
     Ok(problems)
 }
@@ -182,8 +226,10 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
     let mut events: BTreeMap<String, (String, u64)> = BTreeMap::new();
     // The last seal each chain holds for a state item (a model record): what that item must still be.
     let mut seals: BTreeMap<String, (String, u64, String)> = BTreeMap::new();
-    // Records (break-glass state, locks, breaker windows, the kill switch) and marks, by their highest seal.
-    let mut ordered: OrderedSeals = BTreeMap::new();
+    // Records (break-glass state, locks, breaker windows, the kill switch), by every seal the chains hold.
+    let mut record_seals: RecordSeals = BTreeMap::new();
+    // How far each chain was walked: state written after it is checked against what was appended since.
+    let mut walked: BTreeMap<String, u64> = BTreeMap::new();
     for chain in ledger.chains().await? {
         report.chains += 1;
         unanchored.remove(chain.as_str());
@@ -201,31 +247,12 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
                 report.entries += entries.len();
                 for entry in &entries {
                     events.entry(entry.entry.idempotency_key.clone()).or_insert_with(|| (chain.clone(), entry.seq));
-                    for seal in &entry.entry.seals {
-                        match seal.version {
-                            // The highest version (or time) sealed on any chain is what the item must be now.
-                            Some(version) => {
-                                let order = if seal.item.starts_with("record:") {
-                                    (entry.entry.recorded_at.millis(), version)
-                                } else {
-                                    (i64::try_from(version).unwrap_or(i64::MAX), 0)
-                                };
-                                let sealed = (chain.clone(), entry.seq, seal.sha256.clone());
-                                let (latest, seals) = ordered.entry(seal.item.clone()).or_insert((order, Vec::new()));
-                                if order > *latest {
-                                    *latest = order;
-                                    seals.clear();
-                                }
-                                if order == *latest {
-                                    seals.push(sealed);
-                                }
-                            }
-                            None => {
-                                seals.insert(seal.item.clone(), (chain.clone(), entry.seq, seal.sha256.clone()));
-                            }
-                        }
+                    collect_record_seals(&mut record_seals, &chain, entry);
+                    for seal in entry.entry.seals.iter().filter(|s| s.version.is_none()) {
+                        seals.insert(seal.item.clone(), (chain.clone(), entry.seq, seal.sha256.clone()));
                     }
                 }
+                walked.insert(chain.clone(), entries.last().map_or(0, |e| e.seq));
                 if let Some(failure) = verify_chain_between(&chain, &entries, before.as_ref(), after.as_ref())? {
                     report.failures.push(failure);
                 } else if let Some(failure) = check_chain_against(&chain, &entries, digests) {
@@ -290,7 +317,7 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
         Err(error @ LedgerError::Unavailable(_)) => return Err(error),
         Err(error) => report.failures.push(unreadable("inventory", error)),
     }
-    report.failures.extend(ordered_state_problems(ledger, ordered).await?);
+    report.failures.extend(record_problems_settled(ledger, record_seals, &walked).await?);
     match ledger.state_problems().await {
         Ok(problems) => report.failures.extend(problems.into_iter().map(|problem| VerifyFailure {
             chain: "state".into(),

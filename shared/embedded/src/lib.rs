@@ -788,22 +788,6 @@ impl warden_app::conformance::Tamper for EmbeddedLedger {
         })
     }
 
-    async fn overwrite_action_mark(&self, target: &str, at: Option<Timestamp>) -> Result<(), LedgerError> {
-        self.write(|txn, writing| {
-            let mut table = txn.open_table(ACTION_MARKS).map_err(redb_error)?;
-            *writing = true;
-            match at {
-                Some(at) => {
-                    table.insert(target, at.millis()).map_err(redb_error)?;
-                }
-                None => {
-                    table.remove(target).map_err(redb_error)?;
-                }
-            }
-            Ok(())
-        })
-    }
-
     async fn overwrite_record(&self, key: &str, record: Option<&Record>) -> Result<(), LedgerError> {
         self.write(|txn, writing| {
             let mut table = txn.open_table(RECORDS).map_err(redb_error)?;

@@ -661,19 +661,6 @@ impl warden_app::conformance::Tamper for DynamoLedger {
         Err(LedgerError::Invalid(format!("chain {chain} has no entry at position {position}")))
     }
 
-    async fn overwrite_action_mark(&self, target: &str, at: Option<Timestamp>) -> Result<(), LedgerError> {
-        let mark = key(schema::target_pk(target), schema::LAST_ACTION_SK);
-        let request = match at {
-            Some(at) => {
-                let mut item = mark;
-                item.insert("at".into(), n(at.millis()));
-                put_request(item)?
-            }
-            None => delete_request(mark)?,
-        };
-        self.batch_write(vec![request]).await
-    }
-
     async fn overwrite_record(&self, key_text: &str, record: Option<&Record>) -> Result<(), LedgerError> {
         let request = match record {
             Some(record) => put_request(Self::record_item(key_text, record.version, &record.value)?)?,

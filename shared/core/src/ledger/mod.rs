@@ -134,9 +134,8 @@ pub struct NewEntry {
 pub struct StateSeal {
     pub item: String,
     pub sha256: String,
-    /// What orders an item's seals when its latest write is not simply the latest entry: a record's version after
-    /// the commit, a mark's time in epoch milliseconds (the ledger keeps the newest mark). The highest sealed value
-    /// is what the item must be now, whichever chain sealed it. Absent for models (their chain's last seal is).
+    /// A record's version after the commit (see `verify` for how versions and commit times order a record's seals).
+    /// Absent for models (their chain's last seal is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
 }
@@ -163,32 +162,6 @@ impl StateSeal {
 
     pub fn record_item(key: &str) -> String {
         format!("record:{key}")
-    }
-
-    /// The seal of an action mark (the cooldown's clock): its time orders it.
-    pub fn of_action_mark(target: &str, at: Timestamp) -> Self {
-        Self {
-            item: format!("action-mark:{target}"),
-            sha256: Self::action_mark_digest(at),
-            version: u64::try_from(at.millis()).ok(),
-        }
-    }
-
-    pub fn action_mark_digest(at: Timestamp) -> String {
-        hex::encode(Sha256::digest(at.millis().to_string().as_bytes()))
-    }
-
-    /// The seal of an alert mark (the re-notify window): its band and time, ordered by the time.
-    pub fn of_alert_mark(key: &str, band: Band, at: Timestamp) -> Self {
-        Self {
-            item: format!("alert-mark:{key}"),
-            sha256: Self::alert_mark_digest(band, at),
-            version: u64::try_from(at.millis()).ok(),
-        }
-    }
-
-    pub fn alert_mark_digest(band: Band, at: Timestamp) -> String {
-        hex::encode(Sha256::digest(format!("{band:?}@{}", at.millis()).as_bytes()))
     }
 
     /// The seal of a model's inventory record.
@@ -299,14 +272,13 @@ pub struct Commit {
 }
 
 impl Commit {
-    /// Binds every record and mark this commit writes to the chains: the commit's first entry carries each one's
-    /// seal (a record's version and digest, or its deletion; a mark's time), so `verify` names a record or mark
-    /// edited, deleted or re-created outside Warden (a cooldown pushed into the future would silence every action
-    /// on its endpoint). Both ledgers call it before sealing the entries; a commit without entries writes no state.
+    /// Binds every record this commit writes to the chains: the commit's first entry carries each record's seal
+    /// (version and digest, or its deletion), so `verify` names a record edited, deleted or re-created outside
+    /// Warden. Both ledgers call it before sealing the entries; a commit without entries writes no records.
+    /// (Marks are not sealed yet: a ledger upgraded with unsealed marks needs a sealing step first, or newer
+    /// unsealed marks would read as edits.)
     pub fn seal_state(&mut self) -> Result<(), LedgerError> {
-        let mut seals = self.records.iter().map(StateSeal::of_record_write).collect::<Result<Vec<_>, _>>()?;
-        seals.extend(self.action_marks.iter().map(|(target, at)| StateSeal::of_action_mark(target, *at)));
-        seals.extend(self.alert_marks.iter().map(|(key, band, at)| StateSeal::of_alert_mark(key, *band, *at)));
+        let seals = self.records.iter().map(StateSeal::of_record_write).collect::<Result<Vec<_>, _>>()?;
         if let Some(first) = self.entries.first_mut() {
             for seal in seals {
                 if !first.seals.contains(&seal) {
