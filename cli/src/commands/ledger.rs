@@ -65,7 +65,7 @@ pub async fn ledger_verify(global: &Global, anchors: Option<(&str, &Path)>) -> C
             // A pinned key the ledger's writers could replace pins nothing.
             refuse_inside(global, "the public key", public_key, local_folder(digests))?;
             let key = DigestKey::from_pem(&read_text(public_key)?)?;
-            signed_by = format!(", signed by {}", key.local_id()?);
+            signed_by = format!(", signed by the key {}", key.fingerprint()?);
             Some((store, key))
         }
         None => None,
@@ -190,7 +190,7 @@ pub async fn ledger_digest_key(out: &Path, kms_key: Option<&str>) -> CommandResu
             let clients = warden_aws::clients::AwsClients::from_env().await;
             let public = warden_app::anchor::DigestSigner::public_key(&clients.digest_signer(kms_key)).await?;
             write_new(&public_path, &public.to_pem()?, 0o644)?;
-            println!("public key of {kms_key} written to {} ({})", public_path.display(), public.local_id()?);
+            println!("public key of {kms_key} written to {} ({})", public_path.display(), public.fingerprint()?);
             return Ok(0);
         }
         #[cfg(not(feature = "aws"))]
@@ -207,7 +207,7 @@ pub async fn ledger_digest_key(out: &Path, kms_key: Option<&str>) -> CommandResu
          public key to pin: {} ({})",
         out.display(),
         public_path.display(),
-        key.public().local_id()?
+        key.public().fingerprint()?
     );
     Ok(0)
 }

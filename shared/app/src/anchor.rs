@@ -68,14 +68,22 @@ impl DigestKey {
         self.0.to_public_key_pem(LineEnding::LF).map_err(|e| LedgerError::Storage(e.to_string()))
     }
 
-    /// `local:` and the SHA-256 of the key's DER form: how digests signed by a local key name it.
-    pub fn local_id(&self) -> Result<String, LedgerError> {
+    /// `sha256:` and the SHA-256 of the key's DER form: what a person compares to pin the right key, whether the
+    /// key lives in a file or in KMS.
+    pub fn fingerprint(&self) -> Result<String, LedgerError> {
         let der = self.0.to_public_key_der().map_err(|e| LedgerError::Storage(e.to_string()))?;
-        Ok(format!("local:{}", content_digest(der.as_bytes())))
+        Ok(format!("sha256:{}", content_digest(der.as_bytes())))
     }
 
-    pub fn verifies(&self, document: &[u8], signature: &[u8]) -> bool {
-        Signature::from_der(signature).is_ok_and(|signature| self.0.verify(document, &signature).is_ok())
+    /// How digests signed by a local key name it: `local:` and the key's SHA-256.
+    pub fn local_id(&self) -> Result<String, LedgerError> {
+        Ok(self.fingerprint()?.replacen("sha256:", "local:", 1))
+    }
+
+    /// Whether this key signed the digest (its signature is hex DER; anything else is not a signature).
+    pub fn signed(&self, digest: &SignedDigest) -> bool {
+        let der = hex::decode(&digest.signature).unwrap_or_default();
+        Signature::from_der(&der).is_ok_and(|signature| self.0.verify(digest.document.as_bytes(), &signature).is_ok())
     }
 }
 
@@ -219,10 +227,10 @@ pub struct LastSigned {
     pub sha256: String,
 }
 
-/// Writes the next digest: every chain's head now, linked to the last stored digest, signed. Refuses (and signs
-/// nothing) when the stored digests do not verify with the signer's own key, when they no longer end with
+/// Writes the next digest: every chain's head now, linked to the newest stored digest, signed. Refuses (and signs
+/// nothing) when the newest stored digest is not signed by the signer's own key, when the store no longer ends with
 /// `last_signed` (the newest were deleted: signing now would certify whatever was rewritten after the survivors),
-/// or when a chain is shorter than the previous digest recorded.
+/// or when a chain no longer ends where the previous digest recorded it.
 pub async fn write_digest<L, S, D>(
     ledger: &L,
     signer: &S,
@@ -242,8 +250,7 @@ where
     let key = signer.public_key().await?;
     let previous = match &previous_signed {
         Some(signed) => {
-            let signature = hex::decode(&signed.signature).unwrap_or_default();
-            if !key.verifies(signed.document.as_bytes(), &signature) {
+            if !key.signed(signed) {
                 return Err(refuse(format!(
                     "the newest stored digest (document SHA-256 {}) is not signed by this key",
                     signed.document_sha256()
@@ -260,8 +267,15 @@ where
     let previous_signed = previous_signed.as_ref();
     let newest =
         previous.zip(previous_signed).map(|(d, s)| LastSigned { number: d.number, sha256: s.document_sha256() });
+    // A crash between storing a digest and recording it beside the key leaves the store one ahead: that digest is
+    // this key's own (its signature was checked above) and names the recorded one, so it is not a deletion.
+    let one_ahead = |expected: &LastSigned| {
+        previous
+            .is_some_and(|p| p.number == expected.number + 1 && p.previous.as_deref() == Some(expected.sha256.as_str()))
+    };
     if let Some(expected) = last_signed
         && newest.as_ref() != Some(expected)
+        && !one_ahead(expected)
     {
         return Err(refuse(format!(
             "this key last signed digest {} ({}), but the store ends with {}: digests were deleted or replaced",
@@ -313,7 +327,7 @@ where
     D: DigestStore,
 {
     let stored = store.list().await?;
-    let (trusted, problems) = check_digests(&stored, |document, signature| key.verifies(document, signature));
+    let (trusted, problems) = check_digests(&stored, |signed| key.signed(signed));
     let mut report = verify_anchored(ledger, &trusted).await?;
     report.failures.extend(problems);
     Ok(report)

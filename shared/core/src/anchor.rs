@@ -78,20 +78,19 @@ fn digest_problem(error: String) -> VerifyFailure {
     VerifyFailure { chain: "digests".into(), position: 0, problem: Problem::Digest { error } }
 }
 
-/// Checks stored digests, in the order of their numbers: each must read, carry a signature `signature_ok` accepts
+/// Checks stored digests, in the order of their numbers: each must read, carry a signature `pinned_key_signed` accepts
 /// (with the pinned public key: a digest signed by any other key is a forgery), follow the one before without a
 /// gap and name it by its SHA-256. Returns the digests whose signature holds (their heads can be trusted even
 /// when a neighbour is missing, since each is signed on its own) and the problems found.
 pub fn check_digests(
     stored: &[SignedDigest],
-    signature_ok: impl Fn(&[u8], &[u8]) -> bool,
+    pinned_key_signed: impl Fn(&SignedDigest) -> bool,
 ) -> (Vec<LedgerDigest>, Vec<VerifyFailure>) {
     let mut trusted = Vec::new();
     let mut problems = Vec::new();
     let mut previous: Option<(u64, String, Timestamp)> = None;
     for signed in stored {
-        let signature = hex::decode(&signed.signature).unwrap_or_default();
-        if !signature_ok(signed.document.as_bytes(), &signature) {
+        if !pinned_key_signed(signed) {
             // Named by its SHA-256, never by its text: an unsigned document is anyone's words.
             problems.push(digest_problem(format!(
                 "a digest is not signed by the pinned key (forged or edited): document SHA-256 {}",
@@ -209,8 +208,9 @@ mod tests {
         SignedDigest { signature: hex::encode(format!("ok:{}", content_digest(document.as_bytes()))), document }
     }
 
-    fn signature_ok(document: &[u8], signature: &[u8]) -> bool {
-        signature == format!("ok:{}", content_digest(document)).as_bytes()
+    fn signature_ok(signed: &SignedDigest) -> bool {
+        hex::decode(&signed.signature).unwrap_or_default()
+            == format!("ok:{}", content_digest(signed.document.as_bytes())).as_bytes()
     }
 
     fn digests_of(heads: &[u64], entries: &[Entry]) -> Vec<SignedDigest> {

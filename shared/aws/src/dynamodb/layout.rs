@@ -218,6 +218,7 @@ impl DynamoLedger {
             expression: "attribute_exists(#entry) AND begins_with(#pk, :chain)",
             names: &[("#entry", "entry"), ("#pk", PK)],
             values: &[(":chain", s("CHAIN#"))],
+            projection: None,
         };
         for item in self.scan(Some(filter)).await? {
             let Ok(old) = text(&item, GSI1_PK) else { continue };

@@ -426,6 +426,7 @@ impl DynamoLedger {
                 for (name, value) in filter.values {
                     request = request.expression_attribute_values(*name, value.clone());
                 }
+                request = request.set_projection_expression(filter.projection.map(str::to_owned));
             }
             let output = request.send().await.map_err(|e| sdk_error("Scan", &self.table, e))?;
             items.extend(output.items.unwrap_or_default());
@@ -479,6 +480,8 @@ struct ScanFilter<'a> {
     expression: &'a str,
     names: &'a [(&'a str, &'a str)],
     values: &'a [(&'a str, AttributeValue)],
+    /// Only these attributes of each matching item (`None`: whole items).
+    projection: Option<&'a str>,
 }
 
 fn put_request(item: Item) -> Result<aws_sdk_dynamodb::types::WriteRequest, LedgerError> {
@@ -549,12 +552,16 @@ impl Ledger for DynamoLedger {
     async fn chains(&self) -> Result<Vec<String>, LedgerError> {
         self.ensure_layout().await?;
         // Heads live in their chains' partitions (no partition every event writes), so listing chains is a scan:
-        // only audits and exports list every chain, and they read every entry anyway. A chain is listed from its
+        // only audits, exports and the hourly digest writer list every chain. The scan reads the whole table, so its
+        // cost grows with the ledger (a sparse index of heads would not; not built yet). A chain is listed from its
         // entries as well as its head, so a deleted head cannot hide a chain from `verify`.
         let chain_items = ScanFilter {
             expression: "begins_with(#pk, :chain) AND (#sk = :head OR begins_with(#sk, :entry))",
             names: &[("#pk", PK), ("#sk", SK)],
             values: &[(":chain", s("CHAIN#")), (":head", s(schema::HEAD_SK)), (":entry", s("ENTRY#"))],
+            // The keys only: the hourly digest writer lists chains, and holding every entries item in its memory
+            // would grow with the whole ledger.
+            projection: Some("#pk"),
         };
         let items = self.scan(Some(chain_items)).await?;
         let chains = items
