@@ -707,6 +707,7 @@ async fn inputs_break_glass_cannot_act_on_are_recorded_and_alerted_once_not_retr
         executor: executor(&ledger, &sagemaker, &notifier, Settings::default()),
         polls: 2,
         poll_interval: std::time::Duration::ZERO,
+        person_roles: Vec::new(),
     };
     let request = |detail: serde_json::Value| serde_json::json!({"source": "warden.governance", "detail-type": "Warden Break-Glass Requested", "detail": detail});
     let no_target = request(serde_json::json!({"schemaVersion": 1, "requestId": "r1", "action": "cutoff"}));
@@ -718,7 +719,7 @@ async fn inputs_break_glass_cannot_act_on_are_recorded_and_alerted_once_not_retr
     let misrouted = serde_json::json!({"source": "aws.macie", "detail-type": "Macie Finding", "detail": {}});
     let cases = [
         (no_target, "missing field"),
-        (approval_of_nothing, "no break-glass request \"manual-typo-1\""),
+        (approval_of_nothing, "approvals come signed by the approver to the break-glass function URL"),
         (misrouted, "unsupported"),
     ];
     for (n, (payload, says)) in cases.iter().enumerate() {
@@ -736,5 +737,136 @@ async fn inputs_break_glass_cannot_act_on_are_recorded_and_alerted_once_not_retr
         .count();
     assert_eq!(rejected, 3);
     assert!(sagemaker.calls().is_empty(), "nothing was changed");
+    assert!(verify(&ledger).await.unwrap().ok());
+}
+
+/// What Lambda passes the function for a request to its URL that `caller` signed: no emulator verifies SigV4, so
+/// the tests inject the request context the service would. The headers carry a session token that must never be
+/// recorded.
+fn signed(caller: &str, method: &str, body: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
+        "headers": {"content-type": "application/json", "x-amz-security-token": "SESSION-TOKEN-SECRET",
+                    "authorization": "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261202/us-east-1/lambda/aws4_request"},
+        "requestContext": {
+            "accountId": "111122223333", "apiId": "breakglassurl",
+            "authorizer": {"iam": {"accessKey": "ASIAEXAMPLE", "accountId": "111122223333", "callerId": "AROAEXAMPLE",
+                                   "userArn": caller, "userId": "AROAEXAMPLE"}},
+            "domainName": "breakglassurl.lambda-url.us-east-1.on.aws",
+            "http": {"method": method, "path": "/", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "warden"},
+            "requestId": format!("url-{}", warden_core::digest::content_digest(format!("{caller}{body}").as_bytes())),
+            "routeKey": "$default", "stage": "$default", "time": "02/Dec/2026:15:00:00 +0000", "timeEpoch": 1_796_223_600_000u64
+        },
+        "body": body.to_string(), "isBase64Encoded": false
+    })
+}
+
+const ALICE_ADMIN: &str = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/alice";
+const ALICE_OPERATOR: &str = "arn:aws:sts::444455556666:assumed-role/AWSReservedSSO_Operator_fedcba9876543210/alice";
+const BOB_LISTED_ROLE: &str = "arn:aws:sts::111122223333:assumed-role/BreakGlassPerson/bob";
+const ROLE_NAMED_BOB: &str = "arn:aws:sts::111122223333:assumed-role/Deployer/bob";
+
+type UrlHandler<'a> = warden_app::inbox::BreakGlassHandler<&'a EmbeddedLedger, &'a MemorySageMaker, &'a MemoryNotifier>;
+
+fn url_handler<'a>(
+    ledger: &'a EmbeddedLedger,
+    sagemaker: &'a MemorySageMaker,
+    notifier: &'a MemoryNotifier,
+) -> UrlHandler<'a> {
+    warden_app::inbox::BreakGlassHandler {
+        executor: executor(ledger, sagemaker, notifier, Settings::default()),
+        polls: 2,
+        poll_interval: std::time::Duration::ZERO,
+        person_roles: vec!["BreakGlassPerson".into()],
+    }
+}
+
+/// The HTTP status and the JSON body of a function URL response.
+async fn ask(handler: &UrlHandler<'_>, caller: &str, body: serde_json::Value) -> (u64, serde_json::Value) {
+    let response = handler.handle(signed(caller, "POST", &body)).await.unwrap();
+    let status = response["statusCode"].as_u64().unwrap();
+    (status, serde_json::from_str(response["body"].as_str().unwrap()).unwrap())
+}
+
+/// The two-person rule against one person who tries to be two: approving their own request under another
+/// permission set, through a role session they named after a colleague, by naming the colleague in the body, or by
+/// putting an approval (or a person's request) on the bus. Each is refused and nothing is called; the colleague's
+/// own signed approval carries it out.
+#[tokio::test]
+async fn one_person_cannot_be_two_at_the_function_url_or_on_the_bus() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    let handler = url_handler(&ledger, &sagemaker, &notifier);
+    let cutoff =
+        serde_json::json!({"ask": "request", "action": "cutoff", "target": "fraud-prod", "reason": "PII leak"});
+    let (status, step) = ask(&handler, ALICE_ADMIN, cutoff).await;
+    assert_eq!((status, &step["phase"]), (200, &serde_json::json!("awaiting-approval")), "{step}");
+    let request_id = step["request_id"].as_str().unwrap().to_owned();
+    let approve = serde_json::json!({"ask": "approve", "requestId": request_id});
+
+    // Alice again, under another permission set in another account: the same person.
+    let (status, step) = ask(&handler, ALICE_OPERATOR, approve.clone()).await;
+    assert_eq!((status, &step["phase"]), (200, &serde_json::json!("awaiting-approval")), "{step}");
+    // A role session Alice named "bob": automation under its role, never Bob.
+    let (_, step) = ask(&handler, ROLE_NAMED_BOB, approve.clone()).await;
+    assert_eq!(step["phase"], "awaiting-approval", "{step}");
+    // Naming Bob in the body.
+    let forged = serde_json::json!({"ask": "approve", "requestId": request_id, "approvedBy": {"type": "person", "name": "iam-user/111122223333/bob"}});
+    let (status, refused) = ask(&handler, ALICE_ADMIN, forged).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("unknown field `approvedBy`"), "{refused}");
+    // An approval on the bus naming Bob, and a request on the bus in a person's name.
+    let bus_approval = serde_json::json!({
+        "source": "warden.governance", "detail-type": "Warden Break-Glass Approved",
+        "detail": {"schemaVersion": 1, "requestId": request_id, "approvedBy": {"type": "person", "name": "iam-user/111122223333/bob"},
+                   "approvedAt": "2026-11-02T09:00:00Z"}
+    });
+    assert_eq!(handler.handle(bus_approval).await.unwrap()["status"], "rejected");
+    let mut bus_request = request("forged-1", Operation::Restore, "fraud-prod", Actor::Person("sso/alice".into()));
+    bus_request.requested_at = Timestamp::now();
+    let bus_request = serde_json::json!({"source": "warden.governance", "detail-type": "Warden Break-Glass Requested",
+                                          "detail": serde_json::to_value(&bus_request).unwrap()});
+    let rejected = handler.handle(bus_request).await.unwrap();
+    assert_eq!(rejected["status"], "rejected", "{rejected}");
+    assert!(rejected["error"].as_str().unwrap().contains("function URL"), "{rejected}");
+    assert!(sagemaker.calls().is_empty(), "nothing was called while one person tried to be two");
+
+    // Bob, signing for himself through the role whose sessions carry the user's name.
+    let (status, step) = ask(&handler, BOB_LISTED_ROLE, approve).await;
+    assert_eq!((status, &step["phase"]), (200, &serde_json::json!("done")), "{step}");
+    assert!(sagemaker.endpoint_names().is_empty(), "the approved delete ran");
+    let record = warden_app::breakglass::recorded_request(&ledger, &request_id).await.unwrap();
+    assert_eq!(record.requested_by, Actor::Person("sso/alice".into()));
+    let rejections = warden_tests::unattributed_entries(&ledger).await;
+    assert_eq!(rejections.len(), 3, "the forged body and both bus inputs are recorded as rejected");
+    let recorded = serde_json::to_string(&rejections.iter().map(|e| &e.entry).collect::<Vec<_>>()).unwrap();
+    assert!(!recorded.contains("SESSION-TOKEN-SECRET"), "a request's headers are never recorded");
+    let actors: Vec<_> = ledger.entries("fraud-detector").await.unwrap().into_iter().map(|e| e.entry.actor).collect();
+    assert!(actors.contains(&Actor::Person("iam-user/111122223333/bob".into())), "{actors:?}");
+    assert!(verify(&ledger).await.unwrap().ok());
+}
+
+/// Who may not act at all, and what a role session may not ask for.
+#[tokio::test]
+async fn the_function_url_refuses_what_it_cannot_attribute_and_automation_never_restores() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    let handler = url_handler(&ledger, &sagemaker, &notifier);
+    let restore =
+        serde_json::json!({"ask": "request", "action": "restore", "target": "fraud-prod", "reason": "all clear"});
+    let (status, step) = ask(&handler, ROLE_NAMED_BOB, restore.clone()).await;
+    assert_eq!((status, &step["phase"]), (200, &serde_json::json!("refused")), "{step}");
+    assert!(step["note"].as_str().unwrap().contains("only a person"), "{step}");
+    let (status, refused) = ask(&handler, "arn:aws:iam::111122223333:root", restore.clone()).await;
+    assert_eq!(status, 403, "{refused}");
+    let response = handler.handle(signed(ALICE_ADMIN, "GET", &restore)).await.unwrap();
+    assert_eq!(response["statusCode"], 405, "{response}");
+    let mut unsigned = signed(ALICE_ADMIN, "POST", &restore);
+    unsigned["requestContext"].as_object_mut().unwrap().remove("authorizer");
+    assert_eq!(handler.handle(unsigned).await.unwrap()["statusCode"], 403);
+    let (status, missing) =
+        ask(&handler, ALICE_ADMIN, serde_json::json!({"ask": "approve", "requestId": "manual-nope-1"})).await;
+    assert_eq!(status, 404, "{missing}");
+    let huge = serde_json::json!({"ask": "request", "action": "gate", "target": "x", "reason": "a".repeat(20_000)});
+    assert_eq!(ask(&handler, ALICE_ADMIN, huge).await.0, 413);
+    assert!(sagemaker.calls().is_empty());
     assert!(verify(&ledger).await.unwrap().ok());
 }

@@ -2,8 +2,11 @@
 //! `warden-breakglass` function (through `warden-aws`) and tests run it.
 //!
 //! `warden-breakglass` is the only function that changes SageMaker. It consumes
-//! - `Warden Break-Glass Requested` (from the detectors and from people): start or resume an action;
-//! - `Warden Break-Glass Approved`: a second person approves a destructive step;
+//! - signed requests from people at its function URL (`AuthType: AWS_IAM`): a new action, a second person's
+//!   approval, or carrying on with a recorded one ([`PersonAsk`]). The person is the SigV4-verified caller Lambda
+//!   passes ([`person_of`]), never anything in the body;
+//! - `Warden Break-Glass Requested` from the detectors (automation) over the governance bus: start or resume an
+//!   action. A request or approval on the bus that claims a person is rejected: people sign their own;
 //! - `SageMaker Endpoint State Change`: look again at the endpoint's in-flight action (verification).
 //!
 //! Each invocation drives the action until it rests: done, failed, refused, waiting for a person, or still
@@ -15,12 +18,13 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use warden_core::breakglass::{BreakGlassApproval, BreakGlassRequest};
+use warden_core::breakglass::person::person_of;
+use warden_core::breakglass::{BreakGlassRequest, PersonAsk};
 use warden_core::breakglass::{Input, Next};
 use warden_core::bus::{APPROVAL_DETAIL_TYPE, BREAK_GLASS_DETAIL_TYPE, GOVERNANCE_SOURCE};
 use warden_core::engine::plan_rejection;
 use warden_core::event::{DecodeError, bounded, shown};
-use warden_core::ledger::CommitOutcome;
+use warden_core::ledger::{Actor, CommitOutcome};
 use warden_core::time::Timestamp;
 
 use crate::breakglass::{BreakGlass, BreakGlassError, Step};
@@ -32,6 +36,9 @@ use crate::sagemaker::SageMaker;
 pub const FUNCTION_NAME: &str = "warden-breakglass";
 /// Optional: DescribeEndpoint looks per invocation while verifying (default 20, one every 3 s: a minute).
 pub const ENV_VERIFY_POLLS: &str = "WARDEN_VERIFY_POLLS";
+/// Optional, comma-separated: roles (names or ARNs) whose sessions are named after the IAM user who assumed them
+/// (their trust policies require `sts:RoleSessionName` = `${aws:username}`), so their callers count as people.
+pub const ENV_PERSON_ROLES: &str = "WARDEN_PERSON_ROLES";
 /// Every variable the break-glass function reads.
 pub const ENV_VARS: &[&str] = &[
     crate::config::ENV_TABLE,
@@ -40,7 +47,12 @@ pub const ENV_VARS: &[&str] = &[
     crate::config::ENV_KILL_SWITCH,
     crate::config::ENV_MODE,
     ENV_VERIFY_POLLS,
+    ENV_PERSON_ROLES,
 ];
+/// What the ledger names as the source of a function URL request.
+pub const FUNCTION_URL_SOURCE: &str = "warden.function-url";
+/// A function URL body is a small JSON object: anything larger is refused before it is read.
+const MAX_ASK_BYTES: usize = 16 * 1024;
 
 /// Why an invocation failed. An input this function cannot act on is not a failure: it is recorded as rejected
 /// and alerted, and the invocation succeeds (retrying the same input cannot help).
@@ -67,6 +79,8 @@ pub struct BreakGlassHandler<L, S, N> {
     pub executor: BreakGlass<L, S, N>,
     pub polls: u32,
     pub poll_interval: Duration,
+    /// `WARDEN_PERSON_ROLES`: see [`person_of`].
+    pub person_roles: Vec<String>,
 }
 
 fn now() -> Timestamp {
@@ -83,32 +97,37 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
     /// Handles one event; returns where the action rests (`ignored` for a state change with no action in flight,
     /// `rejected` for an input it cannot act on).
     pub async fn handle(&self, payload: Value) -> Result<Value, BreakGlassInvocationError> {
+        // Only the Lambda service builds a function URL event (`requestContext.http`); EventBridge's have a source.
+        if payload.pointer("/requestContext/http").is_some() {
+            return self.handle_url(&payload).await;
+        }
         let source = payload.get("source").and_then(Value::as_str).unwrap_or_default();
         let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default();
         let step = match (source, detail_type) {
             (GOVERNANCE_SOURCE, BREAK_GLASS_DETAIL_TYPE) => match detail::<BreakGlassRequest>(&payload, detail_type) {
+                // The bus carries automation's requests; a person's come signed, to the function URL.
+                Ok(request) if request.requested_by.is_human() => {
+                    let error = DecodeError::Malformed {
+                        detail_type: detail_type.to_owned(),
+                        path: "detail.requestedBy".into(),
+                        message: "a person's request comes signed to the break-glass function URL, not over the bus"
+                            .into(),
+                    };
+                    return self.reject(&error, &payload, &self.executor.actor).await;
+                }
                 Ok(request) => self.drive(&request, Input::Look).await?,
-                Err(error) => return self.reject(&error, &payload).await,
+                Err(error) => return self.reject(&error, &payload, &self.executor.actor).await,
             },
+            // Whoever can put events on the bus could name any approver: approvals come only signed.
             (GOVERNANCE_SOURCE, APPROVAL_DETAIL_TYPE) => {
-                let approval: BreakGlassApproval = match detail(&payload, detail_type) {
-                    Ok(approval) => approval,
-                    Err(error) => return self.reject(&error, &payload).await,
+                let error = DecodeError::Malformed {
+                    detail_type: detail_type.to_owned(),
+                    path: "detail-type".into(),
+                    message: "approvals come signed by the approver to the break-glass function URL, never over \
+                              the bus"
+                        .into(),
                 };
-                let request = match self.executor.request_by_id(&approval.request_id).await {
-                    Ok(request) => request,
-                    // An approval names the request an alert gave: one unknown here is a typo or another stack's.
-                    Err(BreakGlassError::UnknownRequest(id)) => {
-                        let error = DecodeError::Malformed {
-                            detail_type: detail_type.to_owned(),
-                            path: "detail.requestId".into(),
-                            message: format!("no break-glass request {:?} on record", bounded(&id, 128)),
-                        };
-                        return self.reject(&error, &payload).await;
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                self.drive(&request, Input::Approve { by: &approval.approved_by }).await?
+                return self.reject(&error, &payload, &self.executor.actor).await;
             }
             ("aws.sagemaker", "SageMaker Endpoint State Change") => {
                 let Some(name) = payload.pointer("/detail/EndpointName").and_then(Value::as_str) else {
@@ -117,7 +136,7 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
                         path: "detail.EndpointName".into(),
                         message: "missing".into(),
                     };
-                    return self.reject(&error, &payload).await;
+                    return self.reject(&error, &payload, &self.executor.actor).await;
                 };
                 match self.executor.request_holding(name).await? {
                     Some(request) => self.drive(&request, Input::Look).await?,
@@ -127,18 +146,130 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
             // A misrouted event (check the event rule).
             _ => {
                 let error = DecodeError::Unsupported { event_source: shown(source), detail_type: shown(detail_type) };
-                return self.reject(&error, &payload).await;
+                return self.reject(&error, &payload, &self.executor.actor).await;
             }
         };
         Ok(outcome(&step))
     }
 
+    /// A person's signed request at the function URL: answered with an HTTP response (the step, or why not).
+    async fn handle_url(&self, payload: &Value) -> Result<Value, BreakGlassInvocationError> {
+        let text = |pointer: &str| payload.pointer(pointer).and_then(Value::as_str);
+        // What the ledger keeps of a refused request: who, and a digest of what they sent (never the headers,
+        // which carry the signature and session token).
+        let envelope = json!({
+            "id": text("/requestContext/requestId").unwrap_or_default(),
+            "source": FUNCTION_URL_SOURCE,
+            "detail-type": "Break-Glass Ask",
+        });
+        let refuse = |status: u16, path: &str, message: String| {
+            let error =
+                DecodeError::Malformed { detail_type: "function URL request".into(), path: path.into(), message };
+            (status, error)
+        };
+        let body = text("/body").unwrap_or_default();
+        let Some(caller) = text("/requestContext/authorizer/iam/userArn") else {
+            // No IAM authorizer: the URL is not `AWS_IAM`, and nobody can say who is asking.
+            let (status, error) = refuse(
+                403,
+                "requestContext.authorizer.iam",
+                "no signed caller: the function URL must use AuthType AWS_IAM".into(),
+            );
+            return self.refuse_url(status, &error, body, &envelope, &self.executor.actor).await;
+        };
+        let actor = match person_of(caller, &self.person_roles) {
+            Ok(actor) => actor,
+            Err(refused) => {
+                let (status, error) = refuse(403, "requestContext.authorizer.iam.userArn", refused.to_string());
+                return self
+                    .refuse_url(status, &error, &format!("{caller}\n{body}"), &envelope, &self.executor.actor)
+                    .await;
+            }
+        };
+        let signed = format!("{caller}\n{body}");
+        let method = text("/requestContext/http/method").unwrap_or_default();
+        let checked = if method != "POST" {
+            Err(refuse(405, "requestContext.http.method", format!("{} instead of POST", shown(method))))
+        } else if payload.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+            Err(refuse(415, "body", "send the body as JSON (content-type: application/json)".into()))
+        } else if body.len() > MAX_ASK_BYTES {
+            Err(refuse(413, "body", format!("{} bytes; an ask is at most {MAX_ASK_BYTES}", body.len())))
+        } else {
+            serde_json::from_str::<PersonAsk>(body).map_err(|e| refuse(400, "body", bounded(&e.to_string(), 256)))
+        };
+        let ask = match checked {
+            Ok(ask) => ask,
+            Err((status, error)) => return self.refuse_url(status, &error, &signed, &envelope, &actor).await,
+        };
+        let (request, input) = match &ask {
+            PersonAsk::Request { action, target, config, reason } => {
+                (BreakGlassRequest::by_hand(*action, target, config.clone(), reason, actor.clone(), now()), Input::Look)
+            }
+            PersonAsk::Approve { request_id } | PersonAsk::Resume { request_id } => {
+                let request = match self.executor.request_by_id(request_id).await {
+                    Ok(request) => request,
+                    Err(BreakGlassError::UnknownRequest(id)) => {
+                        let message = format!("no break-glass request {:?} on record", bounded(&id, 128));
+                        let (status, error) = refuse(404, "body.requestId", message);
+                        return self.refuse_url(status, &error, &signed, &envelope, &actor).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                let input = match ask {
+                    PersonAsk::Approve { .. } => Input::Approve { by: &actor },
+                    _ => Input::Look,
+                };
+                (request, input)
+            }
+        };
+        tracing::info!(caller = %actor, request_id = %request.request_id, "signed break-glass ask");
+        match self.drive(&request, input).await {
+            Ok(step) => Ok(http(200, outcome(&step))),
+            // No redelivery for a person's call: they carry on with `resume` when the endpoint is free.
+            Err(BreakGlassError::RetryLater(why)) => Ok(http(
+                503,
+                json!({"request_id": request.request_id, "retry": why,
+                       "resume": format!("warden break-glass resume {} --url URL", request.request_id)}),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records a refused function URL request like any rejected input, and answers it.
+    async fn refuse_url(
+        &self,
+        status: u16,
+        error: &DecodeError,
+        signed: &str,
+        envelope: &Value,
+        by: &Actor,
+    ) -> Result<Value, BreakGlassInvocationError> {
+        let mut recorded = self.record_rejection(error, signed.as_bytes(), envelope, by).await?;
+        recorded["statusCode"] = json!(status);
+        Ok(http(status, recorded))
+    }
+
     /// Records an input this function cannot act on, as the detectors do (the error and a digest of the body,
     /// once per body), and alerts once: someone's break-glass request may have gone nowhere.
-    async fn reject(&self, error: &DecodeError, payload: &Value) -> Result<Value, BreakGlassInvocationError> {
+    async fn reject(
+        &self,
+        error: &DecodeError,
+        payload: &Value,
+        by: &Actor,
+    ) -> Result<Value, BreakGlassInvocationError> {
         let body = serde_json::to_vec(payload).unwrap_or_default();
+        self.record_rejection(error, &body, payload, by).await
+    }
+
+    async fn record_rejection(
+        &self,
+        error: &DecodeError,
+        body: &[u8],
+        envelope: &Value,
+        by: &Actor,
+    ) -> Result<Value, BreakGlassInvocationError> {
         let executor = &self.executor;
-        let (commit, mut report) = plan_rejection(error, &body, &executor.actor, now(), payload);
+        let (commit, mut report) = plan_rejection(error, body, by, now(), envelope);
         if let CommitOutcome::Duplicate { original } =
             executor.ledger.commit(commit).await.map_err(BreakGlassError::from)?
         {
@@ -174,6 +305,11 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
     }
 }
 
+/// A function URL response: Lambda returns `statusCode` and `body` to the caller as given.
+fn http(status: u16, body: Value) -> Value {
+    json!({"statusCode": status, "headers": {"content-type": "application/json"}, "body": body.to_string()})
+}
+
 fn outcome(step: &Step) -> Value {
     let record = step.record.as_ref();
     json!({
@@ -194,4 +330,11 @@ pub fn verify_polls(lookup: &impl Fn(&str) -> Option<String>) -> Result<u32, Con
         }),
         None => Ok(20),
     }
+}
+
+/// The roles whose sessions count as people (`WARDEN_PERSON_ROLES`, comma-separated; empty: none).
+pub fn person_roles(lookup: &impl Fn(&str) -> Option<String>) -> Vec<String> {
+    lookup(ENV_PERSON_ROLES)
+        .map(|text| text.split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
 }

@@ -31,7 +31,7 @@ pub async fn set_kill_switch<L: Ledger>(
     by: Actor,
     now: Timestamp,
 ) -> Result<KillSwitch, LedgerError> {
-    if !matches!(by, Actor::Person(_)) {
+    if !by.is_human() {
         return Err(LedgerError::Invalid("only a person may set the kill switch".into()));
     }
     if reason.trim().is_empty() {

@@ -7,7 +7,7 @@ use serde_json::Value;
 use warden_app::breakglass::BreakGlass;
 use warden_app::config::{ConfigError, common_config};
 use warden_app::effects::Notifier;
-use warden_app::inbox::{BreakGlassHandler, FUNCTION_NAME, verify_polls};
+use warden_app::inbox::{BreakGlassHandler, FUNCTION_NAME, person_roles, verify_polls};
 use warden_app::ledger::Ledger;
 use warden_app::sagemaker::SageMaker;
 use warden_core::ledger::Actor;
@@ -32,7 +32,12 @@ pub async fn aws_handler() -> Result<AwsBreakGlassHandler, ConfigError> {
         &policy,
         Actor::Automation(FUNCTION_NAME.to_owned()),
     );
-    Ok(BreakGlassHandler { executor, polls, poll_interval: Duration::from_secs(3) })
+    Ok(BreakGlassHandler {
+        executor,
+        polls,
+        poll_interval: Duration::from_secs(3),
+        person_roles: person_roles(&lookup),
+    })
 }
 
 impl<L: Ledger, S: SageMaker, N: Notifier> Invoke for BreakGlassHandler<L, S, N> {

@@ -55,7 +55,7 @@ pub fn duty(body: &EntryBody, actor: &Actor) -> &'static str {
         (EntryBody::Decision { .. }, _) => {
             "EU AI Act Art. 12(2) and Art. 14(4)(a): the monitoring outcome and the rule that decided it"
         }
-        (EntryBody::Action { .. } | EntryBody::BreakGlass { .. }, Actor::Person(_)) => {
+        (EntryBody::Action { .. } | EntryBody::BreakGlass { .. }, Actor::Person(_) | Actor::Direct(_)) => {
             "EU AI Act Art. 14(4)(d)-(e): a person overriding, intervening in or stopping the system"
         }
         (EntryBody::Action { .. } | EntryBody::BreakGlass { .. }, Actor::Automation(_)) => {

@@ -130,13 +130,21 @@ fn automation() -> Actor {
 }
 
 /// Every input the machine can receive.
-fn inputs<'a>(bob: &'a Actor, alice: &'a Actor, automation: &'a Actor) -> Vec<(&'static str, Input<'a>)> {
+fn inputs(actors: &[Actor; 5]) -> Vec<(&'static str, Input<'_>)> {
+    let [bob, alice, automation, bob_direct, alice_direct] = actors;
     vec![
         ("look", Input::Look),
         ("approval by a second person", Input::Approve { by: bob }),
         ("approval by the requester", Input::Approve { by: alice }),
         ("approval by automation", Input::Approve { by: automation }),
+        // `--here` names its caller from STS: never one of the two people, whoever it is.
+        ("approval by a second person acting directly", Input::Approve { by: bob_direct }),
+        ("approval by the requester acting directly", Input::Approve { by: alice_direct }),
     ]
+}
+
+fn actors() -> [Actor; 5] {
+    [bob(), alice(), automation(), Actor::Direct("bob".into()), Actor::Direct("alice".into())]
 }
 
 fn releases_the_lock(m: &Move) -> bool {
@@ -147,10 +155,11 @@ fn releases_the_lock(m: &Move) -> bool {
 fn every_phase_input_and_observation_keeps_the_invariants() {
     let settings = Settings::default();
     let switches = Switches { settings: &settings, kill_switch: false };
-    let (bob, alice, automation) = (bob(), alice(), automation());
+    let actors = actors();
+    let bob = bob();
     let mut cells = 0;
     for phase in PHASES {
-        for (input_name, input) in inputs(&bob, &alice, &automation) {
+        for (input_name, input) in inputs(&actors) {
             for (seen, observed) in observations() {
                 cells += 1;
                 let cell = format!("{phase} × {input_name} × {seen}");
@@ -190,7 +199,7 @@ fn every_phase_input_and_observation_keeps_the_invariants() {
             }
         }
     }
-    assert_eq!(cells, 8 * 4 * 7);
+    assert_eq!(cells, 8 * 6 * 7);
 }
 
 #[test]
@@ -254,4 +263,30 @@ fn the_kill_switch_refuses_before_the_call_and_an_expired_approval_refuses_on_th
     let late_approval =
         decide(&request(), &Input::Approve { by: &bob }, &facts(Phase::AwaitingApproval), &observed, &switches, at(31));
     assert_eq!(late_approval.record.map(|r| r.phase), Some(Phase::Refused));
+}
+
+#[test]
+fn only_a_human_releases_or_restores_and_a_role_s_chosen_session_name_is_not_one() {
+    let role = crate::breakglass::person::person_of("arn:aws:sts::111122223333:assumed-role/Deployer/alice", &[]);
+    let cases = [
+        (Actor::Person("sso/alice".into()), true),
+        (Actor::Direct("sso/alice".into()), true),
+        (automation(), false),
+        (role.unwrap_or_else(|e| panic!("{e}")), false),
+    ];
+    for (operation, target) in [
+        (Operation::Release, "arn:aws:sagemaker:us-east-1:111122223333:model-package/credit/3"),
+        (Operation::Restore, ENDPOINT),
+    ] {
+        for (by, allowed) in &cases {
+            let asked = BreakGlassRequest {
+                action: operation,
+                target: target.into(),
+                config: None,
+                requested_by: by.clone(),
+                ..request()
+            };
+            assert_eq!(validate(&asked).is_ok(), *allowed, "{operation} by {by}: {:?}", validate(&asked));
+        }
+    }
 }

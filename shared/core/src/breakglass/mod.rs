@@ -23,6 +23,7 @@ pub mod alerts;
 #[allow(clippy::panic, clippy::unwrap_used)]
 mod machine_tests;
 pub mod observation;
+pub mod person;
 mod planning;
 pub mod records;
 pub mod request;
@@ -38,7 +39,7 @@ pub use records::{
     ACCOUNT_WINDOW_KEY, ActionRecord, Facts, KILL_SWITCH_KEY, KillSwitch, Lock, Versioned, Window, action_key,
     change_key, lock_key, window_key,
 };
-pub use request::{BreakGlassApproval, BreakGlassRequest};
+pub use request::{BreakGlassApproval, BreakGlassRequest, PersonAsk};
 
 /// Endpoint tag that names the variant a cutoff shifts all traffic to.
 pub const TAG_FALLBACK_VARIANT: &str = "warden:fallback-variant";
@@ -425,11 +426,11 @@ fn validate(request: &BreakGlassRequest) -> Result<(), String> {
     if !request.action.on_endpoint() && !is_package {
         return Err(format!("{} targets a model package, not {}", request.action, request.target));
     }
-    if request.action == Operation::Release && !matches!(request.requested_by, Actor::Person(_)) {
+    if request.action == Operation::Release && !request.requested_by.is_human() {
         return Err("release re-approves a model package: only a person may ask for it".into());
     }
     // Automation may contain (gate, roll back, cut off) as the policy allows; undoing a containment is a person's.
-    if request.action == Operation::Restore && !matches!(request.requested_by, Actor::Person(_)) {
+    if request.action == Operation::Restore && !request.requested_by.is_human() {
         return Err("restore undoes a containment: only a person may ask for it".into());
     }
     Ok(())
@@ -444,8 +445,9 @@ fn approve(
     switches: &Switches<'_>,
     now: Timestamp,
 ) -> Move {
-    if !matches!(by, Actor::Person(_)) || *by == record.request.requested_by {
-        // Not an approval that counts: record nothing, keep waiting.
+    if !matches!(by, Actor::Person(_)) || by.same_human(&record.request.requested_by) {
+        // Not an approval that counts (automation, someone acting directly, or the requester): record nothing,
+        // keep waiting.
         return stay(Next::Stop);
     }
     if record.approval_expires_at.is_some_and(|expires| now > expires) {

@@ -75,3 +75,51 @@ impl BreakGlassApproval {
         Self { schema_version: SCHEMA_VERSION, request_id: request_id.to_owned(), approved_by, approved_at }
     }
 }
+
+/// What a person asks of the break-glass function URL: the body of a signed POST. It never names a person (the
+/// signature does) and unknown fields are refused, so a body that tries to (`requestedBy`, `approvedBy`) is rejected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "ask", rename_all = "kebab-case", rename_all_fields = "camelCase", deny_unknown_fields)]
+pub enum PersonAsk {
+    /// A new action.
+    Request { action: Operation, target: String, config: Option<String>, reason: String },
+    /// Approve a recorded request's destructive step (a second person).
+    Approve { request_id: String },
+    /// Carry on with a recorded request (one that stalled or waited for a busy endpoint): never a second action.
+    Resume { request_id: String },
+}
+
+impl PersonAsk {
+    /// The request id an approval or resume names.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::Request { .. } => None,
+            Self::Approve { request_id } | Self::Resume { request_id } => Some(request_id),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ask_that_names_a_person_is_refused() {
+        let ask: PersonAsk = serde_json::from_str(r#"{"ask":"approve","requestId":"manual-1-1"}"#).unwrap();
+        assert_eq!(ask.request_id(), Some("manual-1-1"));
+        let request: PersonAsk = serde_json::from_str(
+            r#"{"ask":"request","action":"cutoff","target":"ep","config":null,"reason":"PII leak"}"#,
+        )
+        .unwrap();
+        assert!(matches!(request, PersonAsk::Request { action: Operation::Cutoff, .. }));
+        for forged in [
+            r#"{"ask":"approve","requestId":"manual-1-1","approvedBy":{"type":"person","name":"bob"}}"#,
+            r#"{"ask":"request","action":"cutoff","target":"ep","reason":"x","requestedBy":"bob"}"#,
+            r#"{"ask":"approve","requestId":"manual-1-1","actor":"bob"}"#,
+        ] {
+            let error = serde_json::from_str::<PersonAsk>(forged).unwrap_err().to_string();
+            assert!(error.contains("unknown field"), "{forged}: {error}");
+        }
+    }
+}

@@ -52,8 +52,20 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 pub enum Actor {
     /// Warden itself, naming the component (`warden-cli replay`, a Lambda function).
     Automation(String),
-    /// A named person.
+    /// A person AWS authenticated at the break-glass function URL (SigV4), one human per identity: see
+    /// [`crate::breakglass::person`]. Only a person approves a destructive step.
     Person(String),
+    /// Someone acting from their own machine with their own credentials (`--here`, the kill switch from the CLI),
+    /// named by STS (or by `--actor` on a local ledger). May ask for anything a person may, but never counts as
+    /// one of the two people of an approval: nothing outside the function checked who they are.
+    Direct(String),
+}
+
+impl Actor {
+    /// A person's request, by either route (`release` and `restore` need one).
+    pub fn is_human(&self) -> bool {
+        matches!(self, Self::Person(_) | Self::Direct(_))
+    }
 }
 
 impl std::fmt::Display for Actor {
@@ -61,6 +73,7 @@ impl std::fmt::Display for Actor {
         match self {
             Self::Automation(name) => write!(f, "automation:{name}"),
             Self::Person(name) => write!(f, "person:{name}"),
+            Self::Direct(name) => write!(f, "direct:{name}"),
         }
     }
 }
