@@ -1,5 +1,6 @@
 //! `warden break-glass ...` and `warden status`: a person acting on an endpoint or model package, approving a
-//! pending step, or looking before they act. Wiring only: the request, the state machine and the status come
+//! pending step, or looking before they act. The normal way is a signed call to the break-glass function URL
+//! (the function records who AWS says signed it); `--here` is the last resort, recorded as a direct action. Wiring only: the request, the state machine and the status come
 //! from `warden-core`; AWS from `warden-aws`.
 
 use std::io::Write;
@@ -7,55 +8,22 @@ use std::time::Duration;
 
 use serde::Serialize;
 use warden_app::breakglass::{BreakGlass, BreakGlassError, Step, recorded_request};
-use warden_app::effects::{EffectError, MemoryNotifier, Notifier, Publisher};
+use warden_app::effects::{EffectError, MemoryNotifier, Notifier};
 use warden_app::ledger::Ledger;
 use warden_aws::clients::AwsClients;
+use warden_aws::function_url::post_signed;
 use warden_aws::sns::SnsNotifier;
 use warden_core::action::{Operation, Phase};
 use warden_core::breakglass::alerts::status_command;
-use warden_core::breakglass::{BreakGlassApproval, BreakGlassRequest};
+use warden_core::breakglass::person::person_of;
+use warden_core::breakglass::{BreakGlassRequest, PersonAsk};
 use warden_core::breakglass::{Input, Next};
-use warden_core::bus::BusEvent;
+use warden_core::event::bounded;
 use warden_core::ledger::Actor;
 use warden_core::notify::Alert;
 
 use crate::commands::{CommandResult, Failure, describe_ledger, engine, now};
 use crate::{Delivery, EXIT_REJECTED, Global};
-
-/// What a person submits.
-pub enum Submission {
-    /// A new request.
-    Request(BreakGlassRequest),
-    /// A second person's approval of a recorded request.
-    Approval(BreakGlassApproval),
-    /// Carrying on with a recorded request (one `--here` stopped waiting for, or one that stalled), by `by`.
-    Resume { request: BreakGlassRequest, by: Actor },
-}
-
-impl Submission {
-    fn event(&self) -> BusEvent {
-        match self {
-            Self::Request(request) | Self::Resume { request, .. } => request.event(),
-            Self::Approval(approval) => approval.event(),
-        }
-    }
-
-    fn request_id(&self) -> &str {
-        match self {
-            Self::Request(request) | Self::Resume { request, .. } => &request.request_id,
-            Self::Approval(approval) => &approval.request_id,
-        }
-    }
-
-    /// Who the ledger records for the steps this submission moves.
-    fn actor(&self) -> &Actor {
-        match self {
-            Self::Request(request) => &request.requested_by,
-            Self::Approval(approval) => &approval.approved_by,
-            Self::Resume { by, .. } => by,
-        }
-    }
-}
 
 /// The request `request_id` names, from the command's ledger.
 async fn recorded<L: Ledger>(global: &Global, ledger: &L, request_id: &str) -> Result<BreakGlassRequest, Failure> {
@@ -93,10 +61,9 @@ pub async fn request(
     if target.trim().is_empty() {
         return Err(Failure::Message(format!("{operation} needs a target: the endpoint or model package is empty")));
     }
-    let clients = AwsClients::from_env().await;
-    let actor = who(global, &clients).await?;
-    let request = BreakGlassRequest::by_hand(operation, target, config, reason, actor, now());
-    submit(global, send, &clients, Submission::Request(request)).await
+    let ask =
+        PersonAsk::Request { action: operation, target: target.trim().to_owned(), config, reason: reason.to_owned() };
+    deliver(global, send, ask).await
 }
 
 /// `warden break-glass approve REQUEST_ID`.
@@ -104,84 +71,123 @@ pub async fn approve(global: &Global, request_id: &str, send: &Delivery) -> Comm
     if request_id.trim().is_empty() {
         return Err(Failure::Message("approve needs the request id the alert names".into()));
     }
-    let clients = AwsClients::from_env().await;
-    let actor = who(global, &clients).await?;
-    let approval = BreakGlassApproval::new(request_id.trim(), actor, now());
-    submit(global, send, &clients, Submission::Approval(approval)).await
+    deliver(global, send, PersonAsk::Approve { request_id: request_id.trim().to_owned() }).await
 }
 
 /// `warden break-glass resume REQUEST_ID`: the recorded request again, with the same id (never a second action).
 pub async fn resume(global: &Global, request_id: &str, send: &Delivery) -> CommandResult {
-    // The ledger is opened only to read the request: `--here` opens it again (the embedded one allows one opener).
-    let request = {
-        let engine = engine(global).await?;
-        recorded(global, engine.ledger(), request_id.trim()).await?
-    };
-    let clients = AwsClients::from_env().await;
-    let by = who(global, &clients).await?;
-    submit(global, send, &clients, Submission::Resume { request, by }).await
-}
-
-/// The person acting: `--actor`, else the caller's AWS identity. Never automation: the ledger must name them.
-async fn who(global: &Global, clients: &AwsClients) -> Result<Actor, Failure> {
-    if let Some(name) = &global.actor {
-        return Ok(Actor::Person(name.clone()));
+    if request_id.trim().is_empty() {
+        return Err(Failure::Message("resume needs the request id the alert or `warden status` names".into()));
     }
-    clients.caller_arn().await.map(Actor::Person).map_err(|e| {
-        Failure::Message(format!("cannot tell who is acting: pass --actor NAME, or configure AWS credentials ({e})"))
-    })
+    deliver(global, send, PersonAsk::Resume { request_id: request_id.trim().to_owned() }).await
 }
 
-/// Where the submission goes: printed, sent to the break-glass function's bus, or carried out from here.
-async fn submit(global: &Global, send: &Delivery, clients: &AwsClients, submission: Submission) -> CommandResult {
+/// Where the ask goes: printed, signed to the break-glass function URL, or carried out from here.
+async fn deliver(global: &Global, send: &Delivery, ask: PersonAsk) -> CommandResult {
     if send.print {
-        // A resumed request keeps its event id: EventBridge consumers see a redelivery, not a new event.
-        let id = match &submission {
-            Submission::Request(request) | Submission::Resume { request, .. } => request.request_id.clone(),
-            Submission::Approval(approval) => format!("approval-{}", approval.request_id),
-        };
-        let envelope = submission.event().envelope(&id, now());
-        println!("{}", if global.json { envelope.to_string() } else { serde_json::to_string_pretty(&envelope)? });
+        println!("{}", if global.json { serde_json::to_string(&ask)? } else { serde_json::to_string_pretty(&ask)? });
         return Ok(0);
     }
+    if let Some(url) = send.url.as_deref().filter(|u| !u.trim().is_empty()) {
+        return over_url(global, url.trim(), &ask).await;
+    }
     if send.here {
-        return carry_out(global, send, clients, submission).await;
+        return here(global, send, ask).await;
     }
-    let Some(bus) = send.bus.as_deref().filter(|b| !b.trim().is_empty()) else {
-        return Err(Failure::Message(
-            "say where the request goes: --bus NAME (or WARDEN_EVENT_BUS_NAME) sends it to the break-glass \
-             function, --here carries it out from this machine, --print only prints it"
-                .into(),
-        ));
-    };
-    let event = submission.event();
-    clients
-        .publisher(bus)
-        .publish(std::slice::from_ref(&event))
-        .await
-        .map_err(|e| Failure::Message(format!("not sent: {e}")))?;
-    let follow = follow_up(&submission);
-    if global.json {
-        println!(
-            "{}",
-            serde_json::json!({"sent": event.detail_type, "bus": bus, "request_id": submission.request_id(), "follow": follow})
-        );
-    } else {
-        println!("sent {} for request {} to bus {bus}", event.detail_type, submission.request_id());
-        if let Some(follow) = follow {
-            println!("follow it: {follow}");
-        }
-    }
-    Ok(0)
+    Err(Failure::Message(
+        "say where it goes: --url URL (or WARDEN_BREAKGLASS_URL) signs it to the break-glass function, --here \
+         carries it out from this machine (last resort), --print only prints it"
+            .into(),
+    ))
 }
 
-fn follow_up(submission: &Submission) -> Option<String> {
-    match submission {
-        Submission::Request(request) | Submission::Resume { request, .. } => {
-            Some(status_command(request.action, &request.target))
+/// Sends the ask to the break-glass function URL, signed with the caller's credentials, and prints its answer.
+async fn over_url(global: &Global, url: &str, ask: &PersonAsk) -> CommandResult {
+    let body = serde_json::to_string(ask)?;
+    let answer = post_signed(url, &body).await.map_err(|e| Failure::Message(format!("not sent: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&answer.body).unwrap_or_else(|_| serde_json::json!({"error": answer.body}));
+    let text = |field: &str| value.get(field).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+    match answer.status {
+        200 => {
+            if global.json {
+                println!("{value}");
+            } else {
+                let note = Some(text("note")).filter(|n| !n.is_empty()).map(|n| format!(" ({n})")).unwrap_or_default();
+                println!("request {}: {}{note}", text("request_id"), text("phase"));
+                if value["still_verifying"] == true {
+                    println!("still verifying: the endpoint's next state change finishes it");
+                }
+            }
+            Ok(match text("phase").as_str() {
+                "failed" | "refused" => EXIT_REJECTED,
+                _ => 0,
+            })
         }
-        Submission::Approval(_) => None,
+        503 => Err(Failure::Message(format!(
+            "nothing changed on SageMaker yet ({}); request {} is recorded: carry on with `warden break-glass resume {} --url {url}`",
+            text("retry"),
+            text("request_id"),
+            text("request_id")
+        ))),
+        403 if value.get("error").is_none() => Err(Failure::Message(format!(
+            "the function URL refused your signature (403): your role needs lambda:InvokeFunctionUrl and \
+             lambda:InvokeFunction on it ({})",
+            bounded(&answer.body, 200)
+        ))),
+        status => Err(Failure::Message(format!(
+            "the break-glass function refused it ({status}): {}",
+            Some(text("error")).filter(|e| !e.is_empty()).unwrap_or_else(|| bounded(&answer.body, 300))
+        ))),
     }
+}
+
+/// The last resort: the state machine run from this machine, as the caller STS names (a direct action).
+async fn here(global: &Global, send: &Delivery, ask: PersonAsk) -> CommandResult {
+    // Checked before anything is recorded: a bad topic found at the first alert would leave the action half told.
+    if let Some(topic) = send.topic.as_deref().filter(|t| !t.starts_with("arn:")) {
+        return Err(Failure::Message(format!("--topic {topic:?} is not an SNS topic ARN")));
+    }
+    if global.actor.is_some() {
+        return Err(Failure::Message(
+            "--actor cannot name who acts with --here: the ledger records the caller AWS names".into(),
+        ));
+    }
+    let (action, target, config, reason) = match ask {
+        PersonAsk::Approve { .. } => {
+            return Err(Failure::Message(
+                "an approval counts only when the approver signs it to the break-glass function URL (--url): one \
+                 made --here is never one of the two people"
+                    .into(),
+            ));
+        }
+        PersonAsk::Request { action, target, config, reason } => (action, target, config, reason),
+        PersonAsk::Resume { request_id } => {
+            // The ledger is opened only to read the request: carrying out opens it again (one embedded opener).
+            let request = {
+                let engine = engine(global).await?;
+                recorded(global, engine.ledger(), &request_id).await?
+            };
+            let clients = AwsClients::from_env().await;
+            let by = direct_caller(&clients).await?;
+            return carry_out(global, send, &clients, request, by).await;
+        }
+    };
+    let clients = AwsClients::from_env().await;
+    let by = direct_caller(&clients).await?;
+    let request = BreakGlassRequest::by_hand(action, &target, config, &reason, by.clone(), now());
+    carry_out(global, send, &clients, request, by).await
+}
+
+/// Who acts `--here`: the caller STS names, as a direct actor (one identity per human where the ARN tells one).
+async fn direct_caller(clients: &AwsClients) -> Result<Actor, Failure> {
+    let arn = clients.caller_arn().await.map_err(|e| {
+        Failure::Message(format!("cannot tell who is acting: configure AWS credentials for the operator role ({e})"))
+    })?;
+    Ok(match person_of(&arn, &[]) {
+        Ok(Actor::Person(id)) => Actor::Direct(id),
+        _ => Actor::Direct(arn),
+    })
 }
 
 /// Alerts of an action carried out from here: to the team's topic, or printed.
@@ -213,26 +219,21 @@ struct Carried<'a> {
 
 /// Runs the break-glass state machine from here: against this command's ledger and the caller's SageMaker,
 /// with the same locks, limits and records as the function, so the two never act twice on one endpoint.
-async fn carry_out(global: &Global, send: &Delivery, clients: &AwsClients, submission: Submission) -> CommandResult {
-    // Checked before anything is recorded: a bad topic found at the first alert would leave the action half told.
-    if let Some(topic) = send.topic.as_deref().filter(|t| !t.starts_with("arn:")) {
-        return Err(Failure::Message(format!("--topic {topic:?} is not an SNS topic ARN")));
-    }
+async fn carry_out(
+    global: &Global,
+    send: &Delivery,
+    clients: &AwsClients,
+    request: BreakGlassRequest,
+    by: Actor,
+) -> CommandResult {
     let engine = engine(global).await?;
     let policy = engine.policy();
     let alerts = match &send.topic {
         Some(topic) => Alerts::Topic(clients.notifier(topic)),
         None => Alerts::Printed(MemoryNotifier::default()),
     };
-    let executor =
-        BreakGlass::from_policy(engine.ledger(), clients.sagemaker(), &alerts, policy, submission.actor().clone());
-    let (request, input) = match &submission {
-        Submission::Request(request) | Submission::Resume { request, .. } => (request.clone(), Input::Look),
-        Submission::Approval(approval) => (
-            recorded(global, engine.ledger(), &approval.request_id).await?,
-            Input::Approve { by: &approval.approved_by },
-        ),
-    };
+    let executor = BreakGlass::from_policy(engine.ledger(), clients.sagemaker(), &alerts, policy, by);
+    let input = Input::Look;
     let interval = Duration::from_secs_f64(send.poll_seconds);
     let pause = |_| tokio::time::sleep(interval);
     // A busy endpoint (another update in progress) is waited for here, as Lambda's redelivery does for the function.

@@ -52,7 +52,8 @@ pub struct Global {
     /// Machine-readable output: one JSON object per line.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Record actions as taken by this person instead of by automation.
+    /// Your name, for commands that write an embedded (local) ledger as you: the kill switch, imports. It never
+    /// names who acts on AWS: break-glass records the person AWS authenticates.
     #[arg(long, global = true, value_name = "NAME")]
     pub actor: Option<String>,
 }
@@ -144,19 +145,21 @@ pub struct Act {
     delivery: Delivery,
 }
 
-/// Where a break-glass request or approval goes. One of --bus (the normal way), --here or --print.
+/// Where a break-glass request or approval goes. One of --url (the normal way), --here or --print.
 #[derive(Debug, Args)]
 pub struct Delivery {
-    /// Send it to the break-glass function over this EventBridge bus.
-    #[arg(long, value_name = "NAME", env = "WARDEN_EVENT_BUS_NAME")]
-    pub bus: Option<String>,
-    /// Carry it out from this machine now, against this command's ledger (--ledger or --table) and SageMaker
-    /// (the standard AWS environment), with the same locks and limits as the function: for when the function
-    /// cannot.
-    #[arg(long, conflicts_with = "print")]
+    /// Send it, signed with your AWS credentials (SigV4), to the break-glass function URL (the stack's
+    /// BreakGlassUrl output): the function records the person AWS authenticates.
+    #[arg(long, value_name = "URL", env = "WARDEN_BREAKGLASS_URL")]
+    pub url: Option<String>,
+    /// Last resort, for when the function cannot act: carry it out from this machine now, against this
+    /// command's ledger (--ledger or --table) and SageMaker, with the same locks and limits as the function. Needs
+    /// the stack's operator role; recorded and alerted as a direct action by the caller STS names, and never
+    /// counts as one of the two people of an approval.
+    #[arg(long, conflicts_with_all = ["print", "url"])]
     pub here: bool,
-    /// Only print the event (as the function receives it).
-    #[arg(long)]
+    /// Only print the body the function URL would receive.
+    #[arg(long, conflicts_with = "url")]
     pub print: bool,
     /// With --here: the SNS topic for the alerts (printed when omitted).
     #[arg(long, value_name = "ARN", requires = "here")]
@@ -219,7 +222,7 @@ enum BreakGlassCommand {
         act: Act,
     },
     /// Carry on with a recorded request, by its id: one `--here` stopped waiting for, or one that stalled. The
-    /// same request again (never a second action); with --bus, its event is sent again.
+    /// same request again (never a second action).
     Resume {
         /// The request id (from the alert, `warden status` or the command that started it).
         #[arg(value_name = "REQUEST_ID")]

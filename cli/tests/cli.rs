@@ -361,23 +361,23 @@ fn status_shows_what_the_inventory_knows_and_names_an_unknown_target() {
 #[test]
 fn a_break_glass_request_prints_as_the_function_receives_it_and_says_where_it_could_go() {
     let dir = tempdir();
-    let args =
-        ["--actor", "alice", "break-glass", "cutoff", "--endpoint", "fraud-detector-prod", "--reason", "PII leak"];
+    let args = ["break-glass", "cutoff", "--endpoint", "fraud-detector-prod", "--reason", "PII leak"];
     let printed = warden(dir.path(), &[&args[..], &["--print", "--json"]].concat());
     assert_eq!(printed.status.code(), Some(0), "{}", stderr(&printed));
-    let event = &json_lines(&printed)[0];
+    // The body the function URL receives: what is asked, never who asks (the signature says that).
+    let ask = &json_lines(&printed)[0];
     assert_eq!(
-        (event["source"].as_str(), event["detail-type"].as_str()),
-        (Some("warden.governance"), Some("Warden Break-Glass Requested"))
+        ask,
+        &serde_json::json!({"ask": "request", "action": "cutoff", "target": "fraud-detector-prod", "config": null, "reason": "PII leak"})
     );
-    assert_eq!(event["detail"]["action"], "cutoff");
-    assert_eq!(event["detail"]["requestedBy"], serde_json::json!({"type": "person", "name": "alice"}));
-    assert!(event["detail"]["requestId"].as_str().is_some_and(|id| id.starts_with("manual-")), "{event}");
 
     let nowhere =
-        Command::new(env!("CARGO_BIN_EXE_warden")).args(args).env_remove("WARDEN_EVENT_BUS_NAME").output().unwrap();
+        Command::new(env!("CARGO_BIN_EXE_warden")).args(args).env_remove("WARDEN_BREAKGLASS_URL").output().unwrap();
     assert_eq!(nowhere.status.code(), Some(2));
-    assert!(stderr(&nowhere).contains("--bus NAME"), "{}", stderr(&nowhere));
+    assert!(stderr(&nowhere).contains("--url URL"), "{}", stderr(&nowhere));
+    let not_a_url = warden(dir.path(), &[&args[..], &["--url", "ftp://example.com/"]].concat());
+    assert_eq!(not_a_url.status.code(), Some(2));
+    assert!(stderr(&not_a_url).contains("is not an http(s) URL"), "{}", stderr(&not_a_url));
     let bad_topic = warden(dir.path(), &[&args[..], &["--here", "--topic", "alerts"]].concat());
     assert_eq!(bad_topic.status.code(), Some(2));
     assert!(stderr(&bad_topic).contains("--topic \"alerts\" is not an SNS topic ARN"), "{}", stderr(&bad_topic));
@@ -536,7 +536,7 @@ fn the_kill_switch_is_set_by_a_named_person_and_shadows_every_action() {
     assert_eq!(on.status.code(), Some(0), "{}", stderr(&on));
     let status = warden(dir.path(), &["kill-switch", "status"]);
     assert!(
-        stdout(&status).contains("kill switch ON") && stdout(&status).contains("person:alice"),
+        stdout(&status).contains("kill switch ON") && stdout(&status).contains("direct:alice"),
         "{}",
         stdout(&status)
     );

@@ -76,7 +76,7 @@ fn rollback_event(endpoint: &str, n: usize) -> Value {
         endpoint,
         Some(format!("{endpoint}-b")),
         "benchmark",
-        Actor::Person("bench".into()),
+        Actor::Automation("bench".into()),
         Timestamp::now(),
     );
     request.event().envelope(&format!("bench-{n}"), Timestamp::now())
@@ -98,6 +98,7 @@ async fn run<L: Ledger, S: SageMaker + Sync>(ledger: L, sagemaker: S, event: Val
         },
         polls: 200,
         poll_interval: poll,
+        person_roles: Vec::new(),
     };
     let start = Instant::now();
     let outcome = handler.handle(event).await.unwrap();

@@ -291,7 +291,7 @@ async fn the_last_cutoff_step_deletes_only_after_a_second_person_approves_and_re
     let step = run(&bg, &cutoff, Input::Look).await.unwrap();
     assert_eq!(phase(&step), Phase::AwaitingApproval);
     assert!(sagemaker.calls().is_empty(), "nothing may be deleted before approval");
-    assert!(notifier.sent()[0].body.contains("warden break-glass approve r1"));
+    assert!(notifier.sent()[0].body.contains("warden break-glass approve r1 --url URL"));
 
     // The requester cannot approve their own request.
     let step = run(&bg, &cutoff, Input::Approve { by: &alice() }).await.unwrap();
@@ -740,25 +740,10 @@ async fn inputs_break_glass_cannot_act_on_are_recorded_and_alerted_once_not_retr
     assert!(verify(&ledger).await.unwrap().ok());
 }
 
-/// What Lambda passes the function for a request to its URL that `caller` signed: no emulator verifies SigV4, so
-/// the tests inject the request context the service would. The headers carry a session token that must never be
-/// recorded.
+/// What Lambda passes the function for a request to its URL that `caller` signed (no emulator verifies SigV4, so
+/// the tests inject the request context the service would).
 fn signed(caller: &str, method: &str, body: &serde_json::Value) -> serde_json::Value {
-    serde_json::json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
-        "headers": {"content-type": "application/json", "x-amz-security-token": "SESSION-TOKEN-SECRET",
-                    "authorization": "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261202/us-east-1/lambda/aws4_request"},
-        "requestContext": {
-            "accountId": "111122223333", "apiId": "breakglassurl",
-            "authorizer": {"iam": {"accessKey": "ASIAEXAMPLE", "accountId": "111122223333", "callerId": "AROAEXAMPLE",
-                                   "userArn": caller, "userId": "AROAEXAMPLE"}},
-            "domainName": "breakglassurl.lambda-url.us-east-1.on.aws",
-            "http": {"method": method, "path": "/", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "warden"},
-            "requestId": format!("url-{}", warden_core::digest::content_digest(format!("{caller}{body}").as_bytes())),
-            "routeKey": "$default", "stage": "$default", "time": "02/Dec/2026:15:00:00 +0000", "timeEpoch": 1_796_223_600_000u64
-        },
-        "body": body.to_string(), "isBase64Encoded": false
-    })
+    warden_tests::function_url::url_event(caller, method, &body.to_string())
 }
 
 const ALICE_ADMIN: &str = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/alice";

@@ -133,7 +133,14 @@ async fn rollback_restore_and_a_silent_rollback_on_dynamodb_and_moto() {
 
 /// Runs `warden` on the emulators with a DynamoDB ledger; returns the exit code and the JSON lines it printed.
 fn cli(table: &str, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+    cli_as(table, ("test", "test"), args)
+}
+
+/// `cli`, signing with these AWS keys.
+fn cli_as(table: &str, (key, secret): (&str, &str), args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
     let output = warden_tests::warden_cli()
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
         .args(["--table", table, "--json"])
         .args(args)
         .output()
@@ -146,8 +153,47 @@ fn cli(table: &str, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
 
 const FAST: [&str; 4] = ["--polls", "60", "--poll-seconds", "0.2"];
 
+const ALICE: (&str, &str) = ("AKIAALICEEXAMPLE", "alice-secret");
+const BOB: (&str, &str) = ("AKIABOBEXAMPLE", "bob-secret");
+
+/// The break-glass function behind a function URL stand-in that checks SigV4 (`warden_tests::function_url`): the
+/// function itself against DynamoDB Local and moto, as Lambda would invoke it for a signed request.
+fn break_glass_url(ledger: &warden_aws::dynamodb::DynamoLedger) -> String {
+    // Clients of its own: a client's connections live on the runtime that opened them, and the test's is busy
+    // waiting for the CLI while the function runs.
+    let client = warden_tests::dynamodb_client(&warden_tests::dynamodb_endpoint());
+    let handler = warden_app::inbox::BreakGlassHandler {
+        executor: BreakGlass {
+            ledger: warden_aws::dynamodb::DynamoLedger::new(client, ledger.table().to_owned()),
+            sagemaker: SageMakerClient::new(sagemaker_client()),
+            notifier: MemoryNotifier::default(),
+            settings: Settings::default(),
+            kill_switch: false,
+            actor: Actor::Automation("warden-breakglass".into()),
+        },
+        polls: 60,
+        poll_interval: Duration::from_millis(200),
+        person_roles: Vec::new(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let people = [("alice", ALICE), ("bob", BOB)];
+    let callers = people
+        .iter()
+        .map(|(name, (key, secret))| warden_tests::function_url::Caller {
+            access_key: (*key).to_owned(),
+            secret: (*secret).to_owned(),
+            user_arn: format!("arn:aws:iam::123456789012:user/{name}"),
+        })
+        .collect();
+    warden_tests::function_url::serve(callers, move |event| {
+        runtime
+            .block_on(handler.handle(event))
+            .unwrap_or_else(|e| serde_json::json!({"statusCode": 502, "body": e.to_string()}))
+    })
+}
+
 #[tokio::test]
-async fn on_call_breaks_glass_from_the_cli_here_and_over_the_bus() {
+async fn on_call_breaks_glass_signed_to_the_function_url_and_here_as_a_last_resort() {
     let client = sagemaker_client();
     moto_endpoint_named(&client, "cli-ep", &[("warden:managed", "true")]).await;
     settle(&SageMakerClient::new(client.clone()), "cli-ep").await;
@@ -161,22 +207,17 @@ async fn on_call_breaks_glass_from_the_cli_here_and_over_the_bus() {
         cli(&table, &all)
     };
 
-    // Rolled back by alice from her terminal, verified on the endpoint.
-    let (code, lines, stderr) = here(&[
-        "--actor",
-        "alice",
-        "break-glass",
-        "rollback",
-        "--endpoint",
-        "cli-ep",
-        "--config",
-        "cli-ep-b",
-        "--reason",
-        "bad scores",
-    ]);
+    // Rolled back from the on-call's terminal (the last resort), verified on the endpoint.
+    let (code, lines, stderr) =
+        here(&["break-glass", "rollback", "--endpoint", "cli-ep", "--config", "cli-ep-b", "--reason", "bad scores"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(lines[0]["phase"], "done", "{lines:?}");
     assert_eq!(config_of(&settle(&SageMakerClient::new(client.clone()), "cli-ep").await), "cli-ep-b");
+    // `--here` records the caller STS names, as a direct action: `--actor` cannot rename it.
+    let (code, _, stderr) =
+        here(&["--actor", "alice", "break-glass", "restore", "--endpoint", "cli-ep", "--reason", "x"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--actor cannot name who acts with --here"), "{stderr}");
 
     // Status shows what restore would undo, and who did what.
     let (code, lines, stderr) = cli(&table, &["status", "--endpoint", "cli-ep"]);
@@ -186,38 +227,59 @@ async fn on_call_breaks_glass_from_the_cli_here_and_over_the_bus() {
     assert!(status["in_flight"].is_null(), "{status}");
     assert_eq!(status["history"][0]["phase"], "done", "newest first: {status}");
     assert_eq!(status["history"][0]["operation"], "rollback");
+    let requester = &status["history"][0]["actor"];
+    assert_eq!(requester["type"], "direct", "{requester}");
+    assert!(requester["name"].as_str().is_some_and(|n| n.starts_with("arn:aws:")), "{requester}");
 
-    // Restored without --actor: the caller is named by STS (moto's identity).
-    let (code, lines, stderr) = here(&["break-glass", "restore", "--endpoint", "cli-ep", "--reason", "false alarm"]);
+    // Restored by alice, signed to the function URL: the function records the person AWS authenticated.
+    let url = break_glass_url(&ledger);
+    let signed = |who: (&str, &str), args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--url", url.as_str()]);
+        cli_as(&table, who, &all)
+    };
+    let (code, lines, stderr) =
+        signed(ALICE, &["break-glass", "restore", "--endpoint", "cli-ep", "--reason", "false alarm"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(lines[0]["phase"], "done", "{lines:?}");
     assert_eq!(config_of(&settle(&SageMakerClient::new(client.clone()), "cli-ep").await), "cli-ep-a");
     let (_, lines, _) = cli(&table, &["status", "--endpoint", "cli-ep"]);
-    let requester = &lines[0]["history"][0]["actor"];
-    assert!(requester["name"].as_str().is_some_and(|n| n.starts_with("arn:aws:")), "{requester}");
+    let history = lines[0]["history"].as_array().unwrap();
+    let restored_by: Vec<_> = history.iter().filter(|h| h["operation"] == "restore").map(|h| &h["actor"]).collect();
+    let alice = serde_json::json!({"type": "person", "name": "iam-user/123456789012/alice"});
+    assert!(restored_by.contains(&&alice), "{restored_by:?}");
 
-    // No fallback tags: a cutoff deletes, which waits for a second person; the requester cannot approve it.
+    // No fallback tags: a cutoff deletes, which waits for a second person. Alice cannot approve it (signed or
+    // --here), a request signed with a key that does not match its secret never reaches the function, and Bob's
+    // signed approval carries it out.
     let (code, lines, stderr) =
-        here(&["--actor", "alice", "break-glass", "cutoff", "--endpoint", "cli-ep", "--reason", "leaking PII"]);
+        signed(ALICE, &["break-glass", "cutoff", "--endpoint", "cli-ep", "--reason", "leaking PII"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(lines[0]["phase"], "awaiting-approval", "{lines:?}");
     let request_id = lines[0]["request_id"].as_str().unwrap().to_owned();
     let (_, lines, _) = cli(&table, &["status", "--endpoint", "cli-ep"]);
     assert_eq!(lines[0]["in_flight"]["phase"], "awaiting-approval", "{}", lines[0]);
     assert_eq!(lines[0]["in_flight"]["request_id"], request_id.as_str());
-    let (_, lines, _) = here(&["--actor", "alice", "break-glass", "approve", &request_id]);
+    assert_eq!(lines[0]["in_flight"]["requested_by"], alice);
+    let (_, lines, _) = signed(ALICE, &["break-glass", "approve", &request_id]);
     assert_eq!(lines[0]["phase"], "awaiting-approval", "self-approval is ignored: {lines:?}");
-    let (code, lines, stderr) = here(&["--actor", "bob", "break-glass", "approve", &request_id]);
+    let (code, _, stderr) = here(&["break-glass", "approve", &request_id]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("never one of the two people"), "{stderr}");
+    let (code, _, stderr) = signed((BOB.0, "not-bob-secret"), &["break-glass", "approve", &request_id]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("refused your signature (403)"), "{stderr}");
+    let (code, lines, stderr) = signed(BOB, &["break-glass", "approve", &request_id]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(lines[0]["phase"], "done", "{lines:?}");
     let gone = SageMakerClient::new(client.clone()).observe_endpoint("cli-ep").await.unwrap();
     assert!(matches!(gone, Observation::Missing), "{gone:?}");
 
     // An unknown request id and an empty reason are errors that say so, and change nothing.
-    let (code, _, stderr) = here(&["--actor", "bob", "break-glass", "approve", "manual-nope-1"]);
+    let (code, _, stderr) = signed(BOB, &["break-glass", "approve", "manual-nope-1"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("no request \"manual-nope-1\""), "{stderr}");
-    let (code, _, stderr) = here(&["--actor", "bob", "break-glass", "cutoff", "--endpoint", "x", "--reason", " "]);
+    assert!(stderr.contains("no break-glass request \"manual-nope-1\""), "{stderr}");
+    let (code, _, stderr) = signed(BOB, &["break-glass", "cutoff", "--endpoint", "x", "--reason", " "]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--reason"), "{stderr}");
 
@@ -226,8 +288,6 @@ async fn on_call_breaks_glass_from_the_cli_here_and_over_the_bus() {
     moto_endpoint_named(&client, "cli-busy", &slow).await;
     warden_tests::endpoint_with_history(&ledger, "cli-busy-model", "cli-busy", &["cli-busy-b", "cli-busy-a"]).await;
     let busy = [
-        "--actor",
-        "alice",
         "break-glass",
         "rollback",
         "--endpoint",
@@ -246,7 +306,7 @@ async fn on_call_breaks_glass_from_the_cli_here_and_over_the_bus() {
     assert!(stderr.contains(&format!("warden break-glass resume {waiting_id} --here")), "{stderr}");
     let (_, lines, _) = cli(&table, &["status", "--endpoint", "cli-busy"]);
     assert_eq!(lines[0]["in_flight"]["request_id"], waiting_id.as_str(), "{}", lines[0]);
-    let (code, lines, stderr) = here(&["--actor", "bob", "break-glass", "resume", &waiting_id]);
+    let (code, lines, stderr) = here(&["break-glass", "resume", &waiting_id]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         (lines[0]["request_id"].as_str(), lines[0]["phase"].as_str()),
@@ -254,31 +314,14 @@ async fn on_call_breaks_glass_from_the_cli_here_and_over_the_bus() {
     );
     assert_eq!(config_of(&settle(&SageMakerClient::new(client.clone()), "cli-busy").await), "cli-busy-b");
 
-    // The normal way: the request goes to the break-glass function's bus, as the function will receive it.
-    let pipes = warden_tests::plumbing(&warden_tests::moto_config()).await;
-    let (code, lines, stderr) = cli(
-        &table,
-        &[
-            "--actor",
-            "carol",
-            "break-glass",
-            "gate",
-            "--model-package",
-            "arn:aws:sagemaker:us-east-1:123456789012:model-package/credit/3",
-            "--reason",
-            "bias",
-            "--bus",
-            &pipes.bus_name,
-        ],
+    // --print shows the body the function URL receives: it names no person.
+    let (code, lines, _) =
+        cli(&table, &["break-glass", "gate", "--model-package", "credit", "--reason", "bias", "--print"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        lines[0],
+        serde_json::json!({"ask": "request", "action": "gate", "target": "credit", "config": null, "reason": "bias"})
     );
-    assert_eq!(code, 0, "{stderr}");
-    let sent_id = lines[0]["request_id"].as_str().unwrap().to_owned();
-    let delivered = warden_tests::drain(&pipes.sqs, &pipes.bus_url).await;
-    assert_eq!(delivered.len(), 1, "{delivered:?}");
-    assert_eq!(delivered[0]["detail-type"], "Warden Break-Glass Requested");
-    let request: BreakGlassRequest = serde_json::from_value(delivered[0]["detail"].clone()).unwrap();
-    assert_eq!(request.request_id, sent_id);
-    assert_eq!((request.action, request.requested_by), (Operation::Gate, Actor::Person("carol".into())));
 
     assert!(verify(&ledger).await.unwrap().ok());
 }

@@ -253,8 +253,8 @@ fn every_detector_reads_a_queue_with_partial_batch_failures_and_a_dead_letter_qu
 }
 
 /// Only Warden puts events on the governance bus, which break-glass trusts: its policy denies `PutEvents` to every
-/// principal but the detectors' roles (and the operator role, when one is named); break-glass's own role, which
-/// publishes nothing, is not among them. Producers outside Warden have their own ingest bus, routed to detectors only.
+/// principal but the detectors' roles (people sign their requests to the function URL instead); break-glass's own
+/// role, which publishes nothing, is not among them. Producers outside Warden have their own ingest bus, routed to detectors only.
 #[test]
 fn only_warden_may_put_events_on_the_governance_bus() {
     for name in STACKS {
@@ -276,8 +276,7 @@ fn only_warden_may_put_events_on_the_governance_bus() {
         let detector_roles: BTreeSet<&str> =
             FUNCTIONS.iter().map(|spec| referenced(&functions[spec.name].properties["Role"]).unwrap()).collect();
         assert_eq!(roles, detector_roles, "{name}: exactly the detectors' roles");
-        let operator = allowed.iter().filter(|a| referenced(a).is_none()).count();
-        assert!(operator <= 1, "{name}: at most the operator role besides: {allowed:?}");
+        assert_eq!(allowed.len(), roles.len(), "{name}: nobody besides, not even the operator role: {allowed:?}");
         let breakglass_role = referenced(&functions[warden_app::inbox::FUNCTION_NAME].properties["Role"]).unwrap();
         assert!(!roles.contains(breakglass_role), "{name}: break-glass publishes nothing");
     }
@@ -581,5 +580,51 @@ fn only_the_digest_writer_signs_digests_and_nobody_can_delete_them() {
             "{name}: {}",
             schedules[0]
         );
+    }
+}
+
+/// People reach break-glass only through its function URL with `AuthType: AWS_IAM`, so the actor is the caller
+/// Lambda verified. Only the operator role may call it, and its `lambda:InvokeFunction` holds only through the URL
+/// (`InvokedViaFunctionUrl`): invoking the function directly, with a request context of the caller's own making,
+/// is not granted. Nobody else gets a resource-based permission on the function but EventBridge.
+#[test]
+fn people_reach_break_glass_only_through_its_signed_function_url() {
+    for name in STACKS {
+        let stack = infra_json(name);
+        let functions = functions(&stack);
+        let breakglass = functions[warden_app::inbox::FUNCTION_NAME].logical;
+        let urls: Vec<&Value> = resources(&stack, "AWS::Lambda::Url").map(|(_, r)| &r["Properties"]).collect();
+        assert_eq!(urls.len(), 1, "{name}: one function URL");
+        assert_eq!(urls[0]["AuthType"], "AWS_IAM", "{name}");
+        assert_eq!(referenced(&urls[0]["TargetFunctionArn"]), Some(breakglass), "{name}");
+        let mut granted = BTreeSet::new();
+        for (logical, permission) in resources(&stack, "AWS::Lambda::Permission") {
+            let p = &permission["Properties"];
+            if referenced(&p["FunctionName"]) != Some(breakglass) {
+                continue;
+            }
+            if p["Principal"] == "events.amazonaws.com" {
+                assert_eq!(p["Action"], "lambda:InvokeFunction", "{name} {logical}");
+                continue;
+            }
+            assert_eq!(
+                referenced(&p["Principal"]),
+                Some("OperatorRoleArn"),
+                "{name} {logical}: only the operator role"
+            );
+            assert_eq!(permission["Condition"], "HasOperatorRole", "{name} {logical}");
+            match p["Action"].as_str() {
+                Some("lambda:InvokeFunctionUrl") => assert_eq!(p["FunctionUrlAuthType"], "AWS_IAM", "{name} {logical}"),
+                Some("lambda:InvokeFunction") => {
+                    assert_eq!(p["InvokedViaFunctionUrl"], true, "{name} {logical}: only through the URL")
+                }
+                other => panic!("{name} {logical}: unexpected {other:?}"),
+            }
+            granted.insert(p["Action"].as_str().unwrap_or_default().to_owned());
+        }
+        let expected: BTreeSet<String> = ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"].map(String::from).into();
+        assert_eq!(granted, expected, "{name}: both grants a function URL caller needs");
+        assert!(stack["Outputs"].get("BreakGlassUrl").is_some(), "{name}: the URL is an output");
+        assert!(stack["Parameters"].get("PersonRoles").is_some(), "{name}");
     }
 }

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod function_url;
+
 use warden_core::inventory::{Inventory, InventoryFile};
 
 /// The workspace root.

@@ -103,7 +103,8 @@ pub fn now() -> Timestamp {
 
 fn actor(global: &Global) -> Actor {
     match &global.actor {
-        Some(name) => Actor::Person(name.clone()),
+        // A name the user gave: recorded as acting directly, never as a person AWS authenticated.
+        Some(name) => Actor::Direct(name.clone()),
         None => Actor::Automation("warden-cli".into()),
     }
 }

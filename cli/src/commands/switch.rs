@@ -3,16 +3,38 @@
 // The commands share the context in `commands` (the ledger, the output helpers).
 use super::*;
 
-/// Sets the switch as the person named by `--actor` (required: the ledger must name who stopped or resumed Warden).
+/// Sets the switch as the person acting: on DynamoDB the caller STS names, on an embedded ledger `--actor NAME`
+/// (required: the ledger must name who stopped or resumed Warden). Either way a direct action.
 pub async fn kill_switch_set(global: &Global, on: bool, reason: &str) -> CommandResult {
-    let Some(name) = &global.actor else {
-        return Err(Failure::Message("the kill switch is set by a person: name yourself with --actor NAME".into()));
-    };
     if reason.trim().is_empty() {
         return Err(Failure::Message("--reason must say why".into()));
     }
+    let by = match (&global.table, &global.actor) {
+        (Some(_), Some(_)) => {
+            return Err(Failure::Message(
+                "--actor cannot name who sets the kill switch on DynamoDB: the ledger records the caller AWS names"
+                    .into(),
+            ));
+        }
+        #[cfg(feature = "aws")]
+        (Some(_), None) => {
+            let arn =
+                warden_aws::clients::AwsClients::from_env().await.caller_arn().await.map_err(|e| {
+                    Failure::Message(format!("cannot tell who is acting: configure AWS credentials ({e})"))
+                })?;
+            Actor::Direct(arn)
+        }
+        #[cfg(not(feature = "aws"))]
+        (Some(_), None) => return Err(needs_aws("--table (the DynamoDB ledger)")),
+        (None, Some(name)) => Actor::Direct(name.clone()),
+        (None, None) => {
+            return Err(Failure::Message(
+                "the kill switch is set by a person: on a local ledger, name yourself with --actor NAME".into(),
+            ));
+        }
+    };
     let ledger = open_ledger(global).await?;
-    let switch = warden_app::switches::set_kill_switch(&ledger, on, reason, Actor::Person(name.clone()), now()).await?;
+    let switch = warden_app::switches::set_kill_switch(&ledger, on, reason, by, now()).await?;
     if global.json {
         println!("{}", serde_json::to_string(&switch)?);
     } else {

@@ -4,7 +4,7 @@
 import * as path from "path";
 import * as fs from "fs";
 import {
-  Aws,
+  Annotations,
   CfnCondition,
   CfnOutput,
   CfnParameter,
@@ -258,8 +258,16 @@ export class WardenStack extends Stack {
       type: "String",
       default: "",
       description:
-        "The on-call operator role allowed to put break-glass requests and approvals on the governance bus " +
-        "(warden break-glass ... --bus); every other principal is denied. Empty: only Warden's detectors may.",
+        "The on-call operator role that may call the break-glass function URL (warden break-glass ... --url, " +
+        "signed with the caller's own credentials: the function records the person AWS authenticates). Empty: " +
+        "nobody may.",
+    });
+    const personRoles = new CfnParameter(this, "PersonRoles", {
+      type: "String",
+      default: "",
+      description:
+        "Comma-separated role names whose sessions count as people at the function URL: each role's trust policy " +
+        "must require sts:RoleSessionName = ${aws:username}. IAM users and IAM Identity Center users always count.",
     });
     const hasOperatorRole = new CfnCondition(this, "HasOperatorRole", {
       expression: Fn.conditionNot(Fn.conditionEquals(operatorRole.valueAsString, "")),
@@ -367,6 +375,7 @@ export class WardenStack extends Stack {
       };
       if (spec.breakGlass) {
         environment.WARDEN_VERIFY_POLLS = Token.asString(verifyPolls.valueAsNumber);
+        environment.WARDEN_PERSON_ROLES = personRoles.valueAsString;
         this.allowBreakGlass(role);
       } else {
         environment.WARDEN_EVENT_BUS_NAME = bus.eventBusName;
@@ -404,7 +413,10 @@ export class WardenStack extends Stack {
         skip: [{ id: "CKV_AWS_117", comment: "Calls only AWS APIs over TLS with IAM; no private resource to guard (README, Deploying)" }],
       });
       functions.push(fn);
-      if (spec.breakGlass) breakGlassLogs = logGroup;
+      if (spec.breakGlass) {
+        breakGlassLogs = logGroup;
+        this.breakGlassUrl(fn, operatorRole, hasOperatorRole);
+      }
 
       // Break-glass is invoked by its rules; each detector reads its events through its own queue, so a burst
       // (10,000 findings in a minute) waits there instead of being throttled into a dead-letter queue. Batches of
@@ -469,7 +481,7 @@ export class WardenStack extends Stack {
         Resource: bus.eventBusArn,
         Condition: {
           ArnNotEquals: {
-            "aws:PrincipalArn": [...publishers, Fn.conditionIf(hasOperatorRole.logicalId, operatorRole.valueAsString, Aws.NO_VALUE)],
+            "aws:PrincipalArn": publishers,
           },
         },
       },
@@ -676,6 +688,39 @@ export class WardenStack extends Stack {
       value: signingKey.keyArn,
     });
     return fn;
+  }
+
+  /**
+   * People reach break-glass only through its function URL, signed (AuthType AWS_IAM): Lambda verifies the SigV4
+   * signature and passes the signer's ARN, which the function records. Only the operator role may invoke it, and
+   * its lambda:InvokeFunction is granted only through the URL (InvokedViaFunctionUrl), so it cannot hand the
+   * function a request context of its own making.
+   */
+  private breakGlassUrl(fn: lambda.Function, operatorRole: CfnParameter, hasOperatorRole: CfnCondition) {
+    const url = new lambda.CfnUrl(this, "BreakGlassFunctionUrl", { authType: "AWS_IAM", targetFunctionArn: fn.functionArn });
+    const invokeUrl = new lambda.CfnPermission(this, "BreakGlassUrlInvokeUrl", {
+      action: "lambda:InvokeFunctionUrl",
+      functionName: fn.functionArn,
+      principal: operatorRole.valueAsString,
+      functionUrlAuthType: "AWS_IAM",
+    });
+    const invoke = new lambda.CfnPermission(this, "BreakGlassUrlInvoke", {
+      action: "lambda:InvokeFunction",
+      functionName: fn.functionArn,
+      principal: operatorRole.valueAsString,
+      invokedViaFunctionUrl: true,
+    });
+    for (const permission of [invokeUrl, invoke]) {
+      permission.cfnOptions.condition = hasOperatorRole;
+      Annotations.of(permission).acknowledgeWarning(
+        "CloudFormation-Validate::W1030",
+        "Created only when OperatorRoleArn is given (HasOperatorRole): the empty default never reaches Principal.",
+      );
+    }
+    new CfnOutput(this, "BreakGlassUrl", {
+      description: "Where people send break-glass requests and approvals (warden break-glass ... --url URL)",
+      value: url.attrFunctionUrl,
+    });
   }
 
   /** SageMaker for the break-glass function alone: changes only to endpoints tagged warden:managed=true. */

@@ -3,7 +3,7 @@
 //!
 //! Layout: the port adapters [`anchor`] (signed digests: KMS, S3), [`dynamodb`] (the ledger, with its one-table [`schema`]), [`sns`] (alerts),
 //! [`eventbridge`] (governance events), [`sagemaker`] (break-glass), [`clients`] (the CLI's SDK clients and
-//! caller identity), [`errors`] (SDK errors to retryable or permanent); and the Lambda wiring: [`function`]
+//! caller identity), [`function_url`] (the CLI's SigV4-signed calls to the break-glass function URL), [`errors`] (SDK errors to retryable or permanent); and the Lambda wiring: [`function`]
 //! (the detectors' handler built from the environment, and the runtime loop), [`breakglass`] and [`digest`] (the
 //! scheduled digest writer).
 
@@ -15,6 +15,7 @@ pub mod dynamodb;
 pub mod errors;
 pub mod eventbridge;
 pub mod function;
+pub mod function_url;
 pub mod sagemaker;
 pub mod schema;
 pub mod sns;

@@ -46,6 +46,13 @@ pub fn compose(record: &ActionRecord, model: Option<&Model>) -> Option<Alert> {
         body.push(format!("{tense}: {}", change.describe()));
     }
     body.push(format!("Requested by {} at {}: {}", request.requested_by, request.requested_at, request.reason));
+    if matches!(request.requested_by, crate::ledger::Actor::Direct(_)) {
+        body.push(
+            "Carried out directly from the requester's machine (--here), not through the break-glass function: \
+             the caller is the one STS named, and cannot be one of the two people of an approval."
+                .into(),
+        );
+    }
     if let Some(approver) = &record.approved_by {
         body.push(format!("Approved by {approver}"));
     }
@@ -62,7 +69,10 @@ pub fn compose(record: &ActionRecord, model: Option<&Model>) -> Option<Alert> {
     body.push("Commands:".into());
     let reason = format!("\"request {}: <why>\"", request.request_id);
     if record.phase == Phase::AwaitingApproval {
-        body.push(format!("  approve (a second person): warden break-glass approve {}", request.request_id));
+        body.push(format!(
+            "  approve (a second person, signed): warden break-glass approve {} --url URL",
+            request.request_id
+        ));
     }
     if matches!(record.phase, Phase::Executing | Phase::Done | Phase::AwaitingApproval)
         && let Some(undo) = reversal_command(request.action, &request.target, record.reverse.as_ref(), &reason)
