@@ -101,29 +101,15 @@ async fn deliver(global: &Global, send: &Delivery, ask: PersonAsk) -> CommandRes
     ))
 }
 
-/// Sends the ask to the break-glass function URL, signed with the caller's credentials, and prints its answer.
-async fn over_url(global: &Global, url: &str, ask: &PersonAsk) -> CommandResult {
+/// Sends the ask to the break-glass function URL, signed with the caller's credentials: its answer, or why not.
+async fn ask_function(url: &str, ask: &PersonAsk) -> Result<serde_json::Value, Failure> {
     let body = serde_json::to_string(ask)?;
     let answer = post_signed(url, &body).await.map_err(|e| Failure::Message(format!("not sent: {e}")))?;
     let value: serde_json::Value =
         serde_json::from_str(&answer.body).unwrap_or_else(|_| serde_json::json!({"error": answer.body}));
     let text = |field: &str| value.get(field).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
     match answer.status {
-        200 => {
-            if global.json {
-                println!("{value}");
-            } else {
-                let note = Some(text("note")).filter(|n| !n.is_empty()).map(|n| format!(" ({n})")).unwrap_or_default();
-                println!("request {}: {}{note}", text("request_id"), text("phase"));
-                if value["still_verifying"] == true {
-                    println!("still verifying: the endpoint's next state change finishes it");
-                }
-            }
-            Ok(match text("phase").as_str() {
-                "failed" | "refused" => EXIT_REJECTED,
-                _ => 0,
-            })
-        }
+        200 => Ok(value),
         503 => Err(Failure::Message(format!(
             "nothing changed on SageMaker yet ({}); request {} is recorded: carry on with `warden break-glass resume {} --url {url}`",
             text("retry"),
@@ -140,6 +126,40 @@ async fn over_url(global: &Global, url: &str, ask: &PersonAsk) -> CommandResult 
             Some(text("error")).filter(|e| !e.is_empty()).unwrap_or_else(|| bounded(&answer.body, 300))
         ))),
     }
+}
+
+/// Sends the ask to the break-glass function URL and prints the step it answers with.
+async fn over_url(global: &Global, url: &str, ask: &PersonAsk) -> CommandResult {
+    let value = ask_function(url, ask).await?;
+    let text = |field: &str| value.get(field).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+    if global.json {
+        println!("{value}");
+    } else {
+        let note = Some(text("note")).filter(|n| !n.is_empty()).map(|n| format!(" ({n})")).unwrap_or_default();
+        println!("request {}: {}{note}", text("request_id"), text("phase"));
+        if value["still_verifying"] == true {
+            println!("still verifying: the endpoint's next state change finishes it");
+        }
+    }
+    Ok(match text("phase").as_str() {
+        "failed" | "refused" => EXIT_REJECTED,
+        _ => 0,
+    })
+}
+
+/// `warden kill-switch on|off --url URL`: set by the person who signs, through the break-glass function.
+pub async fn kill_switch_over_url(global: &Global, url: &str, on: bool, reason: &str) -> CommandResult {
+    if reason.trim().is_empty() {
+        return Err(Failure::Message("--reason must say why".into()));
+    }
+    let value = ask_function(url, &PersonAsk::KillSwitch { on, reason: reason.trim().to_owned() }).await?;
+    if global.json {
+        println!("{value}");
+    } else {
+        let by = value["by"]["name"].as_str().unwrap_or_default();
+        println!("kill switch {} (set by person:{by} through the break-glass function)", if on { "ON" } else { "off" });
+    }
+    Ok(0)
 }
 
 /// The last resort: the state machine run from this machine, as the caller STS names (a direct action).
@@ -161,6 +181,8 @@ async fn here(global: &Global, send: &Delivery, ask: PersonAsk) -> CommandResult
                     .into(),
             ));
         }
+        // `warden kill-switch` sets it directly; break-glass commands never ask for it.
+        PersonAsk::KillSwitch { .. } => return Err(Failure::Message("use `warden kill-switch on|off`".into())),
         PersonAsk::Request { action, target, config, reason } => (action, target, config, reason),
         PersonAsk::Resume { request_id } => {
             // The ledger is opened only to read the request: carrying out opens it again (one embedded opener).

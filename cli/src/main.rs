@@ -112,12 +112,18 @@ enum KillSwitchCommand {
         /// Why (recorded on the `_warden` chain).
         #[arg(long)]
         reason: String,
+        /// Set it as the person who signs, through the break-glass function URL (the normal way on AWS).
+        #[arg(long, value_name = "URL", env = "WARDEN_BREAKGLASS_URL")]
+        url: Option<String>,
     },
     /// Turn it off: the policy's modes apply again (the deploy-time WARDEN_KILL_SWITCH, if on, still holds).
     Off {
         /// Why (recorded on the `_warden` chain).
         #[arg(long)]
         reason: String,
+        /// Set it as the person who signs, through the break-glass function URL (the normal way on AWS).
+        #[arg(long, value_name = "URL", env = "WARDEN_BREAKGLASS_URL")]
+        url: Option<String>,
     },
     /// Show whether it is on, who set it, when and why.
     Status,
@@ -408,11 +414,11 @@ fn main() -> ExitCode {
             Command::Policy { command: PolicyCommand::Check { file } } => commands::policy_check(&global, &file),
             Command::Policy { command: PolicyCommand::Default } => commands::policy_default(),
             Command::BreakGlass { command } => break_glass(&global, command).await,
-            Command::KillSwitch { command: KillSwitchCommand::On { reason } } => {
-                commands::kill_switch_set(&global, true, &reason).await
+            Command::KillSwitch { command: KillSwitchCommand::On { reason, url } } => {
+                commands::kill_switch_set(&global, true, &reason, url.as_deref()).await
             }
-            Command::KillSwitch { command: KillSwitchCommand::Off { reason } } => {
-                commands::kill_switch_set(&global, false, &reason).await
+            Command::KillSwitch { command: KillSwitchCommand::Off { reason, url } } => {
+                commands::kill_switch_set(&global, false, &reason, url.as_deref()).await
             }
             Command::KillSwitch { command: KillSwitchCommand::Status } => commands::kill_switch_status(&global).await,
             Command::Status { target, history } => match (target.endpoint, target.model_package) {

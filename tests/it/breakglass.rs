@@ -852,6 +852,21 @@ async fn the_function_url_refuses_what_it_cannot_attribute_and_automation_never_
     assert_eq!(status, 404, "{missing}");
     let huge = serde_json::json!({"ask": "request", "action": "gate", "target": "x", "reason": "a".repeat(20_000)});
     assert_eq!(ask(&handler, ALICE_ADMIN, huge).await.0, 413);
+
+    // The kill switch: a role session cannot set it; a person can, and is recorded as who did.
+    let on = serde_json::json!({"ask": "kill-switch", "on": true, "reason": "incident drill"});
+    let (status, refused) = ask(&handler, ROLE_NAMED_BOB, on.clone()).await;
+    assert_eq!(status, 403, "{refused}");
+    let keys = [warden_core::breakglass::KILL_SWITCH_KEY.to_owned()];
+    assert!(ledger.records(&keys).await.unwrap().is_empty(), "nothing was set");
+    let (status, set) = ask(&handler, ALICE_ADMIN, on).await;
+    assert_eq!((status, &set["on"]), (200, &serde_json::json!(true)), "{set}");
+    assert_eq!(set["by"], serde_json::json!({"type": "person", "name": "sso/alice"}));
+    let stored = ledger.records(&keys).await.unwrap();
+    assert_eq!(stored.values().next().map(|r| r.value["on"].clone()), Some(serde_json::json!(true)));
+    let (status, _) =
+        ask(&handler, ALICE_ADMIN, serde_json::json!({"ask": "kill-switch", "on": false, "reason": " "})).await;
+    assert_eq!(status, 400, "a reason is required");
     assert!(sagemaker.calls().is_empty());
     assert!(verify(&ledger).await.unwrap().ok());
 }

@@ -3,9 +3,16 @@
 // The commands share the context in `commands` (the ledger, the output helpers).
 use super::*;
 
-/// Sets the switch as the person acting: on DynamoDB the caller STS names, on an embedded ledger `--actor NAME`
-/// (required: the ledger must name who stopped or resumed Warden). Either way a direct action.
-pub async fn kill_switch_set(global: &Global, on: bool, reason: &str) -> CommandResult {
+/// Sets the switch as the person acting: through the break-glass function URL (`--url`), the person who signs;
+/// directly in the ledger, on DynamoDB the caller STS names and on an embedded ledger `--actor NAME` (required: the
+/// ledger must name who stopped or resumed Warden), a direct action.
+pub async fn kill_switch_set(global: &Global, on: bool, reason: &str, url: Option<&str>) -> CommandResult {
+    if let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) {
+        #[cfg(feature = "aws")]
+        return crate::breakglass::kill_switch_over_url(global, url, on, reason).await;
+        #[cfg(not(feature = "aws"))]
+        return Err(needs_aws(&format!("--url {url} (the break-glass function URL)")));
+    }
     if reason.trim().is_empty() {
         return Err(Failure::Message("--reason must say why".into()));
     }

@@ -202,6 +202,30 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
             Err((status, error)) => return self.refuse_url(status, &error, &signed, &envelope, &actor).await,
         };
         let (request, input) = match &ask {
+            PersonAsk::KillSwitch { on, reason } => {
+                // Only a person stops or resumes every function: automation and chosen session names may not.
+                if !matches!(actor, Actor::Person(_)) {
+                    let message = format!("{actor} may not set the kill switch: only a person may");
+                    let (status, error) = refuse(403, "requestContext.authorizer.iam.userArn", message);
+                    return self.refuse_url(status, &error, &signed, &envelope, &actor).await;
+                }
+                let ledger = &self.executor.ledger;
+                return match crate::switches::set_kill_switch(ledger, *on, reason, actor.clone(), now()).await {
+                    Ok(switch) => {
+                        tracing::warn!(caller = %actor, on, "kill switch set");
+                        Ok(http(200, serde_json::to_value(&switch).unwrap_or_default()))
+                    }
+                    // Someone set it at the same moment: their setting stands; look, then decide again.
+                    Err(warden_core::ledger::LedgerError::Conflict(why)) => {
+                        Ok(http(409, json!({"error": format!("the kill switch changed meanwhile: {why}")})))
+                    }
+                    Err(warden_core::ledger::LedgerError::Invalid(why)) => {
+                        let (status, error) = refuse(400, "body.reason", why);
+                        self.refuse_url(status, &error, &signed, &envelope, &actor).await
+                    }
+                    Err(e) => Err(BreakGlassError::from(e).into()),
+                };
+            }
             PersonAsk::Request { action, target, config, reason } => {
                 (BreakGlassRequest::by_hand(*action, target, config.clone(), reason, actor.clone(), now()), Input::Look)
             }
@@ -217,7 +241,7 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
                 };
                 let input = match ask {
                     PersonAsk::Approve { .. } => Input::Approve { by: &actor },
-                    _ => Input::Look,
+                    PersonAsk::Request { .. } | PersonAsk::Resume { .. } | PersonAsk::KillSwitch { .. } => Input::Look,
                 };
                 (request, input)
             }

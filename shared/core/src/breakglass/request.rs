@@ -87,13 +87,15 @@ pub enum PersonAsk {
     Approve { request_id: String },
     /// Carry on with a recorded request (one that stalled or waited for a busy endpoint): never a second action.
     Resume { request_id: String },
+    /// Turn the shared kill switch on or off (a person only).
+    KillSwitch { on: bool, reason: String },
 }
 
 impl PersonAsk {
     /// The request id an approval or resume names.
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Self::Request { .. } => None,
+            Self::Request { .. } | Self::KillSwitch { .. } => None,
             Self::Approve { request_id } | Self::Resume { request_id } => Some(request_id),
         }
     }
