@@ -1,5 +1,10 @@
 // Warden's stack in CDK: the same resources, permissions and protections as infra/sam/template.yaml.
 // tests/it/infra.rs checks both against the code; test/warden-stack.test.ts checks this one's shape.
+//
+// Who may do what (README, "Who may do what"): the detectors' roles contain by rule over the governance bus;
+// people in OperatorRoleArn ask, approve, restore, release and set the kill switch, signed, through the break-glass
+// function URL; a dedicated role you create may break glass --here (recorded as a direct action); auditors read
+// the table and the digests (DigestAuditorPermissions); only the digest writer signs digests.
 
 import * as path from "path";
 import * as fs from "fs";
