@@ -87,6 +87,14 @@ impl Ledger for AnyLedger {
         delegate!(self, l => l.outcome(idempotency_key))
     }
 
+    async fn stored_marks(
+        &self,
+        items: &[warden_core::ledger::MarkItem],
+    ) -> Result<std::collections::BTreeMap<warden_core::ledger::MarkItem, warden_core::ledger::StateSeal>, LedgerError>
+    {
+        delegate!(self, l => l.stored_marks(items))
+    }
+
     async fn state_problems(&self) -> Result<Vec<String>, LedgerError> {
         delegate!(self, l => l.state_problems())
     }

@@ -512,6 +512,15 @@ impl Ledger for WriterDuringVerify {
     async fn state_problems(&self) -> Result<Vec<String>, warden_core::ledger::LedgerError> {
         self.inner.state_problems().await
     }
+    async fn stored_marks(
+        &self,
+        items: &[warden_core::ledger::MarkItem],
+    ) -> Result<
+        std::collections::BTreeMap<warden_core::ledger::MarkItem, warden_core::ledger::StateSeal>,
+        warden_core::ledger::LedgerError,
+    > {
+        self.inner.stored_marks(items).await
+    }
 }
 
 /// Records change while verify runs (a break-glass step commits after its chain was walked): verify takes in what

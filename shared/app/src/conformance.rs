@@ -7,8 +7,8 @@ use std::future::Future;
 
 use warden_core::inventory::Model;
 use warden_core::ledger::{
-    Actor, Commit, CommitOutcome, Entry, EntryBody, EventOutcome, FactQuery, FindingMark, Head, LedgerError, NewEntry,
-    Problem, Record, RecordWrite, UNATTRIBUTED_CHAIN,
+    Actor, Commit, CommitOutcome, Entry, EntryBody, EventOutcome, FactQuery, FindingMark, Head, LedgerError, MarkItem,
+    NewEntry, Problem, Record, RecordWrite, UNATTRIBUTED_CHAIN,
 };
 use warden_core::severity::Band;
 use warden_core::time::Timestamp;
@@ -32,6 +32,12 @@ pub trait Tamper {
         &self,
         key: &str,
         record: Option<&Record>,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    /// Sets a mark to `at` (an alert mark with band low), or opens a finding; `None` deletes either.
+    fn overwrite_mark(
+        &self,
+        item: &MarkItem,
+        at: Option<Timestamp>,
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
 }
 
@@ -361,6 +367,66 @@ pub async fn records_edited_outside_warden_are_caught<L: Ledger + Tamper>(ledger
     ensure(failed(&report, "record:lock#endpoint/fraud-prod", true), || format!("a re-created lock passed: {report:?}"))
 }
 
+/// Marks and findings are bound to the chains like records: a cooldown mark pushed into the future (containment
+/// held back), an alert mark deleted (a page repeated or, moved forward, silenced) and an open finding deleted (a
+/// model it gates could deploy) are each named by `verify`; marks written out of order (an older event after a
+/// newer one) are not.
+pub async fn marks_and_findings_edited_outside_warden_are_caught<L: Ledger + Tamper>(ledger: &L) -> Check {
+    let target = "endpoint/fraud-prod".to_owned();
+    let finding = FindingMark { model_id: "model-a".into(), finding_id: "macie-1".into(), open: true };
+    let newer = Commit {
+        action_marks: vec![(target.clone(), at(1_717_000_060_000))],
+        alert_marks: vec![("model-a#rule".into(), Band::High, at(1_717_000_060_000))],
+        findings: vec![finding.clone(), FindingMark { finding_id: "macie-2".into(), ..finding.clone() }],
+        ..sample_commit("m1", &["model-a"], 1)
+    };
+    committed(ledger, newer).await?;
+    // An older event after it: the stored marks keep the newer times, and that is no edit.
+    let older = Commit {
+        action_marks: vec![(target.clone(), at(1_717_000_000_000))],
+        alert_marks: vec![("model-a#rule".into(), Band::Critical, at(1_717_000_000_000))],
+        findings: vec![FindingMark { open: false, ..finding.clone() }],
+        ..sample_commit("m2", &["model-a"], 1)
+    };
+    committed(ledger, older).await?;
+    // A mark an earlier Warden stored without a seal, then an older event's mark after the upgrade: the stored one
+    // stays, and is no edit (its time is before the first commit that sealed it).
+    let legacy = "endpoint/legacy".to_owned();
+    ledger
+        .overwrite_mark(&MarkItem::Action(legacy.clone()), Some(at(1_716_999_000_000)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let after_upgrade =
+        Commit { action_marks: vec![(legacy, at(1_716_998_000_000))], ..sample_commit("m3", &["model-a"], 1) };
+    committed(ledger, after_upgrade).await?;
+    let clean = verify(ledger).await.map_err(|e| e.to_string())?;
+    ensure(clean.ok(), || format!("marks and findings written by commits must verify: {clean:?}"))?;
+
+    let named = |report: &warden_core::ledger::VerifyReport, item: &MarkItem, edited: bool| {
+        report.failures.iter().any(|f| match &f.problem {
+            Problem::StateEdited { item: i } => edited && *i == item.item(),
+            Problem::StateDeleted { item: i } => !edited && *i == item.item(),
+            _ => false,
+        })
+    };
+    let cooldown = MarkItem::Action(target);
+    ledger.overwrite_mark(&cooldown, Some(at(4_102_444_800_000))).await.map_err(|e| e.to_string())?;
+    let report = verify(ledger).await.map_err(|e| e.to_string())?;
+    ensure(named(&report, &cooldown, true), || format!("a cooldown pushed into 2100 passed: {report:?}"))?;
+    let alert = MarkItem::Alert("model-a#rule".into());
+    ledger.overwrite_mark(&alert, None).await.map_err(|e| e.to_string())?;
+    let report = verify(ledger).await.map_err(|e| e.to_string())?;
+    ensure(named(&report, &alert, false), || format!("a deleted alert mark passed: {report:?}"))?;
+    let open = MarkItem::Finding { model: "model-a".into(), finding: "macie-2".into() };
+    ledger.overwrite_mark(&open, None).await.map_err(|e| e.to_string())?;
+    let report = verify(ledger).await.map_err(|e| e.to_string())?;
+    ensure(named(&report, &open, false), || format!("a deleted open finding passed: {report:?}"))?;
+    let closed = MarkItem::Finding { model: "model-a".into(), finding: "macie-1".into() };
+    ledger.overwrite_mark(&closed, Some(at(0))).await.map_err(|e| e.to_string())?;
+    let report = verify(ledger).await.map_err(|e| e.to_string())?;
+    ensure(named(&report, &closed, true), || format!("a closed finding re-opened by hand passed: {report:?}"))
+}
+
 /// Runs every check against fresh ledgers from `make`; returns the failures, named.
 pub async fn run<L, F, Fut>(make: F) -> Vec<String>
 where
@@ -385,5 +451,6 @@ where
     check!(records_are_versioned);
     check!(digests_catch_a_recomputed_rewrite);
     check!(records_edited_outside_warden_are_caught);
+    check!(marks_and_findings_edited_outside_warden_are_caught);
     failures
 }

@@ -8,7 +8,7 @@ use std::future::Future;
 use warden_core::anchor::{LedgerDigest, check_chain_against, recorded_chains};
 use warden_core::inventory::Inventory;
 use warden_core::ledger::{
-    Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Problem, Record, StateSeal,
+    Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, MarkItem, Problem, Record, StateSeal,
     VerifyFailure, VerifyReport, verify_chain_between,
 };
 use warden_core::policy::DecisionContext;
@@ -45,6 +45,12 @@ pub trait Ledger {
     fn records(&self, keys: &[String]) -> impl Future<Output = Result<BTreeMap<String, Record>, LedgerError>> + Send;
     /// What the event with this idempotency key led to, with the effects delivered so far.
     fn outcome(&self, idempotency_key: &str) -> impl Future<Output = Result<Option<EventOutcome>, LedgerError>> + Send;
+    /// The seals of these marks and findings as stored now (absent: not stored), for `verify` to compare with
+    /// the seals the chains carry.
+    fn stored_marks(
+        &self,
+        items: &[MarkItem],
+    ) -> impl Future<Output = Result<BTreeMap<MarkItem, StateSeal>, LedgerError>> + Send;
     /// What is wrong with the stored state beside the chains (idempotency markers, records, action and alert
     /// marks, chain heads, and any index the adapter keeps), one sentence each naming the item: what `verify`
     /// reports besides the chains. Reads everything, so it is for audits, not for the per-event path.
@@ -93,6 +99,12 @@ impl<L: Ledger + Sync> Ledger for &L {
     fn outcome(&self, idempotency_key: &str) -> impl Future<Output = Result<Option<EventOutcome>, LedgerError>> + Send {
         (**self).outcome(idempotency_key)
     }
+    fn stored_marks(
+        &self,
+        items: &[MarkItem],
+    ) -> impl Future<Output = Result<BTreeMap<MarkItem, StateSeal>, LedgerError>> + Send {
+        (**self).stored_marks(items)
+    }
     fn state_problems(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send {
         (**self).state_problems()
     }
@@ -114,18 +126,55 @@ struct RecordSeal {
     seq: u64,
 }
 
-/// Takes in the record seals an entry carries.
-fn collect_record_seals(record_seals: &mut RecordSeals, chain: &str, entry: &Entry) {
-    for seal in entry.entry.seals.iter().filter(|s| s.item.starts_with("record:")) {
-        let Some(version) = seal.version else { continue };
-        let sealed = RecordSeal {
-            at: entry.entry.recorded_at.millis(),
-            version,
-            sha256: seal.sha256.clone(),
-            chain: chain.to_owned(),
-            seq: entry.seq,
-        };
-        record_seals.entry(seal.item.clone()).or_default().push(sealed);
+/// Every seal of each mark and finding: the commit's time and the seal's place in its entry (a finding's order),
+/// the mark's time (its version), the digest, and the chain and position that carry it.
+type MarkSeals = BTreeMap<MarkItem, Vec<MarkSeal>>;
+
+#[derive(Debug, Clone)]
+struct MarkSeal {
+    at: (i64, usize),
+    version: Option<u64>,
+    sha256: String,
+    chain: String,
+    seq: u64,
+}
+
+/// The seals of the state beside the chains that the walk collected.
+#[derive(Debug, Default)]
+struct Sealed {
+    records: RecordSeals,
+    marks: MarkSeals,
+}
+
+impl Sealed {
+    /// Takes in the record, mark and finding seals an entry carries.
+    fn collect(&mut self, chain: &str, entry: &Entry) {
+        let at = entry.entry.recorded_at.millis();
+        for (index, seal) in entry.entry.seals.iter().enumerate() {
+            if let Some(item) = MarkItem::parse(&seal.item) {
+                let sealed = MarkSeal {
+                    at: (at, index),
+                    version: seal.version,
+                    sha256: seal.sha256.clone(),
+                    chain: chain.to_owned(),
+                    seq: entry.seq,
+                };
+                self.marks.entry(item).or_default().push(sealed);
+                continue;
+            }
+            let Some(version) = seal.version.filter(|_| seal.item.starts_with("record:")) else { continue };
+            let sealed =
+                RecordSeal { at, version, sha256: seal.sha256.clone(), chain: chain.to_owned(), seq: entry.seq };
+            self.records.entry(seal.item.clone()).or_default().push(sealed);
+        }
+    }
+}
+
+fn unreadable_state(what: &str, error: &LedgerError) -> VerifyFailure {
+    VerifyFailure {
+        chain: "state".into(),
+        position: 0,
+        problem: Problem::Unreadable { error: format!("{what}: {error}") },
     }
 }
 
@@ -139,13 +188,7 @@ async fn record_problems<L: Ledger>(ledger: &L, sealed: &RecordSeals) -> Result<
     let records = match ledger.records(&keys).await {
         Ok(records) => records,
         Err(error @ LedgerError::Unavailable(_)) => return Err(error),
-        Err(error) => {
-            return Ok(vec![VerifyFailure {
-                chain: "state".into(),
-                position: 0,
-                problem: Problem::Unreadable { error: format!("records: {error}") },
-            }]);
-        }
+        Err(error) => return Ok(vec![unreadable_state("records", &error)]),
     };
     let mut problems = Vec::new();
     for (item, seals) in sealed {
@@ -166,16 +209,71 @@ async fn record_problems<L: Ledger>(ledger: &L, sealed: &RecordSeals) -> Result<
     Ok(problems)
 }
 
-/// [`record_problems`], allowing for writers that committed while the chains were walked: a record newer than every
-/// seal the walk saw is checked again with the seals appended since (up to three times while the chains keep
-/// moving), so a live ledger does not look tampered with.
-async fn record_problems_settled<L: Ledger>(
+/// Each sealed mark and finding must be as the chains last left it. A mark only moves forward (each commit keeps
+/// the later of the stored time and its own), so the stored one is the seal with the latest time, whichever commit
+/// landed last: a cooldown pushed into the future (no containment for days), an alert window moved (a page
+/// silenced) or a mark deleted is named. A finding is open or closed as its latest seal says: an open finding
+/// deleted (a model it gates could deploy) or a closed one re-opened is named.
+async fn mark_problems<L: Ledger>(ledger: &L, sealed: &MarkSeals) -> Result<Vec<VerifyFailure>, LedgerError> {
+    let items: Vec<MarkItem> = sealed.keys().cloned().collect();
+    let stored = match ledger.stored_marks(&items).await {
+        Ok(stored) => stored,
+        Err(error @ LedgerError::Unavailable(_)) => return Err(error),
+        Err(error) => return Ok(vec![unreadable_state("marks and findings", &error)]),
+    };
+    let mut problems = Vec::new();
+    for (item, seals) in sealed {
+        let stored = stored.get(item);
+        let problem = match item {
+            MarkItem::Finding { .. } => {
+                let Some(latest) = seals.iter().max_by_key(|s| s.at) else { continue };
+                match (latest.sha256 == StateSeal::OPEN, stored) {
+                    (true, None) => Some((latest, Problem::StateDeleted { item: item.item() })),
+                    (false, Some(_)) => Some((latest, Problem::StateEdited { item: item.item() })),
+                    _ => None,
+                }
+            }
+            MarkItem::Action(_) | MarkItem::Alert(_) => {
+                let Some(latest) = seals.iter().max_by_key(|s| (s.version, s.at)) else { continue };
+                // A mark stored before marks were sealed (by an earlier Warden) and newer than every seal since
+                // keeps its time; it can only be that if its time is before the first commit that sealed it.
+                let sealing_began = seals.iter().map(|s| s.at.0).min().and_then(|t| u64::try_from(t).ok());
+                match stored {
+                    None => Some((latest, Problem::StateDeleted { item: item.item() })),
+                    Some(now)
+                        if now.version == latest.version
+                            && seals.iter().any(|s| s.version == now.version && s.sha256 == now.sha256) =>
+                    {
+                        None
+                    }
+                    Some(now) if now.version > latest.version && now.version < sealing_began => None,
+                    Some(_) => Some((latest, Problem::StateEdited { item: item.item() })),
+                }
+            }
+        };
+        if let Some((latest, problem)) = problem {
+            problems.push(VerifyFailure { chain: latest.chain.clone(), position: latest.seq, problem });
+        }
+    }
+    Ok(problems)
+}
+
+async fn sealed_problems<L: Ledger>(ledger: &L, sealed: &Sealed) -> Result<Vec<VerifyFailure>, LedgerError> {
+    let mut problems = record_problems(ledger, &sealed.records).await?;
+    problems.extend(mark_problems(ledger, &sealed.marks).await?);
+    Ok(problems)
+}
+
+/// [`sealed_problems`], allowing for writers that committed while the chains were walked: a record or mark newer
+/// than every seal the walk saw is checked again with the seals appended since (up to three times while the chains
+/// keep moving), so a live ledger does not look tampered with.
+async fn sealed_problems_settled<L: Ledger>(
     ledger: &L,
-    mut sealed: RecordSeals,
+    mut sealed: Sealed,
     walked: &BTreeMap<String, u64>,
 ) -> Result<Vec<VerifyFailure>, LedgerError> {
     let mut walked = walked.clone();
-    let mut problems = record_problems(ledger, &sealed).await?;
+    let mut problems = sealed_problems(ledger, &sealed).await?;
     for _ in 0..3 {
         if problems.is_empty() {
             break;
@@ -188,7 +286,7 @@ async fn record_problems_settled<L: Ledger>(
             }
             let Ok(entries) = ledger.entries(&chain).await else { continue };
             for entry in entries.iter().filter(|e| e.seq > seen) {
-                collect_record_seals(&mut sealed, &chain, entry);
+                sealed.collect(&chain, entry);
                 moved = true;
             }
             walked.insert(chain, entries.last().map_or(seen, |e| e.seq));
@@ -196,7 +294,7 @@ async fn record_problems_settled<L: Ledger>(
         if !moved {
             break;
         }
-        problems = record_problems(ledger, &sealed).await?;
+        problems = sealed_problems(ledger, &sealed).await?;
     }
     Ok(problems)
 }
@@ -226,8 +324,9 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
     let mut events: BTreeMap<String, (String, u64)> = BTreeMap::new();
     // The last seal each chain holds for a state item (a model record): what that item must still be.
     let mut seals: BTreeMap<String, (String, u64, String)> = BTreeMap::new();
-    // Records (break-glass state, locks, breaker windows, the kill switch), by every seal the chains hold.
-    let mut record_seals: RecordSeals = BTreeMap::new();
+    // Records (break-glass state, locks, breaker windows, the kill switch), marks and findings, by every seal the
+    // chains hold.
+    let mut sealed = Sealed::default();
     // How far each chain was walked: state written after it is checked against what was appended since.
     let mut walked: BTreeMap<String, u64> = BTreeMap::new();
     for chain in ledger.chains().await? {
@@ -247,8 +346,8 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
                 report.entries += entries.len();
                 for entry in &entries {
                     events.entry(entry.entry.idempotency_key.clone()).or_insert_with(|| (chain.clone(), entry.seq));
-                    collect_record_seals(&mut record_seals, &chain, entry);
-                    for seal in entry.entry.seals.iter().filter(|s| s.version.is_none()) {
+                    sealed.collect(&chain, entry);
+                    for seal in entry.entry.seals.iter().filter(|s| s.item.starts_with("model:")) {
                         seals.insert(seal.item.clone(), (chain.clone(), entry.seq, seal.sha256.clone()));
                     }
                 }
@@ -317,7 +416,7 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
         Err(error @ LedgerError::Unavailable(_)) => return Err(error),
         Err(error) => report.failures.push(unreadable("inventory", error)),
     }
-    report.failures.extend(record_problems_settled(ledger, record_seals, &walked).await?);
+    report.failures.extend(sealed_problems_settled(ledger, sealed, &walked).await?);
     match ledger.state_problems().await {
         Ok(problems) => report.failures.extend(problems.into_iter().map(|problem| VerifyFailure {
             chain: "state".into(),

@@ -14,7 +14,10 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use warden_app::ledger::Ledger;
 use warden_core::inventory::{Inventory, InventoryIndex, Model};
-use warden_core::ledger::{Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Record, seal_all};
+use warden_core::ledger::{
+    Commit, CommitOutcome, Entry, EventOutcome, FactQuery, FindingMark, Head, LedgerError, MarkItem, Record, StateSeal,
+    seal_all,
+};
 use warden_core::policy::DecisionContext;
 use warden_core::resource::Resource;
 use warden_core::severity::Band;
@@ -647,6 +650,47 @@ impl EmbeddedLedger {
         })
     }
 
+    fn stored_marks_sync(&self, items: &[MarkItem]) -> Result<BTreeMap<MarkItem, StateSeal>, LedgerError> {
+        reading!(self, |txn| {
+            let actions = txn.open_table(ACTION_MARKS).map_err(redb_error)?;
+            let alerts = txn.open_table(ALERT_MARKS).map_err(redb_error)?;
+            let findings = txn.open_table(OPEN_FINDINGS).map_err(redb_error)?;
+            let mut found = BTreeMap::new();
+            for item in items {
+                let seal = match item {
+                    MarkItem::Action(target) => actions
+                        .get(target.as_str())
+                        .map_err(redb_error)?
+                        .map(|at| {
+                            let millis = at.value();
+                            Timestamp::from_millis(millis).ok_or_else(|| corrupt("action mark", millis))
+                        })
+                        .transpose()?
+                        .map(|at| StateSeal::of_action_mark(target, at)),
+                    MarkItem::Alert(key) => alerts
+                        .get(key.as_str())
+                        .map_err(redb_error)?
+                        .map(|mark| decode_alert_mark(mark.value()))
+                        .transpose()?
+                        .map(|(level, at)| StateSeal::of_alert_mark(key, level, at)),
+                    MarkItem::Finding { model, finding } => {
+                        findings.get((model.as_str(), finding.as_str())).map_err(redb_error)?.map(|_| {
+                            StateSeal::of_finding(&FindingMark {
+                                model_id: model.clone(),
+                                finding_id: finding.clone(),
+                                open: true,
+                            })
+                        })
+                    }
+                };
+                if let Some(seal) = seal {
+                    found.insert(item.clone(), seal);
+                }
+            }
+            Ok(found)
+        })
+    }
+
     fn outcome_sync(&self, key: &str) -> Result<Option<EventOutcome>, LedgerError> {
         reading!(self, |txn| {
             let table = txn.open_table(MARKERS).map_err(redb_error)?;
@@ -763,6 +807,10 @@ impl Ledger for EmbeddedLedger {
         guarded(|| self.outcome_sync(idempotency_key))
     }
 
+    async fn stored_marks(&self, items: &[MarkItem]) -> Result<BTreeMap<MarkItem, StateSeal>, LedgerError> {
+        guarded(|| self.stored_marks_sync(items))
+    }
+
     async fn state_problems(&self) -> Result<Vec<String>, LedgerError> {
         guarded(|| self.state_problems_sync())
     }
@@ -799,6 +847,43 @@ impl warden_app::conformance::Tamper for EmbeddedLedger {
                 }
                 None => {
                     table.remove(key).map_err(redb_error)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn overwrite_mark(&self, item: &MarkItem, at: Option<Timestamp>) -> Result<(), LedgerError> {
+        self.write(|txn, writing| {
+            *writing = true;
+            match item {
+                MarkItem::Action(target) => {
+                    let mut table = txn.open_table(ACTION_MARKS).map_err(redb_error)?;
+                    match at {
+                        Some(at) => table.insert(target.as_str(), at.millis()).map(drop),
+                        None => table.remove(target.as_str()).map(drop),
+                    }
+                    .map_err(redb_error)?;
+                }
+                MarkItem::Alert(key) => {
+                    let mut table = txn.open_table(ALERT_MARKS).map_err(redb_error)?;
+                    match at {
+                        Some(at) => {
+                            let bytes = serde_json::to_vec(&(Band::Low, at.millis())).map_err(storage)?;
+                            table.insert(key.as_str(), bytes.as_slice()).map(drop)
+                        }
+                        None => table.remove(key.as_str()).map(drop),
+                    }
+                    .map_err(redb_error)?;
+                }
+                MarkItem::Finding { model, finding } => {
+                    let mut table = txn.open_table(OPEN_FINDINGS).map_err(redb_error)?;
+                    let key = (model.as_str(), finding.as_str());
+                    match at {
+                        Some(_) => table.insert(key, ()).map(drop),
+                        None => table.remove(key).map(drop),
+                    }
+                    .map_err(redb_error)?;
                 }
             }
             Ok(())

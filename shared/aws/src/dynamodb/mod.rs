@@ -20,7 +20,10 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use warden_app::ledger::Ledger;
 use warden_core::inventory::{Inventory, Model};
-use warden_core::ledger::{Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, Record, seal_all};
+use warden_core::ledger::{
+    Commit, CommitOutcome, Entry, EventOutcome, FactQuery, FindingMark, Head, LedgerError, MarkItem, Record, StateSeal,
+    seal_all,
+};
 use warden_core::policy::DecisionContext;
 use warden_core::resource::Resource;
 use warden_core::time::Timestamp;
@@ -603,6 +606,38 @@ impl Ledger for DynamoLedger {
         self.read_outcome(idempotency_key).await
     }
 
+    async fn stored_marks(&self, items: &[MarkItem]) -> Result<BTreeMap<MarkItem, StateSeal>, LedgerError> {
+        let key_of = |item: &MarkItem| match item {
+            MarkItem::Action(target) => (schema::target_pk(target), schema::LAST_ACTION_SK.to_owned()),
+            MarkItem::Alert(alert_key) => (schema::alert_pk(alert_key), schema::LAST_ALERT_SK.to_owned()),
+            MarkItem::Finding { model, finding } => (schema::findings_pk(model), schema::finding_sk(finding)),
+        };
+        let keys: Vec<(String, String)> = items.iter().map(key_of).collect();
+        let stored = self.batch_get(keys.iter().map(|(pk, sk)| key(pk.clone(), sk)).collect()).await?;
+        let mut found = BTreeMap::new();
+        for (item, (pk, sk)) in items.iter().zip(&keys) {
+            // Matched by key, not parsed from it: a long key is stored as its digest.
+            let Some(stored) = stored.iter().find(|i| text(i, PK) == Ok(pk.as_str()) && text(i, SK) == Ok(sk.as_str()))
+            else {
+                continue;
+            };
+            let seal = match item {
+                MarkItem::Action(target) => StateSeal::of_action_mark(target, timestamp(number(stored, "at")?)?),
+                MarkItem::Alert(alert_key) => {
+                    let level = text(stored, "level")?.parse().map_err(LedgerError::Corrupt)?;
+                    StateSeal::of_alert_mark(alert_key, level, timestamp(number(stored, "at")?)?)
+                }
+                MarkItem::Finding { model, finding } => StateSeal::of_finding(&FindingMark {
+                    model_id: model.clone(),
+                    finding_id: finding.clone(),
+                    open: true,
+                }),
+            };
+            found.insert(item.clone(), seal);
+        }
+        Ok(found)
+    }
+
     async fn mark_delivered(&self, idempotency_key: &str, effect: &str) -> Result<(), LedgerError> {
         let result = self
             .client
@@ -672,6 +707,29 @@ impl warden_app::conformance::Tamper for DynamoLedger {
         let request = match record {
             Some(record) => put_request(Self::record_item(key_text, record.version, &record.value)?)?,
             None => delete_request(key(schema::record_pk(key_text), schema::RECORD_SK))?,
+        };
+        self.batch_write(vec![request]).await
+    }
+
+    async fn overwrite_mark(&self, item: &MarkItem, at: Option<Timestamp>) -> Result<(), LedgerError> {
+        let (mut stored, extra) = match item {
+            MarkItem::Action(target) => (key(schema::target_pk(target), schema::LAST_ACTION_SK), None),
+            MarkItem::Alert(alert_key) => (key(schema::alert_pk(alert_key), schema::LAST_ALERT_SK), Some("low")),
+            MarkItem::Finding { model, finding } => {
+                (key(schema::findings_pk(model), schema::finding_sk(finding)), None)
+            }
+        };
+        let request = match at {
+            None => delete_request(stored)?,
+            Some(at) => {
+                if !matches!(item, MarkItem::Finding { .. }) {
+                    stored.insert("at".into(), n(at.millis()));
+                }
+                if let Some(level) = extra {
+                    stored.insert("level".into(), s(level.to_owned()));
+                }
+                put_request(stored)?
+            }
         };
         self.batch_write(vec![request]).await
     }

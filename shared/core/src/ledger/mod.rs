@@ -186,6 +186,76 @@ impl StateSeal {
     pub fn model_item(id: &str) -> String {
         format!("model:{id}")
     }
+
+    /// The seal of a cooldown mark: its time is its version (a mark only moves forward, so the stored one is the
+    /// seal with the latest time, whichever commit landed last).
+    pub fn of_action_mark(target: &str, at: Timestamp) -> Self {
+        let value = serde_json::json!({"at": at.millis()});
+        Self {
+            item: MarkItem::Action(target.to_owned()).item(),
+            sha256: json_digest(&value),
+            version: Some(mark_version(at)),
+        }
+    }
+
+    /// The seal of an alert's re-notify mark (the band that paged, and when).
+    pub fn of_alert_mark(key: &str, level: Band, at: Timestamp) -> Self {
+        let value = serde_json::json!({"level": level.as_str(), "at": at.millis()});
+        Self {
+            item: MarkItem::Alert(key.to_owned()).item(),
+            sha256: json_digest(&value),
+            version: Some(mark_version(at)),
+        }
+    }
+
+    /// The seal of a finding opened ([`Self::OPEN`]) or closed ([`Self::DELETED`]) by a commit.
+    pub fn of_finding(mark: &FindingMark) -> Self {
+        let item = MarkItem::Finding { model: mark.model_id.clone(), finding: mark.finding_id.clone() }.item();
+        Self { item, sha256: if mark.open { Self::OPEN } else { Self::DELETED }.to_owned(), version: None }
+    }
+
+    /// The digest an open finding is sealed with.
+    pub const OPEN: &'static str = "open";
+}
+
+fn mark_version(at: Timestamp) -> u64 {
+    u64::try_from(at.millis()).unwrap_or(0)
+}
+
+fn json_digest(value: &serde_json::Value) -> String {
+    hex::encode(Sha256::digest(value.to_string().as_bytes()))
+}
+
+/// A state item beside the chains that is not a versioned record, and that the chains seal: an endpoint's or
+/// package's cooldown mark, an alert key's re-notify mark, a model's open sensitive-data finding.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MarkItem {
+    Action(String),
+    Alert(String),
+    Finding { model: String, finding: String },
+}
+
+impl MarkItem {
+    /// How seals and `verify` name it.
+    pub fn item(&self) -> String {
+        match self {
+            Self::Action(target) => format!("mark:action:{target}"),
+            Self::Alert(key) => format!("mark:alert:{key}"),
+            Self::Finding { model, finding } => format!("finding:{}", serde_json::json!([model, finding])),
+        }
+    }
+
+    /// The item a seal names, if it is a mark or finding.
+    pub fn parse(item: &str) -> Option<Self> {
+        if let Some(target) = item.strip_prefix("mark:action:") {
+            return Some(Self::Action(target.to_owned()));
+        }
+        if let Some(key) = item.strip_prefix("mark:alert:") {
+            return Some(Self::Alert(key.to_owned()));
+        }
+        let (model, finding): (String, String) = serde_json::from_str(item.strip_prefix("finding:")?).ok()?;
+        Some(Self::Finding { model, finding })
+    }
 }
 
 /// A chained entry: `hash` = SHA-256 over the canonical JSON of everything else, `prev_hash` included.
@@ -288,10 +358,18 @@ impl Commit {
     /// Binds every record this commit writes to the chains: the commit's first entry carries each record's seal
     /// (version and digest, or its deletion), so `verify` names a record edited, deleted or re-created outside
     /// Warden. Both ledgers call it before sealing the entries; a commit without entries writes no records.
-    /// (Marks are not sealed yet: a ledger upgraded with unsealed marks needs a sealing step first, or newer
-    /// unsealed marks would read as edits.)
+    /// Marks and findings are sealed as this commit proposes them: a mark only moves forward, so `verify` takes
+    /// the latest time among its seals.
     pub fn seal_state(&mut self) -> Result<(), LedgerError> {
-        let seals = self.records.iter().map(StateSeal::of_record_write).collect::<Result<Vec<_>, _>>()?;
+        let mut seals = self.records.iter().map(StateSeal::of_record_write).collect::<Result<Vec<_>, _>>()?;
+        seals.extend(self.action_marks.iter().map(|(target, at)| StateSeal::of_action_mark(target, *at)));
+        seals.extend(self.alert_marks.iter().map(|(key, level, at)| StateSeal::of_alert_mark(key, *level, *at)));
+        // A finding the commit names twice ends as its last mark says (as both ledgers write it).
+        let mut findings: BTreeMap<(&str, &str), &FindingMark> = BTreeMap::new();
+        for mark in &self.findings {
+            findings.insert((&mark.model_id, &mark.finding_id), mark);
+        }
+        seals.extend(findings.into_values().map(StateSeal::of_finding));
         if let Some(first) = self.entries.first_mut() {
             for seal in seals {
                 if !first.seals.contains(&seal) {
