@@ -597,6 +597,34 @@ fn a_deleted_marker_is_caught_by_verify_on_dynamodb() {
     });
 }
 
+/// A marker whose outcome was edited outside Warden (its alert taken out, so a redelivery would not send it) is
+/// caught: the event's first entry seals what the marker held; effects delivered since are not part of it.
+#[test]
+fn an_edited_marker_is_caught_by_verify_on_dynamodb() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    runtime().block_on(async {
+        let engine = engine(fresh_dynamo_ledger("edited-marker").await).await;
+        let key = engine.ingest_bytes(&finding(3), now()).await.unwrap().idempotency_key;
+        engine.ledger().mark_delivered(&key, "alert").await.unwrap();
+        assert!(verify(engine.ledger()).await.unwrap().ok(), "a delivered effect is no edit");
+        let (client, table) = (engine.ledger().client().clone(), engine.ledger().table().to_owned());
+        let marker = item_key(&warden_aws::schema::marker_pk(&key), "MARKER");
+        let item = client.get_item().table_name(&table).set_key(Some(marker)).send().await.unwrap().item.unwrap();
+        let mut outcome: serde_json::Value = serde_json::from_str(item["outcome"].as_s().unwrap()).unwrap();
+        assert!(!outcome["alert"].is_null(), "{outcome}");
+        outcome["alert"] = serde_json::Value::Null;
+        let mut item = item;
+        item.insert("outcome".into(), AttributeValue::S(outcome.to_string()));
+        client.put_item().table_name(&table).set_item(Some(item)).send().await.unwrap();
+        let report = verify(engine.ledger()).await.unwrap();
+        assert_eq!(report.failures.len(), 1, "{report:?}");
+        let edited = warden_core::ledger::StateSeal::marker_item(&key);
+        assert!(
+            matches!(&report.failures[0].problem, warden_core::ledger::Problem::StateEdited { item } if *item == edited)
+        );
+    });
+}
+
 /// On DynamoDB too, a model record edited outside Warden is caught by `verify`.
 #[test]
 fn an_edited_model_record_is_caught_by_verify_on_dynamodb() {

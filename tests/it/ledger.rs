@@ -362,6 +362,51 @@ fn a_deleted_marker_is_caught_by_verify() {
     });
 }
 
+/// A marker whose outcome was edited by hand (its planned cutoff taken out, so a redelivery would not request it)
+/// is caught; effects delivered since are no edit.
+#[test]
+fn an_edited_marker_is_caught_by_verify() {
+    use redb::ReadableTable;
+    use warden_embedded::tables::MARKERS;
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let key = {
+            let engine = Engine::new(
+                EmbeddedLedger::open(dir.path()).unwrap(),
+                Policy::builtin().unwrap(),
+                Actor::Automation("test".into()),
+            );
+            let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap();
+            engine.import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", Timestamp::now()).await.unwrap();
+            let event = read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json"));
+            let report = engine.ingest_bytes(&event, Timestamp::now()).await.unwrap();
+            engine.ledger().mark_delivered(&report.idempotency_key, "bus").await.unwrap();
+            assert!(verify(engine.ledger()).await.unwrap().ok(), "a delivered effect is no edit");
+            report.idempotency_key
+        };
+        {
+            let db = redb::Database::open(dir.path().join("ledger.redb")).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut markers = txn.open_table(MARKERS).unwrap();
+                let stored = markers.get(key.as_str()).unwrap().unwrap().value().to_vec();
+                let mut outcome: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+                assert!(outcome["actions"].as_array().is_some_and(|a| !a.is_empty()), "{outcome}");
+                outcome["actions"] = serde_json::json!([]);
+                markers.insert(key.as_str(), serde_json::to_vec(&outcome).unwrap().as_slice()).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let ledger = EmbeddedLedger::open(dir.path()).unwrap();
+        let report = verify(&ledger).await.unwrap();
+        assert_eq!(report.failures.len(), 1, "{report:?}");
+        let edited = warden_core::ledger::StateSeal::marker_item(&key);
+        assert!(
+            matches!(&report.failures[0].problem, warden_core::ledger::Problem::StateEdited { item } if *item == edited)
+        );
+    });
+}
+
 /// Editing a model's inventory record outside Warden (risk high -> low, which disables a cutoff) or deleting it is
 /// caught by `verify`: each record must be what its chain last committed to (both passed verify before).
 #[test]

@@ -322,6 +322,8 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
     };
     // Every event that wrote entries left its idempotency marker: the first entry of each event, to check below.
     let mut events: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    // What each event's marker was sealed as (its outcome), by idempotency key.
+    let mut marker_seals: BTreeMap<String, String> = BTreeMap::new();
     // The last seal each chain holds for a state item (a model record): what that item must still be.
     let mut seals: BTreeMap<String, (String, u64, String)> = BTreeMap::new();
     // Records (break-glass state, locks, breaker windows, the kill switch), marks and findings, by every seal the
@@ -346,6 +348,10 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
                 report.entries += entries.len();
                 for entry in &entries {
                     events.entry(entry.entry.idempotency_key.clone()).or_insert_with(|| (chain.clone(), entry.seq));
+                    let marker = StateSeal::marker_item(&entry.entry.idempotency_key);
+                    if let Some(seal) = entry.entry.seals.iter().find(|s| s.item == marker) {
+                        marker_seals.insert(entry.entry.idempotency_key.clone(), seal.sha256.clone());
+                    }
                     sealed.collect(&chain, entry);
                     for seal in entry.entry.seals.iter().filter(|s| s.item.starts_with("model:")) {
                         seals.insert(seal.item.clone(), (chain.clone(), entry.seq, seal.sha256.clone()));
@@ -373,7 +379,18 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
     }
     for (key, (chain, seq)) in events {
         match ledger.outcome(&key).await {
-            Ok(Some(_)) => {}
+            // Edited outside Warden (actions or an alert taken out, so a retry would not send them)?
+            Ok(Some(outcome)) => {
+                let sealed = marker_seals.get(&key);
+                if sealed.is_some_and(|sha256| StateSeal::of_marker(&key, &outcome).is_ok_and(|s| s.sha256 != *sha256))
+                {
+                    report.failures.push(VerifyFailure {
+                        chain,
+                        position: seq,
+                        problem: Problem::StateEdited { item: StateSeal::marker_item(&key) },
+                    });
+                }
+            }
             Ok(None) => report.failures.push(VerifyFailure {
                 chain,
                 position: seq,

@@ -216,6 +216,18 @@ impl StateSeal {
 
     /// The digest an open finding is sealed with.
     pub const OPEN: &'static str = "open";
+
+    /// The seal of an event's idempotency marker: what the event led to, without the effects delivered since
+    /// (they are added after the commit).
+    pub fn of_marker(idempotency_key: &str, outcome: &EventOutcome) -> Result<Self, LedgerError> {
+        let decided = EventOutcome { delivered: std::collections::BTreeSet::new(), ..outcome.clone() };
+        let value = serde_json::to_value(&decided).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        Ok(Self { item: Self::marker_item(idempotency_key), sha256: json_digest(&value), version: None })
+    }
+
+    pub fn marker_item(idempotency_key: &str) -> String {
+        format!("marker:{idempotency_key}")
+    }
 }
 
 fn mark_version(at: Timestamp) -> u64 {
@@ -358,10 +370,11 @@ impl Commit {
     /// Binds every record this commit writes to the chains: the commit's first entry carries each record's seal
     /// (version and digest, or its deletion), so `verify` names a record edited, deleted or re-created outside
     /// Warden. Both ledgers call it before sealing the entries; a commit without entries writes no records.
-    /// Marks and findings are sealed as this commit proposes them: a mark only moves forward, so `verify` takes
+    /// So is the event's idempotency marker (its outcome). Marks and findings are sealed as this commit proposes them: a mark only moves forward, so `verify` takes
     /// the latest time among its seals.
     pub fn seal_state(&mut self) -> Result<(), LedgerError> {
-        let mut seals = self.records.iter().map(StateSeal::of_record_write).collect::<Result<Vec<_>, _>>()?;
+        let mut seals = vec![StateSeal::of_marker(&self.idempotency_key, &self.outcome)?];
+        seals.extend(self.records.iter().map(StateSeal::of_record_write).collect::<Result<Vec<_>, _>>()?);
         seals.extend(self.action_marks.iter().map(|(target, at)| StateSeal::of_action_mark(target, *at)));
         seals.extend(self.alert_marks.iter().map(|(key, level, at)| StateSeal::of_alert_mark(key, *level, *at)));
         // A finding the commit names twice ends as its last mark says (as both ledgers write it).
