@@ -15,7 +15,7 @@ use warden_aws::function_url::post_signed;
 use warden_aws::sns::SnsNotifier;
 use warden_core::action::{Operation, Phase};
 use warden_core::breakglass::alerts::status_command;
-use warden_core::breakglass::person::person_of;
+use warden_core::breakglass::person::direct;
 use warden_core::breakglass::{BreakGlassRequest, PersonAsk};
 use warden_core::breakglass::{Input, Next};
 use warden_core::event::bounded;
@@ -117,8 +117,8 @@ async fn ask_function(url: &str, ask: &PersonAsk) -> Result<serde_json::Value, F
             text("request_id")
         ))),
         403 if value.get("error").is_none() => Err(Failure::Message(format!(
-            "the function URL refused your signature (403): your role needs lambda:InvokeFunctionUrl and \
-             lambda:InvokeFunction on it ({})",
+            "the function URL refused your signature (403): your role needs lambda:InvokeFunctionUrl on it, and \
+             lambda:InvokeFunction only through it (the stack grants both to OperatorRoleArn) ({})",
             bounded(&answer.body, 200)
         ))),
         status => Err(Failure::Message(format!(
@@ -201,15 +201,14 @@ async fn here(global: &Global, send: &Delivery, ask: PersonAsk) -> CommandResult
     carry_out(global, send, &clients, request, by).await
 }
 
-/// Who acts `--here`: the caller STS names, as a direct actor (one identity per human where the ARN tells one).
-async fn direct_caller(clients: &AwsClients) -> Result<Actor, Failure> {
+/// Who acts directly (`--here`, the kill switch without `--url`): the caller STS names, as the person it names
+/// where it names one (with the roles `WARDEN_PERSON_ROLES` lists), else its ARN; never the account root.
+pub async fn direct_caller(clients: &AwsClients) -> Result<Actor, Failure> {
     let arn = clients.caller_arn().await.map_err(|e| {
         Failure::Message(format!("cannot tell who is acting: configure AWS credentials for the operator role ({e})"))
     })?;
-    Ok(match person_of(&arn, &[]) {
-        Ok(Actor::Person(id)) => Actor::Direct(id),
-        _ => Actor::Direct(arn),
-    })
+    let lookup = |name: &str| std::env::var(name).ok();
+    direct(&arn, &warden_app::inbox::person_roles(&lookup)).map_err(|e| Failure::Message(e.to_string()))
 }
 
 /// Alerts of an action carried out from here: to the team's topic, or printed.

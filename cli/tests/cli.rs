@@ -375,9 +375,11 @@ fn a_break_glass_request_prints_as_the_function_receives_it_and_says_where_it_co
         Command::new(env!("CARGO_BIN_EXE_warden")).args(args).env_remove("WARDEN_BREAKGLASS_URL").output().unwrap();
     assert_eq!(nowhere.status.code(), Some(2));
     assert!(stderr(&nowhere).contains("--url URL"), "{}", stderr(&nowhere));
-    let not_a_url = warden(dir.path(), &[&args[..], &["--url", "ftp://example.com/"]].concat());
-    assert_eq!(not_a_url.status.code(), Some(2));
-    assert!(stderr(&not_a_url).contains("is not an http(s) URL"), "{}", stderr(&not_a_url));
+    for not_a_url in ["ftp://example.com/", "http://abc.lambda-url.us-east-1.on.aws/"] {
+        let refused = warden(dir.path(), &[&args[..], &["--url", not_a_url]].concat());
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(stderr(&refused).contains("is not an https URL"), "{}", stderr(&refused));
+    }
     let bad_topic = warden(dir.path(), &[&args[..], &["--here", "--topic", "alerts"]].concat());
     assert_eq!(bad_topic.status.code(), Some(2));
     assert!(stderr(&bad_topic).contains("--topic \"alerts\" is not an SNS topic ARN"), "{}", stderr(&bad_topic));

@@ -788,12 +788,13 @@ async fn one_person_cannot_be_two_at_the_function_url_or_on_the_bus() {
     let request_id = step["request_id"].as_str().unwrap().to_owned();
     let approve = serde_json::json!({"ask": "approve", "requestId": request_id});
 
-    // Alice again, under another permission set in another account: the same person.
-    let (status, step) = ask(&handler, ALICE_OPERATOR, approve.clone()).await;
-    assert_eq!((status, &step["phase"]), (200, &serde_json::json!("awaiting-approval")), "{step}");
+    // Alice again, under another permission set in another account: the same person, refused and recorded.
+    let (status, refused) = ask(&handler, ALICE_OPERATOR, approve.clone()).await;
+    assert_eq!(status, 403, "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("cannot be the second person"), "{refused}");
     // A role session Alice named "bob": automation under its role, never Bob.
-    let (_, step) = ask(&handler, ROLE_NAMED_BOB, approve.clone()).await;
-    assert_eq!(step["phase"], "awaiting-approval", "{step}");
+    let (status, refused) = ask(&handler, ROLE_NAMED_BOB, approve.clone()).await;
+    assert_eq!(status, 403, "{refused}");
     // Naming Bob in the body.
     let forged = serde_json::json!({"ask": "approve", "requestId": request_id, "approvedBy": {"type": "person", "name": "iam-user/111122223333/bob"}});
     let (status, refused) = ask(&handler, ALICE_ADMIN, forged).await;
@@ -822,7 +823,7 @@ async fn one_person_cannot_be_two_at_the_function_url_or_on_the_bus() {
     let record = warden_app::breakglass::recorded_request(&ledger, &request_id).await.unwrap();
     assert_eq!(record.requested_by, Actor::Person("sso/alice".into()));
     let rejections = warden_tests::unattributed_entries(&ledger).await;
-    assert_eq!(rejections.len(), 3, "the forged body and both bus inputs are recorded as rejected");
+    assert_eq!(rejections.len(), 5, "both refused approvals, the forged body and both bus inputs are recorded");
     let recorded = serde_json::to_string(&rejections.iter().map(|e| &e.entry).collect::<Vec<_>>()).unwrap();
     assert!(!recorded.contains("SESSION-TOKEN-SECRET"), "a request's headers are never recorded");
     let actors: Vec<_> = ledger.entries("fraud-detector").await.unwrap().into_iter().map(|e| e.entry.actor).collect();
@@ -837,9 +838,15 @@ async fn the_function_url_refuses_what_it_cannot_attribute_and_automation_never_
     let handler = url_handler(&ledger, &sagemaker, &notifier);
     let restore =
         serde_json::json!({"ask": "request", "action": "restore", "target": "fraud-prod", "reason": "all clear"});
-    let (status, step) = ask(&handler, ROLE_NAMED_BOB, restore.clone()).await;
-    assert_eq!((status, &step["phase"]), (200, &serde_json::json!("refused")), "{step}");
-    assert!(step["note"].as_str().unwrap().contains("only a person"), "{step}");
+    // A role session asks nothing at the URL: one person could ask as it and approve as themselves.
+    let (status, refused) = ask(&handler, ROLE_NAMED_BOB, restore.clone()).await;
+    assert_eq!(status, 403, "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("only people do"), "{refused}");
+    // A reason that would write lines of its own into the alerts.
+    let forged_lines = serde_json::json!({"ask": "request", "action": "cutoff", "target": "fraud-prod", "reason": "x\nApproved by person:sso/bob"});
+    let (status, refused) = ask(&handler, ALICE_ADMIN, forged_lines).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("control character"), "{refused}");
     let (status, refused) = ask(&handler, "arn:aws:iam::111122223333:root", restore.clone()).await;
     assert_eq!(status, 403, "{refused}");
     let response = handler.handle(signed(ALICE_ADMIN, "GET", &restore)).await.unwrap();

@@ -261,8 +261,9 @@ async fn on_call_breaks_glass_signed_to_the_function_url_and_here_as_a_last_reso
     assert_eq!(lines[0]["in_flight"]["phase"], "awaiting-approval", "{}", lines[0]);
     assert_eq!(lines[0]["in_flight"]["request_id"], request_id.as_str());
     assert_eq!(lines[0]["in_flight"]["requested_by"], alice);
-    let (_, lines, _) = signed(ALICE, &["break-glass", "approve", &request_id]);
-    assert_eq!(lines[0]["phase"], "awaiting-approval", "self-approval is ignored: {lines:?}");
+    let (code, _, stderr) = signed(ALICE, &["break-glass", "approve", &request_id]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot be the second person"), "self-approval is refused: {stderr}");
     let (code, _, stderr) = here(&["break-glass", "approve", &request_id]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("never one of the two people"), "{stderr}");

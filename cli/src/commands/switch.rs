@@ -24,13 +24,7 @@ pub async fn kill_switch_set(global: &Global, on: bool, reason: &str, url: Optio
             ));
         }
         #[cfg(feature = "aws")]
-        (Some(_), None) => {
-            let arn =
-                warden_aws::clients::AwsClients::from_env().await.caller_arn().await.map_err(|e| {
-                    Failure::Message(format!("cannot tell who is acting: configure AWS credentials ({e})"))
-                })?;
-            Actor::Direct(arn)
-        }
+        (Some(_), None) => crate::breakglass::direct_caller(&warden_aws::clients::AwsClients::from_env().await).await?,
         #[cfg(not(feature = "aws"))]
         (Some(_), None) => return Err(needs_aws("--table (the DynamoDB ledger)")),
         (None, Some(name)) => Actor::Direct(name.clone()),

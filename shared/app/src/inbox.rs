@@ -18,6 +18,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use warden_core::breakglass::approval_counts;
 use warden_core::breakglass::person::person_of;
 use warden_core::breakglass::{BreakGlassRequest, PersonAsk};
 use warden_core::breakglass::{Input, Next};
@@ -195,7 +196,9 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
         } else if body.len() > MAX_ASK_BYTES {
             Err(refuse(413, "body", format!("{} bytes; an ask is at most {MAX_ASK_BYTES}", body.len())))
         } else {
-            serde_json::from_str::<PersonAsk>(body).map_err(|e| refuse(400, "body", bounded(&e.to_string(), 256)))
+            serde_json::from_str::<PersonAsk>(body)
+                .map_err(|e| refuse(400, "body", bounded(&e.to_string(), 256)))
+                .and_then(|ask| ask.check().map(|()| ask).map_err(|why| refuse(400, "body", why)))
         };
         let ask = match checked {
             Ok(ask) => ask,
@@ -226,6 +229,16 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
                     Err(e) => Err(BreakGlassError::from(e).into()),
                 };
             }
+            // Automation requests over the governance bus; at the URL a request whose asker no one can tell apart
+            // from its approver would let one person be both.
+            PersonAsk::Request { .. } if !matches!(actor, Actor::Person(_)) => {
+                let message = format!(
+                    "{actor} may not ask through the function URL: only people do (automation requests over the \
+                     governance bus)"
+                );
+                let (status, error) = refuse(403, "requestContext.authorizer.iam.userArn", message);
+                return self.refuse_url(status, &error, &signed, &envelope, &actor).await;
+            }
             PersonAsk::Request { action, target, config, reason } => {
                 (BreakGlassRequest::by_hand(*action, target, config.clone(), reason, actor.clone(), now()), Input::Look)
             }
@@ -239,6 +252,16 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlassHandler<L, S, N> {
                     }
                     Err(e) => return Err(e.into()),
                 };
+                // An approval that cannot count is refused and recorded, not quietly left waiting.
+                if matches!(ask, PersonAsk::Approve { .. }) && !approval_counts(&actor, &request.requested_by) {
+                    let message = format!(
+                        "{actor} cannot be the second person for a request {} made: a person who is not the requester \
+                         (and a requester Warden can tell apart) approves",
+                        request.requested_by
+                    );
+                    let (status, error) = refuse(403, "requestContext.authorizer.iam.userArn", message);
+                    return self.refuse_url(status, &error, &signed, &envelope, &actor).await;
+                }
                 let input = match ask {
                     PersonAsk::Approve { .. } => Input::Approve { by: &actor },
                     PersonAsk::Request { .. } | PersonAsk::Resume { .. } | PersonAsk::KillSwitch { .. } => Input::Look,

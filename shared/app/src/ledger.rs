@@ -221,6 +221,9 @@ async fn mark_problems<L: Ledger>(ledger: &L, sealed: &MarkSeals) -> Result<Vec<
         Err(error @ LedgerError::Unavailable(_)) => return Err(error),
         Err(error) => return Ok(vec![unreadable_state("marks and findings", &error)]),
     };
+    // A mark an earlier Warden stored unsealed, newer than every seal since, keeps its time; it can only be that
+    // if its time is before this ledger's first commit that sealed any mark (moved later by hand, it is named).
+    let sealing_began = sealed.values().flatten().map(|s| s.at.0).min().and_then(|t| u64::try_from(t).ok());
     let mut problems = Vec::new();
     for (item, seals) in sealed {
         let stored = stored.get(item);
@@ -235,9 +238,6 @@ async fn mark_problems<L: Ledger>(ledger: &L, sealed: &MarkSeals) -> Result<Vec<
             }
             MarkItem::Action(_) | MarkItem::Alert(_) => {
                 let Some(latest) = seals.iter().max_by_key(|s| (s.version, s.at)) else { continue };
-                // A mark stored before marks were sealed (by an earlier Warden) and newer than every seal since
-                // keeps its time; it can only be that if its time is before the first commit that sealed it.
-                let sealing_began = seals.iter().map(|s| s.at.0).min().and_then(|t| u64::try_from(t).ok());
                 match stored {
                     None => Some((latest, Problem::StateDeleted { item: item.item() })),
                     Some(now)

@@ -290,3 +290,14 @@ fn only_a_human_releases_or_restores_and_a_role_s_chosen_session_name_is_not_one
         }
     }
 }
+
+#[test]
+fn a_request_from_a_caller_no_one_can_tell_apart_cannot_be_approved_by_anyone() {
+    let bob = bob();
+    let unidentified = Actor::Direct("arn:aws:sts::111122223333:assumed-role/HereOperator/x".into());
+    assert!(!approval_counts(&bob, &unidentified), "it may have been bob's own");
+    assert!(approval_counts(&bob, &Actor::Direct("alice".into())));
+    assert!(approval_counts(&bob, &automation()));
+    assert!(!approval_counts(&bob, &Actor::Direct("bob".into())));
+    assert!(!approval_counts(&Actor::Direct("carol".into()), &alice()));
+}

@@ -436,6 +436,15 @@ fn validate(request: &BreakGlassRequest) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `by` may be the second person for a request `requested_by` made: a person, who is not the requester,
+/// for a request from automation or from a human Warden can tell apart (a request `--here` from a caller STS could
+/// not tie to one person may have been the approver's own).
+pub fn approval_counts(by: &Actor, requested_by: &Actor) -> bool {
+    matches!(by, Actor::Person(_))
+        && !by.same_human(requested_by)
+        && (matches!(requested_by, Actor::Automation(_)) || requested_by.is_identified())
+}
+
 /// A second person approved the destructive step.
 fn approve(
     record: &ActionRecord,
@@ -445,9 +454,9 @@ fn approve(
     switches: &Switches<'_>,
     now: Timestamp,
 ) -> Move {
-    if !matches!(by, Actor::Person(_)) || by.same_human(&record.request.requested_by) {
-        // Not an approval that counts (automation, someone acting directly, or the requester): record nothing,
-        // keep waiting.
+    if !approval_counts(by, &record.request.requested_by) {
+        // Not an approval that counts (automation, someone acting directly, the requester, or anyone when the
+        // requester could not be told apart from them): record nothing, keep waiting.
         return stay(Next::Stop);
     }
     if record.approval_expires_at.is_some_and(|expires| now > expires) {

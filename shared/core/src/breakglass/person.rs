@@ -48,10 +48,9 @@ pub fn person_of(user_arn: &str, person_roles: &[String]) -> Result<Actor, Calle
         ("iam", ["root"]) => Err(CallerRefused::Root),
         ("iam", ["user", .., name]) if is_name(name) => Ok(Actor::Person(format!("iam-user/{account}/{name}"))),
         ("sts", ["assumed-role", role, session]) if is_name(role) && is_name(session) => {
-            let role_arn = format!("arn:{partition}:iam::{account}:role/{role}");
             if role.starts_with(SSO_ROLE_PREFIX) {
                 Ok(Actor::Person(format!("sso/{session}")))
-            } else if person_roles.iter().any(|listed| listed == role || *listed == role_arn) {
+            } else if person_roles.iter().any(|listed| lists_role(listed, partition, account, role)) {
                 Ok(Actor::Person(format!("iam-user/{account}/{session}")))
             } else {
                 Ok(Actor::Automation(format!("role/{account}/{role}/{session}")))
@@ -64,12 +63,52 @@ pub fn person_of(user_arn: &str, person_roles: &[String]) -> Result<Actor, Calle
     }
 }
 
+/// Whether a `WARDEN_PERSON_ROLES` entry names this role: a role name (in any account), or a role ARN, whose path
+/// an assumed-role ARN leaves out.
+fn lists_role(listed: &str, partition: &str, account: &str, role: &str) -> bool {
+    match listed.strip_prefix("arn:") {
+        None => listed == role,
+        Some(rest) => {
+            let mut parts = rest.splitn(5, ':');
+            let (Some(p), Some("iam"), Some(""), Some(a), Some(resource)) =
+                (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return false;
+            };
+            p == partition && a == account && resource.starts_with("role/") && resource.rsplit('/').next() == Some(role)
+        }
+    }
+}
+
+/// The actor for someone acting from their own machine (`--here`, the CLI's direct kill switch), from the caller
+/// STS names: the person's identity where the ARN tells one, else the ARN itself, which never counts as anyone
+/// an approval could be compared with (see [`Actor::is_identified`]).
+pub fn direct(user_arn: &str, person_roles: &[String]) -> Result<Actor, CallerRefused> {
+    match person_of(user_arn, person_roles) {
+        Ok(Actor::Person(id)) => Ok(Actor::Direct(id)),
+        Err(CallerRefused::Root) => Err(CallerRefused::Root),
+        _ => Ok(Actor::Direct(user_arn.to_owned())),
+    }
+}
+
 /// IAM user, role and session names: 1 to 64 of `\w+=,.@-`.
 fn is_name(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
 }
 
 impl Actor {
+    /// Whether this is a human Warden can tell apart from every other: a person, or someone acting directly whose
+    /// caller named a person ([`direct`] keeps the raw ARN otherwise, and person identities never start `arn:`).
+    /// Only a request from an identified human (or from automation) can be approved by someone else: one from an
+    /// unidentified caller may be the approver themselves.
+    pub fn is_identified(&self) -> bool {
+        match self {
+            Actor::Person(_) => true,
+            Actor::Direct(name) => !name.starts_with("arn:"),
+            Actor::Automation(_) => false,
+        }
+    }
+
     /// Whether two actors are the same human: a person acting through the URL and directly (`--here`) is one.
     pub fn same_human(&self, other: &Actor) -> bool {
         match (self, other) {
@@ -151,6 +190,26 @@ mod tests {
         let long = format!("arn:aws:iam::111122223333:user/{}", "a".repeat(5000));
         let refused = person_of(&long, &[]).unwrap_err().to_string();
         assert!(refused.len() < 400, "the error quotes a bounded caller: {refused}");
+    }
+
+    #[test]
+    fn person_roles_listed_by_arn_match_whatever_their_path_but_only_in_their_account() {
+        let listed = vec!["arn:aws:iam::111122223333:role/ops/BreakGlassPerson".to_owned()];
+        let session = "arn:aws:sts::111122223333:assumed-role/BreakGlassPerson/alice";
+        assert_eq!(person_of(session, &listed), Ok(person("iam-user/111122223333/alice")));
+        let elsewhere = person_of("arn:aws:sts::444455556666:assumed-role/BreakGlassPerson/alice", &listed);
+        assert!(!elsewhere.unwrap().is_human());
+    }
+
+    #[test]
+    fn acting_directly_names_the_person_where_the_caller_tells_one() {
+        let sso = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Ops_0123456789abcdef/alice";
+        assert_eq!(direct(sso, &[]), Ok(Actor::Direct("sso/alice".into())));
+        let role = "arn:aws:sts::111122223333:assumed-role/HereOperator/anything";
+        let unidentified = direct(role, &[]).unwrap();
+        assert_eq!(unidentified, Actor::Direct(role.into()));
+        assert!(!unidentified.is_identified() && Actor::Direct("sso/alice".into()).is_identified());
+        assert_eq!(direct("arn:aws:iam::111122223333:root", &[]), Err(CallerRefused::Root));
     }
 
     #[test]

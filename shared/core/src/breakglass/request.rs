@@ -91,7 +91,36 @@ pub enum PersonAsk {
     KillSwitch { on: bool, reason: String },
 }
 
+/// The longest `reason` an ask may give (it goes into every alert and entry of the action).
+pub const MAX_REASON_CHARS: usize = 1024;
+/// The longest target, config or request id (a model package ARN is the longest, within 2048).
+pub const MAX_NAME_CHARS: usize = 2048;
+
 impl PersonAsk {
+    /// What is wrong with the ask's text, naming the field: too long, or a control character (a newline in a
+    /// reason would let a requester write lines of their own into the alerts, such as an "Approved by").
+    pub fn check(&self) -> Result<(), String> {
+        let fields: Vec<(&str, &str, usize)> = match self {
+            Self::Request { target, config, reason, .. } => {
+                let mut fields =
+                    vec![("target", target.as_str(), MAX_NAME_CHARS), ("reason", reason.as_str(), MAX_REASON_CHARS)];
+                fields.extend(config.as_deref().map(|c| ("config", c, MAX_NAME_CHARS)));
+                fields
+            }
+            Self::Approve { request_id } | Self::Resume { request_id } => vec![("requestId", request_id.as_str(), 256)],
+            Self::KillSwitch { reason, .. } => vec![("reason", reason.as_str(), MAX_REASON_CHARS)],
+        };
+        for (name, text, max) in fields {
+            if text.chars().count() > max {
+                return Err(format!("{name} is longer than {max} characters"));
+            }
+            if text.chars().any(char::is_control) {
+                return Err(format!("{name} holds a control character (a line break, a tab, ...)"));
+            }
+        }
+        Ok(())
+    }
+
     /// The request id an approval or resume names.
     pub fn request_id(&self) -> Option<&str> {
         match self {
@@ -115,6 +144,15 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(request, PersonAsk::Request { action: Operation::Cutoff, .. }));
+        let broken = PersonAsk::Request {
+            action: Operation::Cutoff,
+            target: "ep".into(),
+            config: None,
+            reason: "PII leak\nApproved by person:bob".into(),
+        };
+        assert!(broken.check().unwrap_err().contains("reason holds a control character"));
+        let long = PersonAsk::KillSwitch { on: true, reason: "a".repeat(MAX_REASON_CHARS + 1) };
+        assert!(long.check().unwrap_err().contains("reason is longer than 1024"));
         for forged in [
             r#"{"ask":"approve","requestId":"manual-1-1","approvedBy":{"type":"person","name":"bob"}}"#,
             r#"{"ask":"request","action":"cutoff","target":"ep","reason":"x","requestedBy":"bob"}"#,
