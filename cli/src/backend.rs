@@ -95,6 +95,13 @@ impl Ledger for AnyLedger {
         delegate!(self, l => l.stored_marks(items))
     }
 
+    async fn other_marks(
+        &self,
+        sealed: &std::collections::BTreeSet<warden_core::ledger::MarkItem>,
+    ) -> Result<Vec<(String, warden_core::time::Timestamp)>, LedgerError> {
+        delegate!(self, l => l.other_marks(sealed))
+    }
+
     async fn state_problems(&self) -> Result<Vec<String>, LedgerError> {
         delegate!(self, l => l.state_problems())
     }

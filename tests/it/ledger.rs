@@ -557,6 +557,12 @@ impl Ledger for WriterDuringVerify {
     async fn state_problems(&self) -> Result<Vec<String>, warden_core::ledger::LedgerError> {
         self.inner.state_problems().await
     }
+    async fn other_marks(
+        &self,
+        sealed: &std::collections::BTreeSet<warden_core::ledger::MarkItem>,
+    ) -> Result<Vec<(String, Timestamp)>, warden_core::ledger::LedgerError> {
+        self.inner.other_marks(sealed).await
+    }
     async fn stored_marks(
         &self,
         items: &[warden_core::ledger::MarkItem],

@@ -409,6 +409,16 @@ pub async fn marks_and_findings_edited_outside_warden_are_caught<L: Ledger + Tam
             _ => false,
         })
     };
+    // A mark for a key that never paged, dated 2100: it would silence that key's pages, and no commit set it.
+    let silencer = MarkItem::Alert("model-b#rule".into());
+    ledger.overwrite_mark(&silencer, Some(at(4_102_444_800_000))).await.map_err(|e| e.to_string())?;
+    let report = verify(ledger).await.map_err(|e| e.to_string())?;
+    let added = report.failures.iter().filter(|f| matches!(f.problem, Problem::StateAdded { .. })).count();
+    ensure(added == 1, || {
+        format!("an alert mark added by hand passed (or the legacy one was called added): {report:?}")
+    })?;
+    ledger.overwrite_mark(&silencer, None).await.map_err(|e| e.to_string())?;
+
     let cooldown = MarkItem::Action(target);
     ledger.overwrite_mark(&cooldown, Some(at(4_102_444_800_000))).await.map_err(|e| e.to_string())?;
     let report = verify(ledger).await.map_err(|e| e.to_string())?;

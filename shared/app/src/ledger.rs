@@ -2,7 +2,7 @@
 //! (`warden-embedded`) and DynamoDB (`warden-aws`) adapters implement it and pass one conformance suite
 //! (`conformance`, behind the feature of that name).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use warden_core::anchor::{LedgerDigest, check_chain_against, recorded_chains};
@@ -13,6 +13,7 @@ use warden_core::ledger::{
 };
 use warden_core::policy::DecisionContext;
 use warden_core::resource::Resource;
+use warden_core::time::Timestamp;
 
 /// The ledger port. Futures are `Send` so adapters work in multi-threaded Lambda runtimes.
 pub trait Ledger {
@@ -51,6 +52,12 @@ pub trait Ledger {
         &self,
         items: &[MarkItem],
     ) -> impl Future<Output = Result<BTreeMap<MarkItem, StateSeal>, LedgerError>> + Send;
+    /// The cooldown and alert marks stored now that are none of `sealed`, each named as its seal would name it
+    /// (or by its storage key) with its time. Reads every mark, so it is for audits.
+    fn other_marks(
+        &self,
+        sealed: &BTreeSet<MarkItem>,
+    ) -> impl Future<Output = Result<Vec<(String, Timestamp)>, LedgerError>> + Send;
     /// What is wrong with the stored state beside the chains (idempotency markers, records, action and alert
     /// marks, chain heads, and any index the adapter keeps), one sentence each naming the item: what `verify`
     /// reports besides the chains. Reads everything, so it is for audits, not for the per-event path.
@@ -104,6 +111,12 @@ impl<L: Ledger + Sync> Ledger for &L {
         items: &[MarkItem],
     ) -> impl Future<Output = Result<BTreeMap<MarkItem, StateSeal>, LedgerError>> + Send {
         (**self).stored_marks(items)
+    }
+    fn other_marks(
+        &self,
+        sealed: &BTreeSet<MarkItem>,
+    ) -> impl Future<Output = Result<Vec<(String, Timestamp)>, LedgerError>> + Send {
+        (**self).other_marks(sealed)
     }
     fn state_problems(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send {
         (**self).state_problems()
@@ -253,6 +266,25 @@ async fn mark_problems<L: Ledger>(ledger: &L, sealed: &MarkSeals) -> Result<Vec<
         };
         if let Some((latest, problem)) = problem {
             problems.push(VerifyFailure { chain: latest.chain.clone(), position: latest.seq, problem });
+        }
+    }
+    // Marks no commit sealed: an earlier Warden's (dated before sealing began) or added by hand, such as an alert
+    // mark in the future for a key that never paged, which silences it.
+    if let Some(began) = sealing_began {
+        let known: BTreeSet<MarkItem> = sealed.keys().cloned().collect();
+        let others = match ledger.other_marks(&known).await {
+            Ok(others) => others,
+            Err(error @ LedgerError::Unavailable(_)) => return Err(error),
+            Err(error) => return Ok(vec![unreadable_state("marks", &error)]),
+        };
+        for (item, at) in others {
+            if u64::try_from(at.millis()).is_ok_and(|at| at >= began) {
+                problems.push(VerifyFailure {
+                    chain: "state".into(),
+                    position: 0,
+                    problem: Problem::StateAdded { item },
+                });
+            }
         }
     }
     Ok(problems)

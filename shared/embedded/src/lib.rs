@@ -5,7 +5,7 @@
 //! inventory, facts), which is exactly the atomicity the ledger port promises. SQLite would do too, but adds a
 //! C build and SQL for what is a handful of key-value tables.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -691,6 +691,29 @@ impl EmbeddedLedger {
         })
     }
 
+    fn other_marks_sync(&self, sealed: &BTreeSet<MarkItem>) -> Result<Vec<(String, Timestamp)>, LedgerError> {
+        reading!(self, |txn| {
+            let mut others = Vec::new();
+            for row in txn.open_table(ACTION_MARKS).map_err(redb_error)?.iter().map_err(redb_error)? {
+                let (target, millis) = row.map_err(redb_error)?;
+                let item = MarkItem::Action(target.value().to_owned());
+                if !sealed.contains(&item) {
+                    let at =
+                        Timestamp::from_millis(millis.value()).ok_or_else(|| corrupt("action mark", millis.value()))?;
+                    others.push((item.item(), at));
+                }
+            }
+            for row in txn.open_table(ALERT_MARKS).map_err(redb_error)?.iter().map_err(redb_error)? {
+                let (key, mark) = row.map_err(redb_error)?;
+                let item = MarkItem::Alert(key.value().to_owned());
+                if !sealed.contains(&item) {
+                    others.push((item.item(), decode_alert_mark(mark.value())?.1));
+                }
+            }
+            Ok(others)
+        })
+    }
+
     fn outcome_sync(&self, key: &str) -> Result<Option<EventOutcome>, LedgerError> {
         reading!(self, |txn| {
             let table = txn.open_table(MARKERS).map_err(redb_error)?;
@@ -809,6 +832,10 @@ impl Ledger for EmbeddedLedger {
 
     async fn stored_marks(&self, items: &[MarkItem]) -> Result<BTreeMap<MarkItem, StateSeal>, LedgerError> {
         guarded(|| self.stored_marks_sync(items))
+    }
+
+    async fn other_marks(&self, sealed: &BTreeSet<MarkItem>) -> Result<Vec<(String, Timestamp)>, LedgerError> {
+        guarded(|| self.other_marks_sync(sealed))
     }
 
     async fn state_problems(&self) -> Result<Vec<String>, LedgerError> {

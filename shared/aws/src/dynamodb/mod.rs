@@ -498,6 +498,15 @@ fn delete_request(item_key: Item) -> Result<aws_sdk_dynamodb::types::WriteReques
     Ok(aws_sdk_dynamodb::types::WriteRequest::builder().delete_request(delete).build())
 }
 
+/// Where a mark or finding is stored: its partition and sort key.
+fn mark_key(item: &MarkItem) -> (String, String) {
+    match item {
+        MarkItem::Action(target) => (schema::target_pk(target), schema::LAST_ACTION_SK.to_owned()),
+        MarkItem::Alert(alert_key) => (schema::alert_pk(alert_key), schema::LAST_ALERT_SK.to_owned()),
+        MarkItem::Finding { model, finding } => (schema::findings_pk(model), schema::finding_sk(finding)),
+    }
+}
+
 impl Ledger for DynamoLedger {
     async fn state_problems(&self) -> Result<Vec<String>, LedgerError> {
         let items = self.scan_all().await?;
@@ -606,13 +615,26 @@ impl Ledger for DynamoLedger {
         self.read_outcome(idempotency_key).await
     }
 
+    async fn other_marks(
+        &self,
+        sealed: &std::collections::BTreeSet<MarkItem>,
+    ) -> Result<Vec<(String, Timestamp)>, LedgerError> {
+        let known: std::collections::BTreeSet<(String, String)> = sealed.iter().map(mark_key).collect();
+        let mut others = Vec::new();
+        for item in self.scan_all().await? {
+            let (pk, sk) = (text(&item, PK)?, text(&item, SK)?);
+            if (sk == schema::LAST_ACTION_SK || sk == schema::LAST_ALERT_SK)
+                && !known.contains(&(pk.to_owned(), sk.to_owned()))
+            {
+                // Named by its key: a long target or alert key is stored as its digest.
+                others.push((format!("mark {pk} {sk}"), timestamp(number(&item, "at")?)?));
+            }
+        }
+        Ok(others)
+    }
+
     async fn stored_marks(&self, items: &[MarkItem]) -> Result<BTreeMap<MarkItem, StateSeal>, LedgerError> {
-        let key_of = |item: &MarkItem| match item {
-            MarkItem::Action(target) => (schema::target_pk(target), schema::LAST_ACTION_SK.to_owned()),
-            MarkItem::Alert(alert_key) => (schema::alert_pk(alert_key), schema::LAST_ALERT_SK.to_owned()),
-            MarkItem::Finding { model, finding } => (schema::findings_pk(model), schema::finding_sk(finding)),
-        };
-        let keys: Vec<(String, String)> = items.iter().map(key_of).collect();
+        let keys: Vec<(String, String)> = items.iter().map(mark_key).collect();
         let stored = self.batch_get(keys.iter().map(|(pk, sk)| key(pk.clone(), sk)).collect()).await?;
         let mut found = BTreeMap::new();
         for (item, (pk, sk)) in items.iter().zip(&keys) {

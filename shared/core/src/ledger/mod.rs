@@ -491,6 +491,9 @@ pub enum Problem {
     StateEdited { item: String },
     /// A state item this entry's commit set is gone: deleted outside Warden.
     StateDeleted { item: String },
+    /// A state item no commit set (a cooldown or alert mark dated after marks were first sealed): added outside
+    /// Warden.
+    StateAdded { item: String },
     /// The entry differs from what a signed digest recorded: the chain was rewritten and its hashes recomputed.
     DigestMismatch { digest: u64 },
     /// A signed digest recorded entries up to `seq`; the chain now ends before it (truncated or deleted).
@@ -536,6 +539,7 @@ impl std::fmt::Display for VerifyFailure {
             Problem::StateDeleted { item } => {
                 write!(f, "chain {chain}: {item}, set by entry {at}, is gone (deleted outside Warden)")
             }
+            Problem::StateAdded { item } => write!(f, "{chain}: {item} was set by no commit (added outside Warden)"),
             Problem::DigestMismatch { digest } => write!(
                 f,
                 "chain {chain}: entry {at} is not what signed digest {digest} recorded (it or an entry before it was \
