@@ -380,8 +380,7 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
                 report.entries += entries.len();
                 for entry in &entries {
                     events.entry(entry.entry.idempotency_key.clone()).or_insert_with(|| (chain.clone(), entry.seq));
-                    let marker = StateSeal::marker_item(&entry.entry.idempotency_key);
-                    if let Some(seal) = entry.entry.seals.iter().find(|s| s.item == marker) {
+                    if let Some(seal) = entry.entry.seals.iter().find(|s| s.item == StateSeal::MARKER) {
                         marker_seals.insert(entry.entry.idempotency_key.clone(), seal.sha256.clone());
                     }
                     sealed.collect(&chain, entry);
@@ -414,8 +413,7 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
             // Edited outside Warden (actions or an alert taken out, so a retry would not send them)?
             Ok(Some(outcome)) => {
                 let sealed = marker_seals.get(&key);
-                if sealed.is_some_and(|sha256| StateSeal::of_marker(&key, &outcome).is_ok_and(|s| s.sha256 != *sha256))
-                {
+                if sealed.is_some_and(|sha256| StateSeal::of_marker(&outcome).is_ok_and(|s| s.sha256 != *sha256)) {
                     report.failures.push(VerifyFailure {
                         chain,
                         position: seq,

@@ -146,6 +146,8 @@ pub struct NewEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateSeal {
     pub item: String,
+    /// Empty for a cooldown mark, whose time (its version) is all it holds; left out of the entry then.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sha256: String,
     /// A record's version after the commit (see `verify` for how versions and commit times order a record's seals).
     /// Absent for models (their chain's last seal is).
@@ -188,22 +190,20 @@ impl StateSeal {
     }
 
     /// The seal of a cooldown mark: its time is its version (a mark only moves forward, so the stored one is the
-    /// seal with the latest time, whichever commit landed last).
+    /// seal with the latest time, whichever commit landed last), and the time is all it holds: no digest.
     pub fn of_action_mark(target: &str, at: Timestamp) -> Self {
-        let value = serde_json::json!({"at": at.millis()});
         Self {
             item: MarkItem::Action(target.to_owned()).item(),
-            sha256: json_digest(&value),
+            sha256: String::new(),
             version: Some(mark_version(at)),
         }
     }
 
-    /// The seal of an alert's re-notify mark (the band that paged, and when).
+    /// The seal of an alert's re-notify mark: the band that paged (shorter than any digest of it), and when.
     pub fn of_alert_mark(key: &str, level: Band, at: Timestamp) -> Self {
-        let value = serde_json::json!({"level": level.as_str(), "at": at.millis()});
         Self {
             item: MarkItem::Alert(key.to_owned()).item(),
-            sha256: json_digest(&value),
+            sha256: level.as_str().to_owned(),
             version: Some(mark_version(at)),
         }
     }
@@ -216,26 +216,27 @@ impl StateSeal {
 
     /// The digest an open finding is sealed with.
     pub const OPEN: &'static str = "open";
+    /// The item of a marker's seal on its event's entries (the entry names the event).
+    pub const MARKER: &'static str = "marker";
 
     /// The seal of an event's idempotency marker: what the event led to, without the effects delivered since
     /// (they are added after the commit).
-    pub fn of_marker(idempotency_key: &str, outcome: &EventOutcome) -> Result<Self, LedgerError> {
+    pub fn of_marker(outcome: &EventOutcome) -> Result<Self, LedgerError> {
         let decided = EventOutcome { delivered: std::collections::BTreeSet::new(), ..outcome.clone() };
-        let value = serde_json::to_value(&decided).map_err(|e| LedgerError::Invalid(e.to_string()))?;
-        Ok(Self { item: Self::marker_item(idempotency_key), sha256: json_digest(&value), version: None })
+        let bytes = serde_json::to_vec(&decided).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        // 128 bits of SHA-256 (as second-preimage resistant as anything here needs), so an event's entries item
+        // stays under DynamoDB's 1 KB write unit.
+        Ok(Self { item: Self::MARKER.to_owned(), sha256: hex::encode(&Sha256::digest(&bytes)[..16]), version: None })
     }
 
+    /// How `verify` names an event's marker.
     pub fn marker_item(idempotency_key: &str) -> String {
-        format!("marker:{idempotency_key}")
+        format!("{}:{idempotency_key}", Self::MARKER)
     }
 }
 
 fn mark_version(at: Timestamp) -> u64 {
     u64::try_from(at.millis()).unwrap_or(0)
-}
-
-fn json_digest(value: &serde_json::Value) -> String {
-    hex::encode(Sha256::digest(value.to_string().as_bytes()))
 }
 
 /// A state item beside the chains that is not a versioned record, and that the chains seal: an endpoint's or
@@ -373,7 +374,7 @@ impl Commit {
     /// So is the event's idempotency marker (its outcome). Marks and findings are sealed as this commit proposes them: a mark only moves forward, so `verify` takes
     /// the latest time among its seals.
     pub fn seal_state(&mut self) -> Result<(), LedgerError> {
-        let mut seals = vec![StateSeal::of_marker(&self.idempotency_key, &self.outcome)?];
+        let mut seals = vec![StateSeal::of_marker(&self.outcome)?];
         seals.extend(self.records.iter().map(StateSeal::of_record_write).collect::<Result<Vec<_>, _>>()?);
         seals.extend(self.action_marks.iter().map(|(target, at)| StateSeal::of_action_mark(target, *at)));
         seals.extend(self.alert_marks.iter().map(|(key, level, at)| StateSeal::of_alert_mark(key, *level, *at)));
