@@ -95,15 +95,11 @@ impl Ledger for AnyLedger {
         delegate!(self, l => l.stored_marks(items))
     }
 
-    async fn other_marks(
+    async fn audit_state(
         &self,
-        sealed: &std::collections::BTreeSet<warden_core::ledger::MarkItem>,
-    ) -> Result<Vec<(String, warden_core::time::Timestamp)>, LedgerError> {
-        delegate!(self, l => l.other_marks(sealed))
-    }
-
-    async fn state_problems(&self) -> Result<Vec<String>, LedgerError> {
-        delegate!(self, l => l.state_problems())
+        sealed_marks: &std::collections::BTreeSet<warden_core::ledger::MarkItem>,
+    ) -> Result<warden_core::ledger::StateAudit, LedgerError> {
+        delegate!(self, l => l.audit_state(sealed_marks))
     }
 
     async fn pause_before_retry(&self, attempt: u32) {

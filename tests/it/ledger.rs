@@ -317,29 +317,25 @@ fn a_deleted_or_moved_back_head_never_lets_an_append_overwrite_history() {
 
 /// Deleting an event's idempotency marker (so that a replay would apply the event again) is caught by `verify`, which
 /// names the event and where its entries are (it said "intact" before).
+/// An embedded ledger in `dir` with the sample inventory and one GuardDuty finding that plans a cutoff, verified;
+/// the finding's idempotency key. The ledger is closed again.
+async fn ledger_with_one_cutoff(dir: &std::path::Path) -> String {
+    let engine =
+        Engine::new(EmbeddedLedger::open(dir).unwrap(), Policy::builtin().unwrap(), Actor::Automation("test".into()));
+    let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap();
+    engine.import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", Timestamp::now()).await.unwrap();
+    let event = read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json"));
+    let report = engine.ingest_bytes(&event, Timestamp::now()).await.unwrap();
+    assert!(verify(engine.ledger()).await.unwrap().ok());
+    report.idempotency_key
+}
+
 #[test]
 fn a_deleted_marker_is_caught_by_verify() {
     use warden_embedded::tables::MARKERS;
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let key = {
-            let engine = Engine::new(
-                EmbeddedLedger::open(dir.path()).unwrap(),
-                Policy::builtin().unwrap(),
-                Actor::Automation("test".into()),
-            );
-            let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap();
-            engine.import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", Timestamp::now()).await.unwrap();
-            let report = engine
-                .ingest_bytes(
-                    &read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json")),
-                    Timestamp::now(),
-                )
-                .await
-                .unwrap();
-            assert!(verify(engine.ledger()).await.unwrap().ok());
-            report.idempotency_key
-        };
+        let key = ledger_with_one_cutoff(dir.path()).await;
         {
             let db = redb::Database::open(dir.path().join("ledger.redb")).unwrap();
             let txn = db.begin_write().unwrap();
@@ -370,20 +366,12 @@ fn an_edited_marker_is_caught_by_verify() {
     use warden_embedded::tables::MARKERS;
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let key = {
-            let engine = Engine::new(
-                EmbeddedLedger::open(dir.path()).unwrap(),
-                Policy::builtin().unwrap(),
-                Actor::Automation("test".into()),
-            );
-            let text = std::fs::read_to_string(events_dir().join("inventory.toml")).unwrap();
-            engine.import_inventory(&InventoryFile::parse(&text).unwrap(), "sample", Timestamp::now()).await.unwrap();
-            let event = read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json"));
-            let report = engine.ingest_bytes(&event, Timestamp::now()).await.unwrap();
-            engine.ledger().mark_delivered(&report.idempotency_key, "bus").await.unwrap();
-            assert!(verify(engine.ledger()).await.unwrap().ok(), "a delivered effect is no edit");
-            report.idempotency_key
-        };
+        let key = ledger_with_one_cutoff(dir.path()).await;
+        {
+            let ledger = EmbeddedLedger::open(dir.path()).unwrap();
+            ledger.mark_delivered(&key, "bus").await.unwrap();
+            assert!(verify(&ledger).await.unwrap().ok(), "a delivered effect is no edit");
+        }
         {
             let db = redb::Database::open(dir.path().join("ledger.redb")).unwrap();
             let txn = db.begin_write().unwrap();
@@ -554,14 +542,11 @@ impl Ledger for WriterDuringVerify {
     ) -> Result<Option<warden_core::ledger::EventOutcome>, warden_core::ledger::LedgerError> {
         self.inner.outcome(key).await
     }
-    async fn state_problems(&self) -> Result<Vec<String>, warden_core::ledger::LedgerError> {
-        self.inner.state_problems().await
-    }
-    async fn other_marks(
+    async fn audit_state(
         &self,
-        sealed: &std::collections::BTreeSet<warden_core::ledger::MarkItem>,
-    ) -> Result<Vec<(String, Timestamp)>, warden_core::ledger::LedgerError> {
-        self.inner.other_marks(sealed).await
+        sealed_marks: &std::collections::BTreeSet<warden_core::ledger::MarkItem>,
+    ) -> Result<warden_core::ledger::StateAudit, warden_core::ledger::LedgerError> {
+        self.inner.audit_state(sealed_marks).await
     }
     async fn stored_marks(
         &self,

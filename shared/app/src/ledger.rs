@@ -8,8 +8,8 @@ use std::future::Future;
 use warden_core::anchor::{LedgerDigest, check_chain_against, recorded_chains};
 use warden_core::inventory::Inventory;
 use warden_core::ledger::{
-    Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, MarkItem, Problem, Record, StateSeal,
-    VerifyFailure, VerifyReport, verify_chain_between,
+    Commit, CommitOutcome, Entry, EventOutcome, FactQuery, Head, LedgerError, MarkItem, Problem, Record, StateAudit,
+    StateSeal, VerifyFailure, VerifyReport, verify_chain_between,
 };
 use warden_core::policy::DecisionContext;
 use warden_core::resource::Resource;
@@ -52,16 +52,14 @@ pub trait Ledger {
         &self,
         items: &[MarkItem],
     ) -> impl Future<Output = Result<BTreeMap<MarkItem, StateSeal>, LedgerError>> + Send;
-    /// The cooldown and alert marks stored now that are none of `sealed`, each named as its seal would name it
-    /// (or by its storage key) with its time. Reads every mark, so it is for audits.
-    fn other_marks(
+    /// One read of all the stored state beside the chains (idempotency markers, records, action and alert marks,
+    /// chain heads, and any index the adapter keeps): what cannot be read, one sentence each naming the item, and
+    /// the cooldown and alert marks that are none of `sealed_marks`. Reads everything, so it is for audits, not
+    /// for the per-event path.
+    fn audit_state(
         &self,
-        sealed: &BTreeSet<MarkItem>,
-    ) -> impl Future<Output = Result<Vec<(String, Timestamp)>, LedgerError>> + Send;
-    /// What is wrong with the stored state beside the chains (idempotency markers, records, action and alert
-    /// marks, chain heads, and any index the adapter keeps), one sentence each naming the item: what `verify`
-    /// reports besides the chains. Reads everything, so it is for audits, not for the per-event path.
-    fn state_problems(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send;
+        sealed_marks: &BTreeSet<MarkItem>,
+    ) -> impl Future<Output = Result<StateAudit, LedgerError>> + Send;
     /// Waits before the engine re-plans after a [`LedgerError::Conflict`] (attempt 1, 2, ...). Adapters that can
     /// conflict back off with jitter; a single-writer store never conflicts and need not wait.
     fn pause_before_retry(&self, attempt: u32) -> impl Future<Output = ()> + Send {
@@ -112,14 +110,11 @@ impl<L: Ledger + Sync> Ledger for &L {
     ) -> impl Future<Output = Result<BTreeMap<MarkItem, StateSeal>, LedgerError>> + Send {
         (**self).stored_marks(items)
     }
-    fn other_marks(
+    fn audit_state(
         &self,
-        sealed: &BTreeSet<MarkItem>,
-    ) -> impl Future<Output = Result<Vec<(String, Timestamp)>, LedgerError>> + Send {
-        (**self).other_marks(sealed)
-    }
-    fn state_problems(&self) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send {
-        (**self).state_problems()
+        sealed_marks: &BTreeSet<MarkItem>,
+    ) -> impl Future<Output = Result<StateAudit, LedgerError>> + Send {
+        (**self).audit_state(sealed_marks)
     }
     fn pause_before_retry(&self, attempt: u32) -> impl Future<Output = ()> + Send {
         (**self).pause_before_retry(attempt)
@@ -236,7 +231,7 @@ async fn mark_problems<L: Ledger>(ledger: &L, sealed: &MarkSeals) -> Result<Vec<
     };
     // A mark an earlier Warden stored unsealed, newer than every seal since, keeps its time; it can only be that
     // if its time is before this ledger's first commit that sealed any mark (moved later by hand, it is named).
-    let sealing_began = sealed.values().flatten().map(|s| s.at.0).min().and_then(|t| u64::try_from(t).ok());
+    let sealing_began = sealing_began(sealed);
     let mut problems = Vec::new();
     for (item, seals) in sealed {
         let stored = stored.get(item);
@@ -268,26 +263,12 @@ async fn mark_problems<L: Ledger>(ledger: &L, sealed: &MarkSeals) -> Result<Vec<
             problems.push(VerifyFailure { chain: latest.chain.clone(), position: latest.seq, problem });
         }
     }
-    // Marks no commit sealed: an earlier Warden's (dated before sealing began) or added by hand, such as an alert
-    // mark in the future for a key that never paged, which silences it.
-    if let Some(began) = sealing_began {
-        let known: BTreeSet<MarkItem> = sealed.keys().cloned().collect();
-        let others = match ledger.other_marks(&known).await {
-            Ok(others) => others,
-            Err(error @ LedgerError::Unavailable(_)) => return Err(error),
-            Err(error) => return Ok(vec![unreadable_state("marks", &error)]),
-        };
-        for (item, at) in others {
-            if u64::try_from(at.millis()).is_ok_and(|at| at >= began) {
-                problems.push(VerifyFailure {
-                    chain: "state".into(),
-                    position: 0,
-                    problem: Problem::StateAdded { item },
-                });
-            }
-        }
-    }
     Ok(problems)
+}
+
+/// When this ledger's commits began sealing marks: the earliest commit time of any mark seal.
+fn sealing_began(sealed: &MarkSeals) -> Option<u64> {
+    sealed.values().flatten().map(|s| s.at.0).min().and_then(|t| u64::try_from(t).ok())
 }
 
 async fn sealed_problems<L: Ledger>(ledger: &L, sealed: &Sealed) -> Result<Vec<VerifyFailure>, LedgerError> {
@@ -296,38 +277,70 @@ async fn sealed_problems<L: Ledger>(ledger: &L, sealed: &Sealed) -> Result<Vec<V
     Ok(problems)
 }
 
+/// Takes in the seals of entries appended since the walk; whether there were any.
+async fn collect_appended<L: Ledger>(
+    ledger: &L,
+    sealed: &mut Sealed,
+    walked: &mut BTreeMap<String, u64>,
+) -> Result<bool, LedgerError> {
+    let mut moved = false;
+    for chain in ledger.chains().await? {
+        let seen = walked.get(&chain).copied().unwrap_or(0);
+        if ledger.head(&chain).await?.is_some_and(|h| h.seq <= seen) {
+            continue;
+        }
+        let Ok(entries) = ledger.entries(&chain).await else { continue };
+        for entry in entries.iter().filter(|e| e.seq > seen) {
+            sealed.collect(&chain, entry);
+            moved = true;
+        }
+        walked.insert(chain, entries.last().map_or(seen, |e| e.seq));
+    }
+    Ok(moved)
+}
+
 /// [`sealed_problems`], allowing for writers that committed while the chains were walked: a record or mark newer
 /// than every seal the walk saw is checked again with the seals appended since (up to three times while the chains
-/// keep moving), so a live ledger does not look tampered with.
+/// keep moving), so a live ledger does not look tampered with. Returns the seals it ended with.
 async fn sealed_problems_settled<L: Ledger>(
     ledger: &L,
     mut sealed: Sealed,
-    walked: &BTreeMap<String, u64>,
-) -> Result<Vec<VerifyFailure>, LedgerError> {
-    let mut walked = walked.clone();
+    walked: &mut BTreeMap<String, u64>,
+) -> Result<(Vec<VerifyFailure>, Sealed), LedgerError> {
     let mut problems = sealed_problems(ledger, &sealed).await?;
     for _ in 0..3 {
-        if problems.is_empty() {
-            break;
-        }
-        let mut moved = false;
-        for chain in ledger.chains().await? {
-            let seen = walked.get(&chain).copied().unwrap_or(0);
-            if ledger.head(&chain).await?.is_some_and(|h| h.seq <= seen) {
-                continue;
-            }
-            let Ok(entries) = ledger.entries(&chain).await else { continue };
-            for entry in entries.iter().filter(|e| e.seq > seen) {
-                sealed.collect(&chain, entry);
-                moved = true;
-            }
-            walked.insert(chain, entries.last().map_or(seen, |e| e.seq));
-        }
-        if !moved {
+        if problems.is_empty() || !collect_appended(ledger, &mut sealed, walked).await? {
             break;
         }
         problems = sealed_problems(ledger, &sealed).await?;
     }
+    Ok((problems, sealed))
+}
+
+/// The stored state beside the chains, read once: what cannot be read, and the marks no commit sealed. Such a mark
+/// is an earlier Warden's when dated before this ledger began sealing marks, and otherwise added by hand (an
+/// alert mark in the future for a key that never paged silences it), unless a writer sealed it while verify ran:
+/// those are looked for once more.
+async fn state_audit_problems<L: Ledger>(
+    ledger: &L,
+    mut sealed: Sealed,
+    walked: &mut BTreeMap<String, u64>,
+) -> Result<Vec<VerifyFailure>, LedgerError> {
+    let state = |problem| VerifyFailure { chain: "state".into(), position: 0, problem };
+    let mut audit = ledger.audit_state(&sealed.marks.keys().cloned().collect()).await?;
+    let added = |audit: &StateAudit, began: Option<u64>| -> Vec<String> {
+        let Some(began) = began else { return Vec::new() };
+        let after = |at: &Timestamp| u64::try_from(at.millis()).is_ok_and(|at| at >= began);
+        audit.unsealed_marks.iter().filter(|(_, at)| after(at)).map(|(item, _)| item.clone()).collect()
+    };
+    let mut suspects = added(&audit, sealing_began(&sealed.marks));
+    if !suspects.is_empty() && collect_appended(ledger, &mut sealed, walked).await? {
+        audit = ledger.audit_state(&sealed.marks.keys().cloned().collect()).await?;
+        suspects = added(&audit, sealing_began(&sealed.marks));
+    }
+    let mut problems: Vec<VerifyFailure> =
+        audit.unreadable.into_iter().map(|error| state(Problem::Unreadable { error })).collect();
+    problems.extend(suspects.into_iter().map(|item| state(Problem::StateAdded { item })));
     Ok(problems)
 }
 
@@ -463,13 +476,10 @@ pub async fn verify_anchored<L: Ledger>(ledger: &L, digests: &[LedgerDigest]) ->
         Err(error @ LedgerError::Unavailable(_)) => return Err(error),
         Err(error) => report.failures.push(unreadable("inventory", error)),
     }
-    report.failures.extend(sealed_problems_settled(ledger, sealed, &walked).await?);
-    match ledger.state_problems().await {
-        Ok(problems) => report.failures.extend(problems.into_iter().map(|problem| VerifyFailure {
-            chain: "state".into(),
-            position: 0,
-            problem: Problem::Unreadable { error: problem },
-        })),
+    let (problems, sealed) = sealed_problems_settled(ledger, sealed, &mut walked).await?;
+    report.failures.extend(problems);
+    match state_audit_problems(ledger, sealed, &mut walked).await {
+        Ok(problems) => report.failures.extend(problems),
         Err(error @ LedgerError::Unavailable(_)) => return Err(error),
         Err(error) => report.failures.push(unreadable("state", error)),
     }

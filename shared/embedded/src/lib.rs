@@ -15,8 +15,8 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use warden_app::ledger::Ledger;
 use warden_core::inventory::{Inventory, InventoryIndex, Model};
 use warden_core::ledger::{
-    Commit, CommitOutcome, Entry, EventOutcome, FactQuery, FindingMark, Head, LedgerError, MarkItem, Record, StateSeal,
-    seal_all,
+    Commit, CommitOutcome, Entry, EventOutcome, FactQuery, FindingMark, Head, LedgerError, MarkItem, Record,
+    StateAudit, StateSeal, seal_all,
 };
 use warden_core::policy::DecisionContext;
 use warden_core::resource::Resource;
@@ -834,12 +834,13 @@ impl Ledger for EmbeddedLedger {
         guarded(|| self.stored_marks_sync(items))
     }
 
-    async fn other_marks(&self, sealed: &BTreeSet<MarkItem>) -> Result<Vec<(String, Timestamp)>, LedgerError> {
-        guarded(|| self.other_marks_sync(sealed))
-    }
-
-    async fn state_problems(&self) -> Result<Vec<String>, LedgerError> {
-        guarded(|| self.state_problems_sync())
+    async fn audit_state(&self, sealed_marks: &BTreeSet<MarkItem>) -> Result<StateAudit, LedgerError> {
+        guarded(|| {
+            Ok(StateAudit {
+                unreadable: self.state_problems_sync()?,
+                unsealed_marks: self.other_marks_sync(sealed_marks)?,
+            })
+        })
     }
 }
 

@@ -21,8 +21,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use warden_app::ledger::Ledger;
 use warden_core::inventory::{Inventory, Model};
 use warden_core::ledger::{
-    Commit, CommitOutcome, Entry, EventOutcome, FactQuery, FindingMark, Head, LedgerError, MarkItem, Record, StateSeal,
-    seal_all,
+    Commit, CommitOutcome, Entry, EventOutcome, FactQuery, FindingMark, Head, LedgerError, MarkItem, Record,
+    StateAudit, StateSeal, seal_all,
 };
 use warden_core::policy::DecisionContext;
 use warden_core::resource::Resource;
@@ -508,9 +508,12 @@ fn mark_key(item: &MarkItem) -> (String, String) {
 }
 
 impl Ledger for DynamoLedger {
-    async fn state_problems(&self) -> Result<Vec<String>, LedgerError> {
+    async fn audit_state(
+        &self,
+        sealed_marks: &std::collections::BTreeSet<MarkItem>,
+    ) -> Result<StateAudit, LedgerError> {
         let items = self.scan_all().await?;
-        let mut problems: Vec<String> = items
+        let mut unreadable: Vec<String> = items
             .iter()
             .filter(|item| !state_readable(item))
             .map(|item| {
@@ -521,8 +524,19 @@ impl Ledger for DynamoLedger {
                 )
             })
             .collect();
-        problems.extend(inventory::missing_lookups(&items));
-        Ok(problems)
+        unreadable.extend(inventory::missing_lookups(&items));
+        let known: std::collections::BTreeSet<(String, String)> = sealed_marks.iter().map(mark_key).collect();
+        let mut unsealed_marks = Vec::new();
+        for item in items.iter().filter(|item| state_readable(item)) {
+            let (Ok(pk), Ok(sk)) = (text(item, PK), text(item, SK)) else { continue };
+            if (sk == schema::LAST_ACTION_SK || sk == schema::LAST_ALERT_SK)
+                && !known.contains(&(pk.to_owned(), sk.to_owned()))
+            {
+                // Named by its key: a long target or alert key is stored as its digest.
+                unsealed_marks.push((format!("mark {pk} {sk}"), timestamp(number(item, "at")?)?));
+            }
+        }
+        Ok(StateAudit { unreadable, unsealed_marks })
     }
 
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome, LedgerError> {
@@ -613,24 +627,6 @@ impl Ledger for DynamoLedger {
 
     async fn outcome(&self, idempotency_key: &str) -> Result<Option<EventOutcome>, LedgerError> {
         self.read_outcome(idempotency_key).await
-    }
-
-    async fn other_marks(
-        &self,
-        sealed: &std::collections::BTreeSet<MarkItem>,
-    ) -> Result<Vec<(String, Timestamp)>, LedgerError> {
-        let known: std::collections::BTreeSet<(String, String)> = sealed.iter().map(mark_key).collect();
-        let mut others = Vec::new();
-        for item in self.scan_all().await? {
-            let (pk, sk) = (text(&item, PK)?, text(&item, SK)?);
-            if (sk == schema::LAST_ACTION_SK || sk == schema::LAST_ALERT_SK)
-                && !known.contains(&(pk.to_owned(), sk.to_owned()))
-            {
-                // Named by its key: a long target or alert key is stored as its digest.
-                others.push((format!("mark {pk} {sk}"), timestamp(number(&item, "at")?)?));
-            }
-        }
-        Ok(others)
     }
 
     async fn stored_marks(&self, items: &[MarkItem]) -> Result<BTreeMap<MarkItem, StateSeal>, LedgerError> {

@@ -239,6 +239,15 @@ fn mark_version(at: Timestamp) -> u64 {
     u64::try_from(at.millis()).unwrap_or(0)
 }
 
+/// What an audit of the stored state beside the chains finds: one sentence per item that cannot be read, and the
+/// cooldown and alert marks no commit in the sealed set wrote (named as their seal would name them, or by their
+/// storage key), each with its time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateAudit {
+    pub unreadable: Vec<String>,
+    pub unsealed_marks: Vec<(String, Timestamp)>,
+}
+
 /// A state item beside the chains that is not a versioned record, and that the chains seal: an endpoint's or
 /// package's cooldown mark, an alert key's re-notify mark, a model's open sensitive-data finding.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
