@@ -281,6 +281,52 @@ fn a_duplicate_sends_no_transaction() {
     });
 }
 
+/// A distinct copy of the event in `name`: a GuardDuty finding by its id and time (two hours after the one
+/// before, so no cooldown holds it), an alarm by its name.
+fn distinct_event(name: &str, n: usize) -> Vec<u8> {
+    let mut event: Value = serde_json::from_slice(&read(&events_dir().join(name))).unwrap();
+    if event["source"] == "aws.cloudwatch" {
+        event["detail"]["alarmName"] = Value::from(format!("cost-alarm-{n}"));
+    } else {
+        event["id"] = Value::from(format!("cost-{n}"));
+        event["detail"]["id"] = Value::from(format!("{n:032x}"));
+        let at = Timestamp::from_millis(1_793_600_000_000 + i64::try_from(n).unwrap() * 7_200_000).unwrap();
+        event["detail"]["updatedAt"] = Value::from(at.to_string());
+        event["detail"]["resource"]["accessKeyDetails"]["userName"] = Value::from("fraud-sagemaker-exec");
+    }
+    serde_json::to_vec(&event).unwrap()
+}
+
+/// Issue 12's cost goals, per event and not on average, by AWS's rules (1 write unit per KB of each item, twice
+/// in a transaction): an event recorded about no model at most 6, an event that plans a cutoff at most 10. The
+/// acting model's entries item carries the signal, the decision, the action and their seals; it sat 36 bytes over
+/// a KB while it also repeated its chain and sequence numbers in index keys and attributes. The first cutoff of an
+/// endpoint also rewrites its model (the config it cut off is no longer a rollback target): that record and its seal
+/// may add 4 units, and no more (it used to put every one of the model's lookup items again too: 20 units).
+#[test]
+fn recording_costs_at_most_six_write_units_and_acting_ten() {
+    runtime().block_on(async {
+        let engine = engine(fresh_dynamo_ledger("cost").await).await;
+        let cases = [
+            ("an alarm about no model", "aws/cloudwatch-alarm-state-change-anomaly-detection-ec2-cpu.json", 6, 6),
+            ("a cutoff on a high-risk model", "guardduty-finding-role-high-risk-cutoff.json", 14, 10),
+        ];
+        for (what, name, first_goal, goal) in cases {
+            for n in 0..10 {
+                let before = engine.ledger().write_counts();
+                let report = engine.ingest_bytes(&distinct_event(name, n), now()).await.unwrap();
+                let after = engine.ledger().write_counts();
+                assert_eq!(report.status, Status::Applied, "{what} #{n}");
+                let acts = !report.actions.is_empty();
+                assert_eq!((report.models.is_empty(), acts), (goal == 6, goal == 10), "{what} #{n}: {report:?}");
+                let (units, largest) = (after.computed_wcu - before.computed_wcu, after.largest_item);
+                let goal = if n == 0 { first_goal } else { goal };
+                assert!(units <= goal, "{what} #{n}: {units} write units, goal {goal} (largest item {largest} bytes)");
+            }
+        }
+    });
+}
+
 /// A table written by the version before layout 2 (`tests/fixtures/golden/dynamodb-layout-1.jsonl`: the bundled
 /// events replayed into DynamoDB Local with the sample inventory, dumped by `scripts/dump-table.py`) is refused,
 /// naming the fix, until `migrate` moves it: every entry keeps its bytes, the chains verify, every event it

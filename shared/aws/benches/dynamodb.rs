@@ -105,13 +105,15 @@ fn main() {
             }
             let after = engine.ledger().write_counts();
             #[allow(clippy::cast_precision_loss)]
-            let (items, wcu, computed) = (
+            let (items, wcu, computed, index) = (
                 per(after.items as f64, before.items as f64),
                 per(after.wcu, before.wcu),
                 per(after.computed_wcu as f64, before.computed_wcu as f64),
+                per(after.computed_index_wcu as f64, before.computed_index_wcu as f64),
             );
             println!(
-                "  {label}: {items:.1} write requests/event, {wcu:.1} WCU/event reported, {computed:.1} WCU/event computed from item sizes"
+                "  {label}: {items:.1} write requests/event, {wcu:.1} WCU/event reported, {computed:.1} WCU/event computed from item sizes (+ {index:.1} for the index's copies, not reported by DynamoDB Local); largest item so far {} bytes",
+                after.largest_item
             );
             for n in 0..KINDS {
                 engine.ingest_bytes(&distinct(template, n), now()).await.unwrap();

@@ -7,7 +7,7 @@
 //! | item | pk | sk | other attributes |
 //! |---|---|---|---|
 //! | layout | `LAYOUT` | `VERSION` | `version` (2), `migrating` (while `warden ledger migrate` runs) |
-//! | one event's entries on one chain | `CHAIN#<chain>` | `ENTRY#<first seq, 20 digits>` | `entries` (the entries' JSON array, raw-deflated), `first`, `last`, `gsi1pk` = `DAY#<yyyy-mm-dd>#<shard of chain>`, `gsi1sk` = `<recorded_at>#<chain>#<first seq>` |
+//! | one event's entries on one chain | `CHAIN#<chain>` | `ENTRY#<first seq, 20 digits>` | `entries` (the entries' JSON array, raw-deflated), `gsi1pk` = `DAY#<yyyy-mm-dd>#<shard of chain>`, `gsi1sk` = `<recorded_at>` (earlier items also `first`, `last`, and `#<chain>#<first seq>` after the time) |
 //! | chain head | `CHAIN#<chain>` | `HEAD` | `seq`, `hash` |
 //! | idempotency marker | `EVENT#<idempotency key>` | `MARKER` | `outcome` (JSON), `delivered` (string set of effects) |
 //! | model | `MODELS#<shard of id>` | `MODEL#<id>` | `model` (JSON) |

@@ -269,12 +269,16 @@ impl DynamoLedger {
         let sealed = seal_all(commit.entries.clone(), &mut heads)?;
         let items = self.commit_items(&commit, &sealed, &stored_heads, &marks, &models)?;
         // A transactional write costs twice the item's write units (AWS's rule); a delete, at least that of its key.
-        let mut computed_wcu = 0;
+        let (mut computed_wcu, mut computed_index_wcu) = (0, 0);
         for item in &items {
             let written = item.put().map(|p| p.item()).or(item.delete().map(|d| d.key()));
             if let Some(written) = written {
                 self.count(written, true);
                 computed_wcu += 2 * super::write_units(written);
+                self.stats.largest_item.fetch_max(super::item_bytes(written) as u64, Ordering::Relaxed);
+            }
+            if let Some(put) = item.put() {
+                computed_index_wcu += super::index_write_units(put.item());
             }
         }
         let item_count = items.len() as u64;
@@ -298,6 +302,7 @@ impl DynamoLedger {
                 self.stats.transactions.fetch_add(1, Ordering::Relaxed);
                 self.stats.items.fetch_add(item_count, Ordering::Relaxed);
                 self.stats.computed_wcu.fetch_add(computed_wcu, Ordering::Relaxed);
+                self.stats.computed_index_wcu.fetch_add(computed_index_wcu, Ordering::Relaxed);
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 self.stats.milli_wcu.fetch_add((wcu * 1000.0).round() as u64, Ordering::Relaxed);
                 // Keys the models no longer have: only a cost if left (an extra read), so a failure here is

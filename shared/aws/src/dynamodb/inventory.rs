@@ -34,13 +34,16 @@ pub(super) fn lookup_items(model: &Model) -> Vec<Item> {
 }
 
 /// The lookup items to put and to remove when `model` replaces `stored` (`None`: a new model, or one whose stored
-/// record cannot be read). Every key of the model is put, not only new ones: a lookup lost (deleted by hand, or by a
-/// racing removal) comes back with the model's next write.
+/// record cannot be read, so every key is put). Only keys the model gains are put: a model is rewritten by every
+/// action that makes its endpoint's config suspect, and putting all its keys again cost a write unit per key each
+/// time. A lookup lost (deleted by hand) is named by `verify` and put back by `warden ledger migrate`.
 pub(super) fn lookup_changes(stored: Option<&Model>, model: &Model) -> (Vec<Item>, Vec<Item>) {
-    let old = stored.map(stored_lookup_keys).unwrap_or_default();
     let new = stored_lookup_keys(model);
+    let Some(stored) = stored else { return (lookup_items(model), Vec::new()) };
+    let old = stored_lookup_keys(stored);
+    let put = new.difference(&old).map(|k| lookup_key(k, &model.id)).collect();
     let remove = old.difference(&new).map(|k| lookup_key(k, &model.id)).collect();
-    (lookup_items(model), remove)
+    (put, remove)
 }
 
 /// The model lookups that `items` (a whole table) should hold and do not, each named with the model it would find:
