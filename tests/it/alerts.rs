@@ -4,6 +4,7 @@ use warden_core::engine::{Report, plan_commit, plan_rejection, prepare};
 use warden_core::event::{self, DecodeError};
 use warden_core::ledger::Actor;
 use warden_core::notify::{Alert, MAX_SUBJECT_CHARS, compose};
+use warden_core::placement::Placement;
 use warden_core::policy::{DecisionContext, Policy};
 use warden_core::severity::Band;
 use warden_core::time::Timestamp;
@@ -13,7 +14,7 @@ fn report(fixture: &str) -> Report {
     let now = Timestamp::parse("2026-11-03T00:00:00Z").unwrap();
     let event = event::decode_slice(&read(&events_dir().join(fixture)), now).unwrap();
     plan_commit(
-        prepare(event, sample_inventory()),
+        prepare(event, sample_inventory(), &Placement::default()),
         &Policy::builtin().unwrap(),
         &DecisionContext::default(),
         &Actor::Automation("t".into()),
@@ -101,7 +102,7 @@ fn a_shadow_or_alert_only_decision_offers_the_command_to_act_by_hand() {
     let event =
         event::decode_slice(&read(&events_dir().join("guardduty-finding-role-high-risk-cutoff.json")), now).unwrap();
     let shadow = plan_commit(
-        prepare(event, sample_inventory()),
+        prepare(event, sample_inventory(), &Placement::default()),
         &Policy::parse(&text).unwrap(),
         &DecisionContext::default(),
         &Actor::Automation("t".into()),

@@ -414,6 +414,29 @@ async fn scope_fails_closed_on_missing_tags_and_on_unreadable_tags() {
     assert!(sagemaker.calls().is_empty());
 }
 
+/// A model placed in a member account plans its actions on its endpoint's ARN. Break-glass in the home account
+/// refuses them before any SageMaker call, and records why: its SageMaker is the home account's, where an endpoint
+/// with the same name (`fraud-prod` here) is another endpoint.
+#[tokio::test]
+async fn an_endpoint_in_another_account_is_refused_before_the_home_account_is_touched() {
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let before = observed(&sagemaker).await;
+    for (n, target) in [
+        "arn:aws:sagemaker:us-east-1:444455556666:endpoint/fraud-prod",
+        "arn:aws:sagemaker:eu-west-1:111122223333:endpoint/fraud-prod",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let step = run(&bg, &request(&format!("r{n}"), Operation::Cutoff, target, alice()), Input::Look).await.unwrap();
+        assert_eq!(phase(&step), Phase::Refused, "{target}");
+        assert!(note(&step).contains("member role there"), "{}", note(&step));
+    }
+    assert!(sagemaker.calls().is_empty(), "{:?}", sagemaker.calls());
+    assert_eq!(observed(&sagemaker).await, before);
+}
+
 #[tokio::test]
 async fn the_cooldown_and_the_breaker_refuse_beyond_their_limits_but_never_hold_back_an_undo() {
     let (ledger, sagemaker, notifier) = rig(&[MANAGED, (TAG_FALLBACK_VARIANT, "blue")]).await;

@@ -7,6 +7,7 @@
 //! - the engine and the embedded ledger: `ledger`, `effects`, `handlers`, `breakglass`;
 //! - AWS protocols on emulators started by `scripts/test.sh` (DynamoDB Local, moto): `dynamodb`, `aws_effects`,
 //!   `breakglass_aws`, `lambda_binaries`;
+//! - one central Warden over several accounts: `organization` (both ledgers);
 //! - the deployment stacks against the code: `infra` (reads what `scripts/infra-check.sh` wrote).
 
 // Tests fail loudly.
@@ -26,4 +27,5 @@ mod infra;
 mod inputs;
 mod lambda_binaries;
 mod ledger;
+mod organization;
 mod policy_outcomes;

@@ -4,6 +4,7 @@ use warden_core::action::{Mode, RuleAction};
 use warden_core::engine::{plan_commit, prepare};
 use warden_core::event;
 use warden_core::ledger::Actor;
+use warden_core::placement::Placement;
 use warden_core::policy::{DecisionContext, Policy};
 use warden_core::severity::Band;
 use warden_core::time::Timestamp;
@@ -242,7 +243,7 @@ fn decide(fixture: &str, policy: &Policy, context: &DecisionContext) -> warden_c
     let now = Timestamp::parse("2026-11-03T00:00:00Z").unwrap_or_else(|| panic!("time"));
     let event =
         event::decode_slice(&read(&events_dir().join(fixture)), now).unwrap_or_else(|e| panic!("{fixture}: {e}"));
-    let prepared = prepare(event, sample_inventory());
+    let prepared = prepare(event, sample_inventory(), &Placement::default());
     plan_commit(prepared, policy, context, &Actor::Automation("test".into()), now).1
 }
 
@@ -359,7 +360,7 @@ fn planning_against_the_indexed_models_equals_planning_against_all_of_them() {
         let subset = full.subset(&index.models_for(&inventory_lookup(&event, &signal)));
         let plan = |inventory| {
             plan_commit(
-                prepare_signal(event.clone(), signal.clone(), inventory),
+                prepare_signal(event.clone(), signal.clone(), inventory, &Placement::default()),
                 &policy,
                 &DecisionContext::default(),
                 &actor,

@@ -161,7 +161,8 @@ pub async fn engine(global: &Global) -> Result<Engine<AnyLedger>, Failure> {
     // Validate every input before touching the ledger: a bad file changes nothing.
     let policy = load_policy(global)?;
     let inventory = global.inventory.as_deref().map(read_inventory).transpose()?;
-    let engine = Engine::new(open_ledger(global).await?, policy, actor(global));
+    let home = warden_app::config::home(&|name: &str| std::env::var(name).ok()).map_err(|e| e.to_string())?;
+    let engine = Engine::new(open_ledger(global).await?, policy, actor(global)).with_home(home);
     if let Some((file, digest)) = inventory {
         engine.import_inventory(&file, &digest, now()).await?;
     }

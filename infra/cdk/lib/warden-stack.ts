@@ -384,6 +384,9 @@ export class WardenStack extends Stack {
         this.allowBreakGlass(role);
       } else {
         environment.WARDEN_EVENT_BUS_NAME = bus.eventBusName;
+        // Models with no account run here: an event from another account never reaches them.
+        environment.WARDEN_HOME_ACCOUNT = this.account;
+        environment.WARDEN_HOME_REGION = this.region;
         role.addToPolicy(
           new iam.PolicyStatement({ sid: "GovernanceEvents", actions: ["events:PutEvents"], resources: [bus.eventBusArn] }),
         );

@@ -260,6 +260,9 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
     /// What SageMaker shows. A refusal to describe (no permission) is an observation, so a new request is
     /// refused and recorded rather than lost; only a retryable failure is an error.
     async fn observe(&self, request: &BreakGlassRequest) -> Result<Observation, SageMakerError> {
+        if let Some(why) = warden_core::breakglass::outside_home(&request.target) {
+            return Ok(Observation::Unreadable(why));
+        }
         let observed = if request.action.on_endpoint() {
             self.sagemaker.observe_endpoint(&request.target).await
         } else {

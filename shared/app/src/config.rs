@@ -2,6 +2,7 @@
 //! applied on top, and the functions' table, topic and bus. Read once (at cold start, or when a command starts);
 //! a missing or bad value is an error naming the variable.
 
+use warden_core::placement::{Placement, placement_problem};
 use warden_core::policy::Policy;
 
 /// Environment variables every function reads (the SAM and CDK stacks set exactly these).
@@ -14,8 +15,15 @@ pub const ENV_POLICY: &str = "WARDEN_POLICY";
 pub const ENV_KILL_SWITCH: &str = "WARDEN_KILL_SWITCH";
 /// Optional: `shadow` makes every action shadow (observe-only rollout); `policy` (the default) acts as the policy says.
 pub const ENV_MODE: &str = "WARDEN_MODE";
-/// Every variable a function reads, for the infrastructure consistency test.
-pub const ENV_VARS: &[&str] = &[ENV_TABLE, ENV_TOPIC, ENV_BUS, ENV_POLICY, ENV_KILL_SWITCH, ENV_MODE];
+/// Optional: the account Warden governs from (the stacks set their own). Models with no account run there, so an
+/// event from another account never reaches them; unset, models with no account match events from any account.
+pub const ENV_HOME_ACCOUNT: &str = "WARDEN_HOME_ACCOUNT";
+/// Optional: the region Warden governs from (the stacks set their own), where models with no region run. Not
+/// `AWS_REGION`: an on-call engineer's shell sets that for other reasons, and a replay must not depend on it.
+pub const ENV_HOME_REGION: &str = "WARDEN_HOME_REGION";
+/// Every variable a detector function reads, for the infrastructure consistency test.
+pub const ENV_VARS: &[&str] =
+    &[ENV_TABLE, ENV_TOPIC, ENV_BUS, ENV_POLICY, ENV_KILL_SWITCH, ENV_MODE, ENV_HOME_ACCOUNT, ENV_HOME_REGION];
 
 /// A configuration problem that must fail the cold start, naming the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +40,8 @@ pub struct Config {
     pub topic_arn: String,
     pub bus_name: String,
     pub policy: Policy,
+    /// Where models with no account or region run.
+    pub home: Placement,
 }
 
 impl Config {
@@ -43,8 +53,21 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let (table, topic_arn, policy) = common_config(&lookup)?;
         let bus_name = required(&lookup, ENV_BUS)?;
-        Ok(Self { table, topic_arn, bus_name, policy })
+        Ok(Self { table, topic_arn, bus_name, policy, home: home(&lookup)? })
     }
+}
+
+/// The home account and region: [`ENV_HOME_ACCOUNT`] and [`ENV_HOME_REGION`], each optional and checked.
+pub fn home(lookup: &impl Fn(&str) -> Option<String>) -> Result<Placement, ConfigError> {
+    let account = lookup(ENV_HOME_ACCOUNT).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let region = lookup(ENV_HOME_REGION).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    if let Some(reason) = placement_problem(account.as_deref(), None) {
+        return Err(ConfigError::Invalid { name: ENV_HOME_ACCOUNT, reason });
+    }
+    if let Some(reason) = placement_problem(None, region.as_deref()) {
+        return Err(ConfigError::Invalid { name: ENV_HOME_REGION, reason });
+    }
+    Ok(Placement::new(account, region))
 }
 
 fn required(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ConfigError> {

@@ -12,6 +12,7 @@ use warden_core::engine::{
 };
 use warden_core::event::{self, DecodeError};
 use warden_core::ledger::{Actor, Commit, CommitOutcome, EntryBody, EventOutcome, LedgerError, NewEntry};
+use warden_core::placement::Placement;
 use warden_core::policy::Policy;
 use warden_core::signal::Signal;
 use warden_core::time::Timestamp;
@@ -33,11 +34,21 @@ pub struct Engine<L> {
     actor: Actor,
     /// The shared kill switch, read at most every few seconds.
     switch: crate::switches::CachedSwitch,
+    /// Where models with no account or region run (unknown: they match events from anywhere).
+    home: Placement,
 }
 
 impl<L: Ledger> Engine<L> {
     pub fn new(ledger: L, policy: Policy, actor: Actor) -> Self {
-        Self { ledger, policy, actor, switch: crate::switches::CachedSwitch::default() }
+        Self { ledger, policy, actor, switch: crate::switches::CachedSwitch::default(), home: Placement::default() }
+    }
+
+    /// Governs from `home`: models with no account or region run there, and events from elsewhere never reach
+    /// them.
+    #[must_use]
+    pub fn with_home(mut self, home: Placement) -> Self {
+        self.home = home;
+        self
     }
 
     pub fn ledger(&self) -> &L {
@@ -85,7 +96,7 @@ impl<L: Ledger> Engine<L> {
         let mut attempt = 0;
         loop {
             let inventory = self.ledger.inventory_for(&lookup).await?;
-            let prepared = prepare_signal(event.clone(), signal.clone(), inventory);
+            let prepared = prepare_signal(event.clone(), signal.clone(), inventory, &self.home);
             let query = prepared.fact_query();
             let mut context = self.ledger.facts(&query).await?;
             context.kill_switch = self.switch.kill_switch_on(&self.ledger).await?;
@@ -177,7 +188,7 @@ impl<L: Ledger> Engine<L> {
         recorded_at: Timestamp,
     ) -> Result<ImportResult, LedgerError> {
         let mut inventory = self.ledger.inventory().await?;
-        let changed: Vec<String> = inventory.import(file).into_iter().collect();
+        let changed: Vec<String> = inventory.import(&file.relative_to(&self.home)).into_iter().collect();
         let models = inventory.len();
         let mut imported = Vec::new();
         for ids in changed.chunks(IMPORT_MODELS_PER_COMMIT) {

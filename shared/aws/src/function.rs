@@ -26,7 +26,7 @@ pub async fn aws_handler(spec: FunctionSpec) -> Result<AwsHandler, ConfigError> 
     let config = Config::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), config.table);
-    let engine = Engine::new(ledger, config.policy, Actor::Automation(spec.name.to_owned()));
+    let engine = Engine::new(ledger, config.policy, Actor::Automation(spec.name.to_owned())).with_home(config.home);
     let notifier = SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn);
     let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.bus_name);
     Ok(Handler::new(spec, engine, notifier, publisher))

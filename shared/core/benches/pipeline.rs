@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use warden_core::placement::Placement;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::Value;
@@ -59,7 +60,7 @@ fn decide_per_source(c: &mut Criterion) {
                 || inventory.clone(),
                 |inventory| {
                     let event = event::decode_slice(&bytes, now).unwrap();
-                    plan_commit(prepare(event, inventory), &policy, &context, &actor, now)
+                    plan_commit(prepare(event, inventory, &Placement::default()), &policy, &context, &actor, now)
                 },
                 BatchSize::SmallInput,
             );

@@ -14,6 +14,7 @@ use crate::inventory::{Affected, Inventory, Model};
 use crate::ledger::{
     ActionStatus, Actor, Commit, EntryBody, EventOutcome, FactQuery, FindingMark, NewEntry, unattributed_chain,
 };
+use crate::placement::Placement;
 use crate::policy::{Decision, DecisionContext, PlannedAction, Policy, SkippedAction};
 use crate::resource::{Resource, package_group_of};
 use crate::severity::Band;
@@ -75,9 +76,9 @@ pub struct Prepared {
 }
 
 /// Updates the inventory from the event and finds the models the signal affects. Pure.
-pub fn prepare(event: Event, inventory: Inventory) -> Prepared {
+pub fn prepare(event: Event, inventory: Inventory, home: &Placement) -> Prepared {
     let signal = Signal::from_event(&event);
-    prepare_signal(event, signal, inventory)
+    prepare_signal(event, signal, inventory, home)
 }
 
 /// Every resource `prepare` may look a model up by: the signal's, and what the inventory's own updates consult (an
@@ -90,16 +91,20 @@ pub fn inventory_lookup(event: &Event, signal: &Signal) -> Vec<Resource> {
     lookup
 }
 
-/// [`prepare`], with the event's signal already made.
-pub fn prepare_signal(event: Event, mut signal: Signal, mut inventory: Inventory) -> Prepared {
-    let observation = inventory.observe(&event);
+/// [`prepare`], with the event's signal already made. `home` is the account and region Warden governs from, where
+/// models with no account or region run (unknown parts match any).
+pub fn prepare_signal(event: Event, mut signal: Signal, mut inventory: Inventory, home: &Placement) -> Prepared {
+    let observation = inventory.observe(&event, home);
     // A refused `warden:model` tag does not reach the model it named: tagging must not write to any model's chain.
     let refused: Vec<&str> = observation.conflicts.iter().filter_map(|c| c.refused_model.as_deref()).collect();
     signal.resources.retain(|r| !matches!(r, Resource::Model(id) if refused.contains(&id.as_str())));
-    let mut affected = inventory.affected(&signal.resources);
-    // A conflict is news for the model whose record it disagrees with, even if the signal does not name it.
+    let mut affected = inventory.affected(&signal.resources, &signal.placement, home);
+    // A conflict is news for the model whose record it disagrees with, even if the signal does not name it, if that
+    // model runs where the event happened: a model elsewhere is never decided on (its endpoints could be acted on);
+    // the conflict goes with the unattributed record instead.
     for conflict in &observation.conflicts {
-        if !affected.iter().any(|a| a.model_id == conflict.model_id) && inventory.get(&conflict.model_id).is_some() {
+        let here = inventory.get(&conflict.model_id).is_some_and(|m| m.runs_at(&signal.placement, home));
+        if here && !affected.iter().any(|a| a.model_id == conflict.model_id) {
             affected.push(Affected { model_id: conflict.model_id.clone(), via: conflict.resource.clone() });
         }
     }
@@ -113,9 +118,9 @@ impl Prepared {
         // package and the group (so the read stays small however many versions a model accumulates).
         let mut targets = BTreeSet::new();
         for model in self.affected.iter().filter_map(|a| self.inventory.get(&a.model_id)) {
-            targets.extend(model.endpoints.iter().map(|e| e.name.clone()));
+            targets.extend(model.endpoints.iter().map(|e| model.endpoint_target(&e.name)));
             targets.extend(model.latest_package().map(|p| p.arn.clone()));
-            targets.extend(model.model_package_group.clone());
+            targets.extend(model.model_package_group.as_deref().map(|group| model.group_target(group)));
             targets.extend(self.signal.resources.iter().filter_map(|r| match r {
                 Resource::ModelPackage(arn) if model.owns(r) => Some(arn.clone()),
                 _ => None,
@@ -146,7 +151,7 @@ pub fn plan_commit(
     // A tag that disagreed with the inventory is a governance anomaly: recorded with the decision, alerted at
     // medium at least, whatever the rule said.
     for (link, decision) in &mut decisions {
-        for conflict in conflicts.iter().filter(|c| link.is_some_and(|a| a.model_id == c.model_id)) {
+        for conflict in conflicts.iter().filter(|c| link.is_none_or(|a| a.model_id == c.model_id)) {
             decision.reasons.push(conflict.to_string());
             decision.alert = decision.alert.max(Some(Band::Medium));
         }
@@ -236,9 +241,10 @@ pub fn plan_commit(
             page
         }
     };
+    // Where the resources are: a delegated administrator's finding about a member names the member.
     let context = AlertContext {
-        account: event.account.clone(),
-        region: event.region.clone(),
+        account: signal.placement.account.clone(),
+        region: signal.placement.region.clone(),
         console_url: signal.console_url.clone(),
         models: AlertContext::summarise(&affected, &inventory),
     };

@@ -6,6 +6,7 @@ use crate::action::RuleAction;
 use crate::event::decode_value;
 use crate::inventory::{EndpointRecord, RiskTier};
 use crate::ledger::UNATTRIBUTED_CHAIN;
+use crate::placement::Placement;
 
 fn at() -> Timestamp {
     Timestamp::parse("2026-11-03T00:00:00Z").unwrap_or(Timestamp::MIN)
@@ -69,7 +70,7 @@ fn what_one_event_writes_for_the_models_it_concerns() {
     for (role, severity, sample, chains, actions, alert) in cases {
         let case = format!("{role} {severity} sample={sample}");
         let (commit, report) = plan_commit(
-            prepare(guardduty(role, severity, sample), inventory()),
+            prepare(guardduty(role, severity, sample), inventory(), &Placement::default()),
             &policy,
             &DecisionContext::default(),
             &actor,
@@ -124,7 +125,158 @@ fn a_duplicate_alert_inside_the_window_is_recorded_but_does_not_page() {
     let key = Signal::from_event(&event).alert_key().unwrap_or_default();
     let mut context = DecisionContext::default();
     context.last_alerts.insert(key, (Band::High, at()));
-    let (commit, report) = plan_commit(prepare(event, inventory()), &policy, &context, &actor, at());
+    let (commit, report) =
+        plan_commit(prepare(event, inventory(), &Placement::default()), &policy, &context, &actor, at());
     assert_eq!((report.alert, report.notify), (Some(Band::High), false));
     assert!(commit.alert_marks.is_empty() && !commit.entries.is_empty());
+}
+
+const HOME: &str = "111122223333";
+const MEMBER: &str = "444455556666";
+
+fn home() -> Placement {
+    Placement::new(Some(HOME.into()), Some("us-east-1".into()))
+}
+
+/// Two models whose resources have the same names, one in the home account (unplaced) and one in a member account.
+fn two_accounts() -> Inventory {
+    let model = |id: &str, account: Option<&str>| {
+        let mut m = Model::new(id);
+        m.risk = Some(RiskTier::High);
+        m.account = account.map(str::to_owned);
+        m.roles.insert("exec".into());
+        let mut e = EndpointRecord::new("prod");
+        e.current_config = Some("prod-cfg".into());
+        m.endpoints.push(e);
+        m
+    };
+    Inventory::from_models([model("home-fraud", None), model("member-fraud", Some(MEMBER))])
+}
+
+/// A GuardDuty finding on role `exec`, received by the administrator (`envelope`) about `account` in `region`.
+fn finding_about(envelope: &str, account: &str, region: &str) -> Event {
+    let event = serde_json::json!({
+        "version": "0", "id": format!("e-{envelope}-{account}"), "detail-type": "GuardDuty Finding",
+        "source": "aws.guardduty", "account": envelope, "time": "2026-11-02T09:00:00Z", "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "id": "f-1", "accountId": account, "region": region, "type": "UnauthorizedAccess:IAMUser/Test",
+            "severity": 8, "updatedAt": "2026-11-02T09:00:00Z",
+            "resource": {"resourceType": "AccessKey", "accessKeyDetails": {
+                "accessKeyId": "ASIA1", "userName": "exec", "userType": "AssumedRole"}},
+            "service": {"count": 1}
+        }
+    });
+    decode_value(event, at()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// An endpoint called `prod` and a role called `exec` exist in both accounts: a finding is about the account it
+/// names (a delegated administrator receives its members' findings under its own account), and only that account's
+/// model is decided on and acted against.
+#[test]
+fn the_same_names_in_two_accounts_are_two_resources() {
+    let policy = Policy::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let actor = Actor::Automation("test".into());
+    let cases: [(Event, Placement, &[&str]); 6] = [
+        (finding_about(HOME, MEMBER, "us-east-1"), home(), &["member-fraud"]),
+        (finding_about(MEMBER, MEMBER, "us-east-1"), home(), &["member-fraud"]),
+        (finding_about(HOME, HOME, "us-east-1"), home(), &["home-fraud"]),
+        (finding_about(HOME, "999999999999", "us-east-1"), home(), &[]),
+        // The home model runs in the home region only.
+        (finding_about(HOME, HOME, "eu-west-1"), home(), &[]),
+        // With no home configured (a local replay), a model with no account matches any account, as before.
+        (finding_about(HOME, MEMBER, "us-east-1"), Placement::default(), &["home-fraud", "member-fraud"]),
+    ];
+    for (n, (event, home, expected)) in cases.into_iter().enumerate() {
+        let context = DecisionContext::default();
+        let (commit, report) = plan_commit(prepare(event, two_accounts(), &home), &policy, &context, &actor, at());
+        assert_eq!(report.models, expected, "case {n}");
+        let chains: BTreeSet<&str> = commit.entries.iter().map(|e| e.chain.as_str()).collect();
+        if expected.is_empty() {
+            assert!(chains.iter().all(|c| c.starts_with(UNATTRIBUTED_CHAIN)), "case {n}: {chains:?}");
+            assert!(report.actions.is_empty(), "case {n}");
+        } else {
+            assert_eq!(chains, expected.iter().copied().collect(), "case {n}");
+            assert_eq!(report.actions.len(), expected.len(), "case {n}: one cutoff per model: {:?}", report.actions);
+        }
+        if expected == ["member-fraud"] {
+            assert_eq!(report.context.account.as_deref(), Some(MEMBER), "case {n}: the alert names the member");
+        }
+    }
+}
+
+/// Someone who can tag in a member account tags their endpoint with the id of a home-account model: the tag is not
+/// applied, the home model is not decided on (its endpoints could be acted against), and the attempt is recorded
+/// unattributed, at medium at least.
+#[test]
+fn a_tag_in_one_account_cannot_claim_a_model_of_another() {
+    let policy = Policy::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let actor = Actor::Automation("test".into());
+    let event = serde_json::json!({
+        "version": "0", "id": "e-tag", "detail-type": "SageMaker Endpoint State Change", "source": "aws.sagemaker",
+        "account": MEMBER, "time": "2026-11-02T09:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {
+            "EndpointName": "mine", "EndpointConfigName": "mine-cfg", "EndpointStatus": "FAILED",
+            "FailureReason": "x", "LastModifiedTime": 1793600000000.0,
+            "Tags": {"warden:model": "home-fraud"}
+        }
+    });
+    let event = decode_value(event, at()).unwrap_or_else(|e| panic!("{e}"));
+    let prepared = prepare(event, two_accounts(), &home());
+    assert!(prepared.changed.is_empty(), "no model learns from it: {:?}", prepared.changed);
+    let (commit, report) = plan_commit(prepared, &policy, &DecisionContext::default(), &actor, at());
+    assert!(report.models.is_empty() && report.actions.is_empty(), "{report:?}");
+    assert!(commit.entries.iter().all(|e| e.chain.starts_with(UNATTRIBUTED_CHAIN)));
+    assert!(report.alert >= Some(Band::Medium), "{report:?}");
+    let reasons = commit.entries.iter().find_map(|e| match &e.body {
+        EntryBody::Decision { reasons, .. } => Some(reasons.join("; ")),
+        _ => None,
+    });
+    assert!(reasons.is_some_and(|r| r.contains("home-fraud") && r.contains(MEMBER)), "{commit:?}");
+}
+
+#[test]
+fn an_event_with_a_malformed_account_or_region_is_refused_naming_it() {
+    for (envelope, account, region, names) in [
+        ("1111", HOME, "us-east-1", "account"),
+        (HOME, "44445555666x", "us-east-1", "detail.accountId"),
+        (HOME, HOME, "Mars", "detail.accountId/detail.region"),
+    ] {
+        let mut event = serde_json::json!({
+            "version": "0", "id": "e", "detail-type": "GuardDuty Finding", "source": "aws.guardduty",
+            "account": envelope, "time": "2026-11-02T09:00:00Z", "region": "us-east-1", "resources": [],
+            "detail": {
+                "id": "f-1", "accountId": account, "region": region, "type": "T", "severity": 5,
+                "updatedAt": "2026-11-02T09:00:00Z", "resource": {"resourceType": "AccessKey"}
+            }
+        });
+        event["detail"]["service"] = serde_json::json!({"count": 1});
+        let error = decode_value(event, at()).map(|_| ()).unwrap_err().to_string();
+        assert!(error.contains(names), "{error}");
+    }
+}
+
+/// An alarm of the same name in two accounts is two alarms: one's page must not open a re-notify window that
+/// silences the other's.
+#[test]
+fn same_named_alarms_in_two_accounts_page_separately() {
+    let alarm = |account: &str| {
+        let event = serde_json::json!({
+            "version": "0", "id": format!("a-{account}"), "detail-type": "CloudWatch Alarm State Change",
+            "source": "aws.cloudwatch", "account": account, "time": "2026-11-02T09:00:00Z", "region": "us-east-1",
+            "resources": [],
+            "detail": {
+                "alarmName": "endpoint-latency-high",
+                "state": {"value": "ALARM", "reason": "r", "timestamp": "2026-11-02T09:00:00.000+0000"},
+                "previousState": {"value": "OK", "reason": "r", "timestamp": "2026-11-02T08:00:00.000+0000"},
+                "configuration": {"metrics": []}
+            }
+        });
+        let event = decode_value(event, at()).unwrap_or_else(|e| panic!("{e}"));
+        Signal::from_event(&event).alert_key()
+    };
+    let (home, member) = (alarm(HOME), alarm(MEMBER));
+    assert!(home.is_some() && member.is_some(), "{home:?} {member:?}");
+    assert_ne!(home, member);
+    assert_eq!(home, alarm(HOME));
 }

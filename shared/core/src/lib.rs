@@ -25,6 +25,7 @@ pub mod evidence;
 pub mod inventory;
 pub mod ledger;
 pub mod notify;
+pub mod placement;
 pub mod policy;
 pub mod resource;
 pub mod severity;

@@ -572,3 +572,22 @@ fn verify(record: &ActionRecord, facts: &Facts, observed: &Observation, now: Tim
         }
     }
 }
+
+/// Why break-glass cannot act on `target` from here: an endpoint or package group named by ARN belongs to a model
+/// placed outside the home account or region (see [`crate::inventory::Model::endpoint_target`]), and acting there
+/// takes Warden's role in that account, which this version does not assume. Refused before any SageMaker call: the
+/// home account's SageMaker must never be asked about a name that belongs to another account.
+pub fn outside_home(target: &str) -> Option<String> {
+    let rest = target.strip_prefix("arn:")?;
+    let mut parts = rest.splitn(5, ':');
+    let (_partition, service, region, account, resource) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let placed =
+        service == "sagemaker" && (resource.starts_with("endpoint/") || resource.starts_with("model-package-group/"));
+    placed.then(|| {
+        format!(
+            "{resource} runs in account {account} region {region}: acting outside the home account needs Warden's \
+             member role there, which this version does not assume; nothing was called"
+        )
+    })
+}

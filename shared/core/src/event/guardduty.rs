@@ -9,6 +9,9 @@ use crate::time::Timestamp;
 #[serde(rename_all = "camelCase")]
 pub struct GuardDutyFinding {
     pub id: String,
+    /// The account the finding is about: a delegated administrator receives its members' findings.
+    pub account_id: Option<String>,
+    pub region: Option<String>,
     pub arn: Option<String>,
     #[serde(rename = "type")]
     pub finding_type: String,

@@ -19,6 +19,9 @@ pub enum MacieCategory {
 #[serde(rename_all = "camelCase")]
 pub struct MacieFinding {
     pub id: String,
+    /// The account the finding is about: a delegated administrator receives its members' findings.
+    pub account_id: Option<String>,
+    pub region: Option<String>,
     #[serde(rename = "type")]
     pub finding_type: String,
     pub category: MacieCategory,

@@ -14,6 +14,8 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::placement::{Placement, placement_problem};
+
 use crate::time::{DecodeWindow, Timestamp};
 
 /// Source of Warden's own events (drift from monitors other than Model Monitor).
@@ -221,7 +223,7 @@ pub fn decode_value(mut value: Value, recorded_at: Timestamp) -> Result<Event, D
     let source = envelope.source.clone();
     let detail_type = envelope.detail_type.clone();
     let detail = decode_detail(&source, &detail_type, envelope.detail)?;
-    Ok(Event {
+    let event = Event {
         id: envelope.id.unwrap_or_default(),
         source,
         detail_type,
@@ -230,7 +232,43 @@ pub fn decode_value(mut value: Value, recorded_at: Timestamp) -> Result<Event, D
         time,
         resources: envelope.resources.unwrap_or_default(),
         detail,
-    })
+    };
+    // Correlation and every action key on the account and region: a malformed one is refused, not matched.
+    if let Some(message) = placement_problem(event.account.as_deref(), event.region.as_deref()) {
+        return Err(DecodeError::Envelope { path: "account/region".into(), message });
+    }
+    if let Some(message) =
+        event.finding_placement().and_then(|p| placement_problem(p.account.as_deref(), p.region.as_deref()))
+    {
+        return Err(DecodeError::Malformed {
+            detail_type: event.detail_type.clone(),
+            path: "detail.accountId/detail.region".into(),
+            message,
+        });
+    }
+    Ok(event)
+}
+
+impl Event {
+    /// Where the event's resources live: a GuardDuty or Macie finding's own account and region (a delegated
+    /// administrator receives its members' findings under its own account), else the envelope's.
+    pub fn placement(&self) -> Placement {
+        let envelope = Placement::new(self.account.clone(), self.region.clone());
+        match self.finding_placement() {
+            Some(finding) => {
+                Placement { account: finding.account.or(envelope.account), region: finding.region.or(envelope.region) }
+            }
+            None => envelope,
+        }
+    }
+
+    fn finding_placement(&self) -> Option<Placement> {
+        match &self.detail {
+            Detail::GuardDutyFinding(f) => Some(Placement::new(f.account_id.clone(), f.region.clone())),
+            Detail::MacieFinding(f) => Some(Placement::new(f.account_id.clone(), f.region.clone())),
+            _ => None,
+        }
+    }
 }
 
 fn decode_detail(source: &str, detail_type: &str, detail: Value) -> Result<Detail, DecodeError> {

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::{MAX_MODEL_ID_CHARS, RiskTier, is_valid_model_id};
+use crate::placement::placement_problem;
 
 /// The inventory file users write by hand (TOML, `[[model]]` tables).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +33,10 @@ pub struct ModelSpec {
     pub data_buckets: Vec<String>,
     #[serde(default)]
     pub roles: Vec<String>,
+    /// The account the model runs in (12 digits); unset: the home account Warden is deployed in.
+    pub account: Option<String>,
+    /// The region the model runs in; unset: the home region.
+    pub region: Option<String>,
 }
 
 /// Why an inventory file was refused.
@@ -44,6 +49,22 @@ pub enum InventoryError {
 }
 
 impl InventoryFile {
+    /// The file with every model placed exactly at `home` unplaced: a model in the home account and region is
+    /// governed by bare names, whether its file leaves them out or spells them (an unknown home changes nothing).
+    #[must_use]
+    pub fn relative_to(&self, home: &crate::placement::Placement) -> Self {
+        let mut file = self.clone();
+        for spec in &mut file.model {
+            let at_home = |part: &Option<String>, home: &Option<String>| part.is_none() || part == home;
+            let home_known = home.account.is_some() && home.region.is_some();
+            if home_known && at_home(&spec.account, &home.account) && at_home(&spec.region, &home.region) {
+                spec.account = None;
+                spec.region = None;
+            }
+        }
+        file
+    }
+
     /// Parses and validates an inventory file.
     pub fn parse(text: &str) -> Result<Self, InventoryError> {
         let file: Self = toml::from_str(text).map_err(|e| InventoryError::Syntax(e.to_string()))?;
@@ -53,7 +74,8 @@ impl InventoryFile {
 
     fn validate(&self) -> Result<(), InventoryError> {
         let mut ids = BTreeSet::new();
-        let mut endpoint_owner: BTreeMap<&str, &str> = BTreeMap::new();
+        // The same endpoint name in two accounts or regions is two endpoints; unset is the home account or region.
+        let mut endpoint_owner: BTreeMap<(Option<&str>, Option<&str>, &str), &str> = BTreeMap::new();
         for (index, spec) in self.model.iter().enumerate() {
             let index = index + 1;
             let invalid = |message: String| InventoryError::Invalid { index, message };
@@ -66,13 +88,17 @@ impl InventoryFile {
             if !ids.insert(spec.id.as_str()) {
                 return Err(invalid(format!("duplicate model id {:?}", spec.id)));
             }
+            if let Some(problem) = placement_problem(spec.account.as_deref(), spec.region.as_deref()) {
+                return Err(invalid(format!("model {:?}: {problem}", spec.id)));
+            }
             for endpoint in &spec.endpoints {
                 if endpoint.trim().is_empty() {
                     return Err(invalid(format!("model {:?} lists an empty endpoint name", spec.id)));
                 }
-                if let Some(other) = endpoint_owner.insert(endpoint, &spec.id) {
+                let place = (spec.account.as_deref(), spec.region.as_deref(), endpoint.as_str());
+                if let Some(other) = endpoint_owner.insert(place, &spec.id) {
                     return Err(invalid(format!(
-                        "endpoint {endpoint:?} is listed by both {other:?} and {:?}",
+                        "endpoint {endpoint:?} is listed by both {other:?} and {:?} in the same account and region",
                         spec.id
                     )));
                 }

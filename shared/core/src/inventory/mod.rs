@@ -10,6 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::event::sagemaker::ApprovalStatus;
+use crate::placement::Placement;
 use crate::resource::{Resource, arn_name, package_group_of};
 use crate::time::Timestamp;
 
@@ -142,6 +143,12 @@ pub struct Model {
     /// Execution roles, as ARNs or names.
     #[serde(default)]
     pub roles: BTreeSet<String>,
+    /// The account and region the model runs in; `None`: the home (central) account and region. Left out of the
+    /// record when unset, so records written before there were accounts keep their bytes and seals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 impl Model {
@@ -156,7 +163,59 @@ impl Model {
             package_versions: Vec::new(),
             data_buckets: BTreeSet::new(),
             roles: BTreeSet::new(),
+            account: None,
+            region: None,
         }
+    }
+
+    /// A new model, placed where the event that named it happened when that is not home. With no home known (a
+    /// local replay) it is unplaced, as every model was before accounts.
+    fn new_at(id: impl Into<String>, place: &Placement, home: &Placement) -> Self {
+        let elsewhere = !home.is_unknown() && place.or_home(home) != *home;
+        let (account, region) = if elsewhere { (place.account.clone(), place.region.clone()) } else { (None, None) };
+        Self { account, region, ..Self::new(id) }
+    }
+
+    /// Where the model runs (unset parts: home's).
+    pub fn placement(&self) -> Placement {
+        Placement::new(self.account.clone(), self.region.clone())
+    }
+
+    /// Whether the model names its account or region (it runs outside the home account or region).
+    pub fn is_placed(&self) -> bool {
+        !self.placement().is_unknown()
+    }
+
+    /// What an action on one of this model's endpoints targets: the bare name at home, the endpoint's ARN for a
+    /// placed model, so cooldowns, locks and limits of `prod` in two accounts never meet and nothing that acts
+    /// can mistake one for the other.
+    pub fn endpoint_target(&self, endpoint: &str) -> String {
+        self.qualified("endpoint", endpoint)
+    }
+
+    /// What a gate on this model's package group targets (as [`Model::endpoint_target`]).
+    pub fn group_target(&self, group: &str) -> String {
+        self.qualified("model-package-group", group)
+    }
+
+    fn qualified(&self, kind: &str, name: &str) -> String {
+        if self.is_placed() {
+            let (region, account) = (self.region.as_deref().unwrap_or(""), self.account.as_deref().unwrap_or(""));
+            format!("arn:aws:sagemaker:{region}:{account}:{kind}/{name}")
+        } else {
+            name.to_owned()
+        }
+    }
+
+    /// The endpoint an action target names, if it is one of this model's.
+    pub fn endpoint_by_target(&self, target: &str) -> Option<&EndpointRecord> {
+        self.endpoints.iter().find(|e| self.endpoint_target(&e.name) == target)
+    }
+
+    /// Whether a resource at `place` can be this model's: the same endpoint or bucket name in another account is
+    /// another resource.
+    pub fn runs_at(&self, place: &Placement, home: &Placement) -> bool {
+        self.placement().or_home(home).admits(place)
     }
 
     pub fn endpoint(&self, name: &str) -> Option<&EndpointRecord> {
@@ -258,10 +317,12 @@ impl Inventory {
         self.models.insert(model.id.clone(), model);
     }
 
-    /// The models a signal's resources belong to, each once, with the first resource that links them.
-    pub fn affected(&self, resources: &[Resource]) -> Vec<Affected> {
+    /// The models placed where the signal's resources are (`place`; an unplaced model runs at `home`) that the
+    /// resources belong to, each once, with the first resource that links them.
+    pub fn affected(&self, resources: &[Resource], place: &Placement, home: &Placement) -> Vec<Affected> {
         self.models
             .values()
+            .filter(|model| model.runs_at(place, home))
             .filter_map(|model| {
                 resources
                     .iter()
@@ -282,6 +343,8 @@ impl Inventory {
             model.risk = spec.risk.or(model.risk);
             model.owner = spec.owner.clone().or(model.owner.take());
             model.model_package_group = spec.model_package_group.clone().or(model.model_package_group.take());
+            model.account = spec.account.clone().or(model.account.take());
+            model.region = spec.region.clone().or(model.region.take());
             for endpoint in &spec.endpoints {
                 let record = model.endpoint_mut(endpoint);
                 for config in spec.endpoint_configs.get(endpoint).into_iter().flatten() {
@@ -298,11 +361,14 @@ impl Inventory {
     }
 
     /// Marks an endpoint's current config suspect, because Warden acted against it.
-    pub fn mark_current_suspect(&mut self, model_id: &str, endpoint: &str) -> bool {
+    pub fn mark_current_suspect(&mut self, model_id: &str, target: &str) -> bool {
         let Some(model) = self.models.get_mut(model_id) else {
             return false;
         };
-        let Some(record) = model.endpoints.iter_mut().find(|e| e.name == endpoint) else {
+        let Some(name) = model.endpoint_by_target(target).map(|e| e.name.clone()) else {
+            return false;
+        };
+        let Some(record) = model.endpoints.iter_mut().find(|e| e.name == name) else {
             return false;
         };
         match record.current_config.clone() {
@@ -352,6 +418,20 @@ mod tests {
     }
 
     #[test]
+    fn the_same_endpoint_name_may_run_in_two_accounts_or_regions() {
+        let text = "[[model]]\nid = \"a\"\nendpoints = [\"prod\"]\n\n[[model]]\nid = \"b\"\naccount = \"444455556666\"\n\
+                    endpoints = [\"prod\"]\n\n[[model]]\nid = \"c\"\nregion = \"eu-west-1\"\nendpoints = [\"prod\"]";
+        let file = InventoryFile::parse(text).unwrap_or_else(|e| panic!("{e}"));
+        let mut inventory = Inventory::default();
+        inventory.import(&file);
+        let b = inventory.get("b").map(Model::placement);
+        assert_eq!(b, Some(Placement::new(Some("444455556666".into()), None)));
+        // A record with no account keeps the bytes it had before models had accounts.
+        let a = serde_json::to_string(&inventory.get("a")).unwrap_or_default();
+        assert!(!a.contains("account") && !a.contains("region"), "{a}");
+    }
+
+    #[test]
     fn rejects_bad_inventory_files() {
         let cases = [
             ("[[model]]\nid = \"\"", "1 to 128 printable ASCII characters"),
@@ -364,6 +444,12 @@ mod tests {
             ("[[model]]\nid = \"a\"\ncolour = \"red\"", "unknown field"),
             ("[[model]]\nid = \"a\"\n[model.endpoint_configs]\nep = [\"v1\"]", "not in endpoints"),
             ("[[model]\nid = \"a\"", "invalid inventory TOML"),
+            ("[[model]]\nid = \"a\"\naccount = \"1234\"", "not a 12-digit AWS account id"),
+            ("[[model]]\nid = \"a\"\nregion = \"moon-base\"", "not an AWS region name"),
+            (
+                "[[model]]\nid = \"a\"\naccount = \"444455556666\"\nendpoints=[\"e\"]\n[[model]]\nid = \"b\"\naccount = \"444455556666\"\nendpoints=[\"e\"]",
+                "in the same account and region",
+            ),
         ];
         for (text, expected) in cases {
             let err = InventoryFile::parse(text).err().map(|e| e.to_string()).unwrap_or_default();

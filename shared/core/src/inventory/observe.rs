@@ -7,19 +7,22 @@ use std::fmt;
 use super::{Inventory, Model, PackageVersion, RiskTier, is_valid_model_id};
 use crate::event::sagemaker::EndpointStatus;
 use crate::event::{Detail, Event};
+use crate::placement::Placement;
 use crate::resource::{Resource, TAG_MODEL, TAG_OWNER, TAG_RISK};
 
 impl Inventory {
     /// Keeps the inventory current from a SageMaker event: endpoint configs, package versions and approvals,
-    /// training lineage, and `warden:*` tags (which may only associate and fill in: see [`TagConflict`]).
-    pub fn observe(&mut self, event: &Event) -> Observation {
+    /// training lineage, and `warden:*` tags (which may only associate and fill in: see [`TagConflict`]). Only
+    /// models that run where the event happened learn from it (an unplaced model runs at `home`).
+    pub fn observe(&mut self, event: &Event, home: &Placement) -> Observation {
         let mut seen = Observation::default();
+        let place = &event.placement();
         let changed = &mut seen.changed;
         match &event.detail {
             Detail::EndpointStateChange(d) | Detail::EndpointDeploymentStateChange(d) => {
                 let endpoint = Resource::Endpoint(d.endpoint_name.clone());
-                let bound = self.endpoint_owner(&d.endpoint_name);
-                let owner = self.apply_tags(&d.tags, &endpoint, bound, changed, &mut seen.conflicts);
+                let bound = self.endpoint_owner(&d.endpoint_name, place, home);
+                let owner = self.apply_tags(&d.tags, &endpoint, bound, (place, home), changed, &mut seen.conflicts);
                 let Some(model_id) = owner else {
                     return seen;
                 };
@@ -45,20 +48,25 @@ impl Inventory {
             }
             Detail::ModelPackageStateChange(d) => {
                 let group = &d.model_package_group_name;
+                let here = |m: &&Model| m.runs_at(place, home);
                 let known = self
                     .models
                     .values()
+                    .filter(here)
                     .find(|m| m.model_package_group.as_deref() == Some(group))
-                    .or_else(|| self.models.get(group))
+                    .or_else(|| self.models.get(group).filter(here))
                     .map(|m| m.id.clone());
                 // An unknown group becomes an unclassified model named after it, if its name can be a model id.
                 let Some(model_id) = known.or_else(|| is_valid_model_id(group).then(|| group.clone())) else {
                     return seen;
                 };
-                if self.unreadable.contains(&model_id) {
+                // A model of that name elsewhere is another model: ids are global, so the group stays unattributed.
+                let elsewhere = self.models.get(&model_id).is_some_and(|m| !m.runs_at(place, home));
+                if self.unreadable.contains(&model_id) || elsewhere {
                     return seen;
                 }
-                let model = self.models.entry(model_id.clone()).or_insert_with(|| Model::new(&model_id));
+                let model =
+                    self.models.entry(model_id.clone()).or_insert_with(|| Model::new_at(&model_id, place, home));
                 let before = model.clone();
                 model.model_package_group.get_or_insert_with(|| group.clone());
                 let version = PackageVersion {
@@ -78,7 +86,8 @@ impl Inventory {
             }
             Detail::TrainingJobStateChange(d) => {
                 let job = Resource::TrainingJob(d.training_job_name.clone());
-                let Some(model_id) = self.apply_tags(&d.tags, &job, None, changed, &mut seen.conflicts) else {
+                let Some(model_id) = self.apply_tags(&d.tags, &job, None, (place, home), changed, &mut seen.conflicts)
+                else {
                     return seen;
                 };
                 let Some(model) = self.models.get_mut(&model_id) else {
@@ -110,7 +119,7 @@ impl Inventory {
                 if id.is_empty() || id.contains(['/', ':']) {
                     return seen;
                 }
-                for model in self.models.values_mut().filter(|m| m.uses_role(arn)) {
+                for model in self.models.values_mut().filter(|m| m.runs_at(place, home) && m.uses_role(arn)) {
                     if model.roles.insert(id.to_owned()) {
                         changed.insert(model.id.clone());
                     }
@@ -121,8 +130,8 @@ impl Inventory {
         seen
     }
 
-    fn endpoint_owner(&self, endpoint: &str) -> Option<String> {
-        self.models.values().find(|m| m.endpoint(endpoint).is_some()).map(|m| m.id.clone())
+    fn endpoint_owner(&self, endpoint: &str, place: &Placement, home: &Placement) -> Option<String> {
+        self.models.values().find(|m| m.runs_at(place, home) && m.endpoint(endpoint).is_some()).map(|m| m.id.clone())
     }
 
     /// Applies a resource's `warden:*` tags, which may associate a resource bound to no model and fill in fields the
@@ -133,6 +142,7 @@ impl Inventory {
         tags: &BTreeMap<String, String>,
         resource: &Resource,
         bound: Option<String>,
+        (place, home): (&Placement, &Placement),
         changed: &mut BTreeSet<String>,
         conflicts: &mut Vec<TagConflict>,
     ) -> Option<String> {
@@ -159,7 +169,14 @@ impl Inventory {
         if self.unreadable.contains(tagged) {
             return None;
         }
-        let model = self.models.entry(tagged.to_owned()).or_insert_with(|| Model::new(tagged));
+        // A resource in one account tagged with a model of another: never associated (it would let anyone who can
+        // tag in one account steer actions against another's endpoints), and news for that model.
+        if let Some(model) = self.models.get(tagged).filter(|m| !m.runs_at(place, home)) {
+            let recorded = format!("model {tagged} runs in {}, not in {place}", model.placement().or_home(home));
+            conflicts.push(conflict(tagged, TAG_MODEL, recorded));
+            return None;
+        }
+        let model = self.models.entry(tagged.to_owned()).or_insert_with(|| Model::new_at(tagged, place, home));
         let before = model.clone();
         if let Some(value) = tags.get(TAG_RISK) {
             match (RiskTier::parse(value), model.risk) {

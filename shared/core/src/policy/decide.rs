@@ -208,8 +208,10 @@ impl Policy {
                         reason: "the model has no known endpoint".into(),
                     });
                 }
-                for endpoint in endpoints {
-                    let record = model.endpoint(endpoint);
+                for name in endpoints {
+                    let record = model.endpoint(name);
+                    let target = model.endpoint_target(name);
+                    let endpoint = target.as_str();
                     let current = record.and_then(|r| r.current_config.clone());
                     let known_good = record.and_then(|r| r.last_known_good()).map(str::to_owned);
                     match (kind, known_good, rule.rollback_fallback) {
@@ -302,5 +304,5 @@ fn gate_target(signal: &Signal, model: &Model) -> Option<String> {
             _ => None,
         })
         .or_else(|| model.latest_package().map(|p| p.arn.clone()))
-        .or_else(|| model.model_package_group.clone())
+        .or_else(|| model.model_package_group.as_deref().map(|group| model.group_target(group)))
 }

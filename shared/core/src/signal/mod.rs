@@ -138,6 +138,9 @@ pub struct Signal {
     /// A sample finding (`create-sample-findings`, Macie's samples): recorded as such, never acted on.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sample: bool,
+    /// Where the resources live: only a model placed there can be affected.
+    #[serde(default, skip_serializing_if = "crate::placement::Placement::is_unknown")]
+    pub placement: crate::placement::Placement,
 }
 
 /// The longest resource name Warden accepts: AWS names are at most 255 characters and ARNs 2048, and these
@@ -166,7 +169,16 @@ impl Signal {
                 SignalClass::Drift | SignalClass::Health | SignalClass::UnrelatedAlarm,
                 true,
                 "aws.cloudwatch" | "aws.monitoring",
-            ) => self.idempotency_key.split('#').nth(1).map(|alarm| format!("alarm#{alarm}")),
+            ) => self.idempotency_key.split('#').nth(1).map(|alarm| match &self.placement {
+                // Alarm names are chosen per account: the same name in two accounts or regions is two alarms, and
+                // one must not silence the other's page.
+                place if place.is_unknown() => format!("alarm#{alarm}"),
+                place => format!(
+                    "alarm#{}/{}#{alarm}",
+                    place.account.as_deref().unwrap_or(""),
+                    place.region.as_deref().unwrap_or("")
+                ),
+            }),
             _ => None,
         }
     }
@@ -206,6 +218,7 @@ impl Signal {
             drift: parts.drift,
             console_url: console_url(event),
             sample: is_sample(event),
+            placement: event.placement(),
         }
     }
 
