@@ -156,6 +156,9 @@ pub fn model_block(out: &mut impl Write, model: &Model) -> io::Result<()> {
         model.owner.as_deref().unwrap_or("NONE"),
         model.purpose.as_deref().map(|p| format!("  ({p})")).unwrap_or_default()
     )?;
+    if model.is_placed() {
+        writeln!(out, "  runs in {}", model.placement())?;
+    }
     for endpoint in &model.endpoints {
         writeln!(
             out,

@@ -20,6 +20,8 @@ fn warden(ledger: &Path, args: &[&str]) -> Output {
         .arg(ledger)
         .env_remove("WARDEN_LEDGER")
         .env_remove("WARDEN_POLICY")
+        .env_remove("WARDEN_HOME_ACCOUNT")
+        .env_remove("WARDEN_HOME_REGION")
         .output()
         .unwrap_or_else(|e| panic!("cannot run warden: {e}"))
 }
@@ -165,6 +167,45 @@ fn inventory_import_and_show() {
     );
     let json = warden(dir.path(), &["inventory", "show", "--json"]);
     assert_eq!(json_lines(&json).len(), 6);
+}
+
+/// Models in other accounts say where they run; one that spells out the home account and region is a home model
+/// (targeted by bare names); a malformed account is refused naming the model, and nothing is imported.
+#[test]
+fn inventory_models_in_other_accounts_show_where_they_run() {
+    let dir = tempdir();
+    let file = dir.path().join("org.toml");
+    std::fs::write(
+        &file,
+        "[[model]]\nid = \"member\"\naccount = \"444455556666\"\nregion = \"eu-west-1\"\nendpoints = [\"prod\"]\n\n\
+         [[model]]\nid = \"spelled-home\"\naccount = \"111122223333\"\nregion = \"us-east-1\"\nendpoints = [\"prod\"]\n",
+    )
+    .unwrap();
+    let ledger = dir.path().join("ledger");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_warden"))
+            .current_dir(root())
+            .args(args)
+            .arg("--ledger")
+            .arg(&ledger)
+            .env_remove("WARDEN_LEDGER")
+            .env_remove("WARDEN_POLICY")
+            .env("WARDEN_HOME_ACCOUNT", "111122223333")
+            .env("WARDEN_HOME_REGION", "us-east-1")
+            .output()
+            .unwrap()
+    };
+    let import = run(&["inventory", "import", file.to_str().unwrap()]);
+    assert_eq!(import.status.code(), Some(0), "{}", stderr(&import));
+    let text = stdout(&run(&["inventory", "show"]));
+    assert!(text.contains("member  risk UNCLASSIFIED  owner NONE\n  runs in 444455556666/eu-west-1"), "{text}");
+    assert!(!text.contains("111122223333"), "the home model is stored unplaced: {text}");
+
+    std::fs::write(&file, "[[model]]\nid = \"typo\"\naccount = \"44445555666\"\n").unwrap();
+    let refused = run(&["inventory", "import", file.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("model \"typo\": account \"44445555666\" is not a 12-digit AWS account id"));
+    assert!(!stdout(&run(&["inventory", "show"])).contains("typo"));
 }
 
 #[test]
