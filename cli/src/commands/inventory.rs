@@ -4,7 +4,7 @@
 use super::*;
 
 pub async fn inventory_import(global: &Global, file: &Path) -> CommandResult {
-    let (parsed, digest) = read_inventory(file)?;
+    let (parsed, digest) = read_inventory_at(file, &home()?)?;
     let engine = engine(global).await?;
     let result = engine.import_inventory(&parsed, &digest, now()).await?;
     if global.json {

@@ -14,6 +14,7 @@ use warden_core::engine::{Report, Status};
 use warden_core::evidence;
 use warden_core::inventory::InventoryFile;
 use warden_core::ledger::Actor;
+use warden_core::placement::Placement;
 use warden_core::policy::Policy;
 use warden_core::time::Timestamp;
 use warden_embedded::EmbeddedLedger;
@@ -149,6 +150,19 @@ pub fn load_policy(global: &Global) -> Result<Policy, String> {
     warden_app::config::with_switches(policy, &|name| std::env::var(name).ok()).map_err(|e| e.to_string())
 }
 
+/// Where Warden governs from: `WARDEN_HOME_ACCOUNT` and `WARDEN_HOME_REGION`, as the functions read them.
+fn home() -> Result<Placement, String> {
+    warden_app::config::home(&|name: &str| std::env::var(name).ok()).map_err(|e| e.to_string())
+}
+
+/// An inventory file as it will be stored under `home` (see `InventoryFile::relative_to`), checked before the
+/// ledger is touched.
+fn read_inventory_at(path: &Path, home: &Placement) -> Result<(InventoryFile, String), String> {
+    let (file, digest) = read_inventory(path)?;
+    let file = file.relative_to(home).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((file, digest))
+}
+
 fn read_inventory(path: &Path) -> Result<(InventoryFile, String), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read inventory {}: {e}", path.display()))?;
     let text =
@@ -160,8 +174,8 @@ fn read_inventory(path: &Path) -> Result<(InventoryFile, String), String> {
 pub async fn engine(global: &Global) -> Result<Engine<AnyLedger>, Failure> {
     // Validate every input before touching the ledger: a bad file changes nothing.
     let policy = load_policy(global)?;
-    let inventory = global.inventory.as_deref().map(read_inventory).transpose()?;
-    let home = warden_app::config::home(&|name: &str| std::env::var(name).ok()).map_err(|e| e.to_string())?;
+    let home = home()?;
+    let inventory = global.inventory.as_deref().map(|path| read_inventory_at(path, &home)).transpose()?;
     let engine = Engine::new(open_ledger(global).await?, policy, actor(global)).with_home(home);
     if let Some((file, digest)) = inventory {
         engine.import_inventory(&file, &digest, now()).await?;

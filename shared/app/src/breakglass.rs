@@ -155,7 +155,7 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
             if first && attempt == 0 {
                 alerts += self.resend_pending_alert(&facts).await?;
             }
-            let observed = self.observe(request).await?;
+            let observed = self.observe(request, model).await?;
             let decided = decide(request, &input, &facts, &observed, &switches, now);
             let actor = match (&input, &facts.record) {
                 (Input::Approve { by }, _) => (*by).clone(),
@@ -259,8 +259,18 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
 
     /// What SageMaker shows. A refusal to describe (no permission) is an observation, so a new request is
     /// refused and recorded rather than lost; only a retryable failure is an error.
-    async fn observe(&self, request: &BreakGlassRequest) -> Result<Observation, SageMakerError> {
-        if let Some(why) = warden_core::breakglass::outside_home(&request.target) {
+    async fn observe(&self, request: &BreakGlassRequest, model: Option<&Model>) -> Result<Observation, SageMakerError> {
+        // A target outside home (an endpoint or group ARN, or any target of a model placed elsewhere, such as its
+        // package version's ARN) is refused before any call: this SageMaker client is the home account's.
+        let placed = model.filter(|m| m.is_placed()).map(|m| {
+            format!(
+                "model {} runs in {}: acting outside the home account needs Warden's member role there, which \
+                 this version does not assume; nothing was called",
+                m.id,
+                m.placement()
+            )
+        });
+        if let Some(why) = warden_core::breakglass::outside_home(&request.target).or(placed) {
             return Ok(Observation::Unreadable(why));
         }
         let observed = if request.action.on_endpoint() {
@@ -367,8 +377,10 @@ pub async fn recorded_request<L: Ledger>(ledger: &L, request_id: &str) -> Result
 /// The model that owns the request's target: the one the request names, else the one whose inventory lists the
 /// endpoint or package.
 fn owning_model(inventory: &warden_core::inventory::Inventory, request: &BreakGlassRequest) -> Option<Model> {
-    let resource = request.action.target_kind().resource(&request.target);
-    if let Some(model) = request.model_id.as_deref().and_then(|id| inventory.get(id)).filter(|m| m.owns(&resource)) {
+    let kind = request.action.target_kind();
+    if let Some(model) =
+        request.model_id.as_deref().and_then(|id| inventory.get(id)).filter(|m| m.owns_target(kind, &request.target))
+    {
         return Some(model.clone());
     }
     warden_core::breakglass::status::owning_model(inventory, request.action.target_kind(), &request.target).cloned()

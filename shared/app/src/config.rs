@@ -67,6 +67,12 @@ pub fn home(lookup: &impl Fn(&str) -> Option<String>) -> Result<Placement, Confi
     if let Some(reason) = placement_problem(None, region.as_deref()) {
         return Err(ConfigError::Invalid { name: ENV_HOME_REGION, reason });
     }
+    // Half a home would let models with no region match every region of the home account, or the reverse.
+    match (&account, &region) {
+        (Some(_), None) => return Err(ConfigError::Missing(ENV_HOME_REGION)),
+        (None, Some(_)) => return Err(ConfigError::Missing(ENV_HOME_ACCOUNT)),
+        _ => {}
+    }
     Ok(Placement::new(account, region))
 }
 

@@ -74,7 +74,7 @@ impl<L: Ledger> Engine<L> {
             Ok(event) => event,
             Err(error) => return self.reject(&error, body, &envelope, recorded_at).await,
         };
-        let signal = Signal::from_event(&event);
+        let signal = Signal::from_event_at(&event, &self.home);
         if let Some(what) = signal.oversized() {
             let error = DecodeError::Malformed {
                 detail_type: event.detail_type.clone(),
@@ -188,7 +188,8 @@ impl<L: Ledger> Engine<L> {
         recorded_at: Timestamp,
     ) -> Result<ImportResult, LedgerError> {
         let mut inventory = self.ledger.inventory().await?;
-        let changed: Vec<String> = inventory.import(&file.relative_to(&self.home)).into_iter().collect();
+        let file = file.relative_to(&self.home).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        let changed: Vec<String> = inventory.import(&file).into_iter().collect();
         let models = inventory.len();
         let mut imported = Vec::new();
         for ids in changed.chunks(IMPORT_MODELS_PER_COMMIT) {

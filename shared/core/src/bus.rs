@@ -142,10 +142,13 @@ impl BusEvent {
 
 fn owns_target(model: &ModelSummary, action: &PlannedAction) -> bool {
     match action.kind {
-        RuleAction::Rollback | RuleAction::Cutoff => model.endpoints.contains(&action.target),
+        RuleAction::Rollback | RuleAction::Cutoff => {
+            model.endpoints.iter().any(|e| model.target("endpoint", e) == action.target)
+        }
         RuleAction::Gate => {
             let group = model.model_package_group.as_deref().unwrap_or(&model.id);
-            action.target == group || crate::resource::package_group_of(&action.target) == Some(group)
+            action.target == model.target("model-package-group", group)
+                || crate::resource::package_group_of(&action.target) == Some(group)
         }
     }
 }

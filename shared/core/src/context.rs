@@ -17,6 +17,21 @@ pub struct ModelSummary {
     pub model_package_group: Option<String>,
     /// The resource that links the signal to the model.
     pub via: Resource,
+    /// Where the model runs, when not at home.
+    #[serde(default, skip_serializing_if = "crate::placement::Placement::is_unknown")]
+    pub placement: crate::placement::Placement,
+}
+
+impl ModelSummary {
+    /// What an action on the named endpoint or package group of this model targets (see
+    /// [`crate::inventory::Model::endpoint_target`]).
+    pub fn target(&self, kind: &str, name: &str) -> String {
+        if self.placement.is_unknown() {
+            name.to_owned()
+        } else {
+            crate::placement::sagemaker_arn(&self.placement, kind, name)
+        }
+    }
 }
 
 /// Where and to what the decision applies, kept with the outcome so a retry can rebuild the same alert.
@@ -41,6 +56,7 @@ impl AlertContext {
                     endpoints: model.endpoints.iter().map(|e| e.name.clone()).collect(),
                     model_package_group: model.model_package_group.clone(),
                     via: a.via.clone(),
+                    placement: model.placement(),
                 })
             })
             .collect()

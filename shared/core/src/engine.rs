@@ -77,7 +77,7 @@ pub struct Prepared {
 
 /// Updates the inventory from the event and finds the models the signal affects. Pure.
 pub fn prepare(event: Event, inventory: Inventory, home: &Placement) -> Prepared {
-    let signal = Signal::from_event(&event);
+    let signal = Signal::from_event_at(&event, home);
     prepare_signal(event, signal, inventory, home)
 }
 
@@ -151,7 +151,10 @@ pub fn plan_commit(
     // A tag that disagreed with the inventory is a governance anomaly: recorded with the decision, alerted at
     // medium at least, whatever the rule said.
     for (link, decision) in &mut decisions {
-        for conflict in conflicts.iter().filter(|c| link.is_none_or(|a| a.model_id == c.model_id)) {
+        // A conflict about a model no decision is about (a tag naming a model of another account) goes with every
+        // decision: it must not vanish because the event also concerned some other model.
+        let undecided = |c: &&crate::inventory::TagConflict| !affected.iter().any(|a| a.model_id == c.model_id);
+        for conflict in conflicts.iter().filter(|c| link.is_none_or(|a| a.model_id == c.model_id) || undecided(c)) {
             decision.reasons.push(conflict.to_string());
             decision.alert = decision.alert.max(Some(Band::Medium));
         }

@@ -182,8 +182,8 @@ fn the_same_names_in_two_accounts_are_two_resources() {
         (finding_about(MEMBER, MEMBER, "us-east-1"), home(), &["member-fraud"]),
         (finding_about(HOME, HOME, "us-east-1"), home(), &["home-fraud"]),
         (finding_about(HOME, "999999999999", "us-east-1"), home(), &[]),
-        // The home model runs in the home region only.
-        (finding_about(HOME, HOME, "eu-west-1"), home(), &[]),
+        // A role is global in its account: its credentials used from another region are still the home model's.
+        (finding_about(HOME, HOME, "eu-west-1"), home(), &["home-fraud"]),
         // With no home configured (a local replay), a model with no account matches any account, as before.
         (finding_about(HOME, MEMBER, "us-east-1"), Placement::default(), &["home-fraud", "member-fraud"]),
     ];
@@ -279,4 +279,134 @@ fn same_named_alarms_in_two_accounts_page_separately() {
     assert!(home.is_some() && member.is_some(), "{home:?} {member:?}");
     assert_ne!(home, member);
     assert_eq!(home, alarm(HOME));
+}
+
+fn endpoint_failed(account: &str, region: &str, tags: serde_json::Value) -> Event {
+    let event = serde_json::json!({
+        "version": "0", "id": format!("e-{account}-{region}"), "detail-type": "SageMaker Endpoint State Change",
+        "source": "aws.sagemaker", "account": account, "time": "2026-11-02T09:00:00Z", "region": region,
+        "resources": [],
+        "detail": {
+            "EndpointName": "prod", "EndpointConfigName": "prod-cfg", "EndpointStatus": "FAILED",
+            "FailureReason": "x", "LastModifiedTime": 1793600000000.0, "Tags": tags
+        }
+    });
+    decode_value(event, at()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Endpoints are regional: `prod` failing in another region of the home account is not the home model's `prod`.
+/// The member's own `prod` is its own; and the action each plans names its endpoint so that nothing can mistake it:
+/// a bare name at home, the ARN elsewhere (in the partition of its region).
+#[test]
+fn regional_resources_belong_to_their_region_and_targets_say_where() {
+    let policy = Policy::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let actor = Actor::Automation("test".into());
+    let prepared = prepare(endpoint_failed(HOME, "eu-west-1", serde_json::json!({})), two_accounts(), &home());
+    assert!(prepared.affected.is_empty(), "{:?}", prepared.affected);
+    let prepared = prepare(endpoint_failed(MEMBER, "us-east-1", serde_json::json!({})), two_accounts(), &home());
+    assert_eq!(prepared.affected.iter().map(|a| a.model_id.as_str()).collect::<Vec<_>>(), ["member-fraud"]);
+
+    let inventory = two_accounts();
+    let (home_model, member) = (inventory.get("home-fraud").unwrap(), inventory.get("member-fraud").unwrap());
+    let member_prod = "arn:aws:sagemaker:us-east-1:444455556666:endpoint/prod";
+    // The member model names no region in this rig: a placement is both or neither in files, and the ARN keeps
+    // whatever is known.
+    assert_eq!(member.endpoint_target("prod"), "arn:aws:sagemaker::444455556666:endpoint/prod");
+    let mut member = member.clone();
+    member.region = Some("us-east-1".into());
+    assert_eq!(member.endpoint_target("prod"), member_prod);
+    assert_eq!(home_model.endpoint_target("prod"), "prod");
+    use crate::action::TargetKind;
+    assert!(
+        home_model.owns_target(TargetKind::Endpoint, "prod")
+            && !home_model.owns_target(TargetKind::Endpoint, member_prod)
+    );
+    assert!(member.owns_target(TargetKind::Endpoint, member_prod) && !member.owns_target(TargetKind::Endpoint, "prod"));
+    member.region = Some("cn-north-1".into());
+    assert!(member.endpoint_target("prod").starts_with("arn:aws-cn:sagemaker:cn-north-1:"));
+
+    // The automated request for the member's cutoff keeps its model, so break-glass records it on that model's
+    // chain and refuses it there (not on an unattributed one).
+    let (_, report) = plan_commit(
+        prepare(finding_about(HOME, MEMBER, "us-east-1"), two_accounts(), &home()),
+        &policy,
+        &DecisionContext::default(),
+        &actor,
+        at(),
+    );
+    let requests: Vec<serde_json::Value> = crate::bus::events(&report, &actor, at())
+        .into_iter()
+        .filter(|e| e.detail_type != crate::bus::DECISION_DETAIL_TYPE)
+        .map(|e| e.detail)
+        .collect();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0]["modelId"], "member-fraud", "{requests:?}");
+}
+
+/// The same alarm name and state-change time in two accounts are two events, and each keeps its own re-notify key;
+/// home's keys are what they were before accounts.
+#[test]
+fn events_from_elsewhere_carry_their_place_in_their_idempotency_key() {
+    let drift = |account: &str| {
+        let event = serde_json::json!({
+            "version": "0", "id": "a", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
+            "account": account, "time": "2026-11-02T09:00:00Z", "region": "us-east-1", "resources": [],
+            "detail": {
+                "alarmName": "endpoint-latency-high",
+                "state": {"value": "ALARM", "reason": "r", "timestamp": "2026-11-02T09:00:00.000+0000"},
+                "previousState": {"value": "OK", "reason": "r", "timestamp": "2026-11-02T08:00:00.000+0000"},
+                "configuration": {"metrics": []}
+            }
+        });
+        Signal::from_event_at(&decode_value(event, at()).unwrap_or_else(|e| panic!("{e}")), &home())
+    };
+    let (at_home, member) = (drift(HOME), drift(MEMBER));
+    assert_eq!(at_home.idempotency_key, Signal::from_event(&decode_value(serde_json::json!({
+        "version": "0", "id": "a", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
+        "account": HOME, "time": "2026-11-02T09:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {
+            "alarmName": "endpoint-latency-high",
+            "state": {"value": "ALARM", "reason": "r", "timestamp": "2026-11-02T09:00:00.000+0000"},
+            "previousState": {"value": "OK", "reason": "r", "timestamp": "2026-11-02T08:00:00.000+0000"},
+            "configuration": {"metrics": []}
+        }
+    }), at()).unwrap_or_else(|e| panic!("{e}"))).idempotency_key);
+    assert_ne!(at_home.idempotency_key, member.idempotency_key);
+    assert!(
+        member.idempotency_key.contains("444455556666/us-east-1#endpoint-latency-high#"),
+        "{}",
+        member.idempotency_key
+    );
+    assert_eq!(member.alert_key().as_deref(), Some("alarm#444455556666/us-east-1#endpoint-latency-high"));
+}
+
+/// A member's training job tagged with a home model's id, that also uses the member model's role: the member model
+/// is decided on as usual, and the refused tag is in that decision's reasons, not lost.
+#[test]
+fn a_refused_cross_account_tag_is_recorded_even_when_another_model_is_affected() {
+    let policy = Policy::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let actor = Actor::Automation("test".into());
+    let event = serde_json::json!({
+        "version": "0", "id": "e-job", "detail-type": "SageMaker Training Job State Change", "source": "aws.sagemaker",
+        "account": MEMBER, "time": "2026-11-02T09:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {
+            "TrainingJobName": "job", "TrainingJobStatus": "Failed", "SecondaryStatus": "Failed",
+            "FailureReason": "x", "RoleArn": "arn:aws:iam::444455556666:role/exec",
+            "Tags": {"warden:model": "home-fraud"}
+        }
+    });
+    let event = decode_value(event, at()).unwrap_or_else(|e| panic!("{e}"));
+    let (commit, report) =
+        plan_commit(prepare(event, two_accounts(), &home()), &policy, &DecisionContext::default(), &actor, at());
+    assert_eq!(report.models, ["member-fraud"]);
+    let reasons: Vec<String> = commit
+        .entries
+        .iter()
+        .filter_map(|e| match &e.body {
+            EntryBody::Decision { reasons, .. } => Some(reasons.join("; ")),
+            _ => None,
+        })
+        .collect();
+    assert!(reasons.iter().any(|r| r.contains("model home-fraud runs in")), "{reasons:?}");
+    assert!(report.alert >= Some(Band::Medium));
 }

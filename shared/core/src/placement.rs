@@ -56,6 +56,20 @@ impl std::fmt::Display for Placement {
     }
 }
 
+/// The ARN Warden targets a SageMaker resource by when it runs at `place` (`kind`: `endpoint`,
+/// `model-package-group`), in the partition of its region.
+pub fn sagemaker_arn(place: &Placement, kind: &str, name: &str) -> String {
+    let (region, account) = (place.region.as_deref().unwrap_or(""), place.account.as_deref().unwrap_or(""));
+    let partition = if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
+    format!("arn:{partition}:sagemaker:{region}:{account}:{kind}/{name}")
+}
+
 /// An AWS account id: exactly 12 digits.
 pub fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())

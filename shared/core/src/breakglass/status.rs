@@ -14,8 +14,7 @@ use crate::time::Timestamp;
 
 /// The model that owns a target, as the inventory knows it.
 pub fn owning_model<'a>(inventory: &'a Inventory, kind: TargetKind, target: &str) -> Option<&'a Model> {
-    let resource = kind.resource(target);
-    inventory.models().find(|m| m.owns(&resource))
+    inventory.models().find(|m| m.owns_target(kind, target))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -49,20 +49,35 @@ pub enum InventoryError {
 }
 
 impl InventoryFile {
-    /// The file with every model placed exactly at `home` unplaced: a model in the home account and region is
-    /// governed by bare names, whether its file leaves them out or spells them (an unknown home changes nothing).
-    #[must_use]
-    pub fn relative_to(&self, home: &crate::placement::Placement) -> Self {
+    /// The file as Warden stores it under `home`: every model placed exactly at home becomes unplaced, so a model in
+    /// the home account and region is governed by bare names whether its file leaves them out or spells them, and
+    /// the file is checked again (two owners of one home endpoint, one spelled and one not, are refused). A file
+    /// that places models needs a home: without one, a model with no account would match every account.
+    pub fn relative_to(&self, home: &crate::placement::Placement) -> Result<Self, InventoryError> {
+        let home_known = home.account.is_some() && home.region.is_some();
         let mut file = self.clone();
-        for spec in &mut file.model {
-            let at_home = |part: &Option<String>, home: &Option<String>| part.is_none() || part == home;
-            let home_known = home.account.is_some() && home.region.is_some();
-            if home_known && at_home(&spec.account, &home.account) && at_home(&spec.region, &home.region) {
+        for (index, spec) in file.model.iter_mut().enumerate() {
+            if spec.account.is_none() && spec.region.is_none() {
+                continue;
+            }
+            if !home_known {
+                return Err(InventoryError::Invalid {
+                    index: index + 1,
+                    message: format!(
+                        "model {:?} names an account and region, so Warden's home must be set too \
+                         (WARDEN_HOME_ACCOUNT and WARDEN_HOME_REGION): without it, models with no account match \
+                         every account",
+                        spec.id
+                    ),
+                });
+            }
+            if spec.account == home.account && spec.region == home.region {
                 spec.account = None;
                 spec.region = None;
             }
         }
-        file
+        file.validate()?;
+        Ok(file)
     }
 
     /// Parses and validates an inventory file.
@@ -90,6 +105,10 @@ impl InventoryFile {
             }
             if let Some(problem) = placement_problem(spec.account.as_deref(), spec.region.as_deref()) {
                 return Err(invalid(format!("model {:?}: {problem}", spec.id)));
+            }
+            // Half a placement would be completed by whatever home is configured later: say both or neither.
+            if spec.account.is_some() != spec.region.is_some() {
+                return Err(invalid(format!("model {:?}: name both its account and its region, or neither", spec.id)));
             }
             for endpoint in &spec.endpoints {
                 if endpoint.trim().is_empty() {

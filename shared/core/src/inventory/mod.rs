@@ -199,12 +199,31 @@ impl Model {
     }
 
     fn qualified(&self, kind: &str, name: &str) -> String {
-        if self.is_placed() {
-            let (region, account) = (self.region.as_deref().unwrap_or(""), self.account.as_deref().unwrap_or(""));
-            format!("arn:aws:sagemaker:{region}:{account}:{kind}/{name}")
-        } else {
-            name.to_owned()
+        if self.is_placed() { crate::placement::sagemaker_arn(&self.placement(), kind, name) } else { name.to_owned() }
+    }
+
+    /// Whether an action target (as [`Model::endpoint_target`] and [`Model::group_target`] make them, or a package
+    /// version's ARN) is this model's: a bare name is a home model's only, so a request naming `prod` never finds
+    /// the member model that also has an endpoint called `prod`.
+    pub fn owns_target(&self, kind: crate::action::TargetKind, target: &str) -> bool {
+        match kind {
+            crate::action::TargetKind::Endpoint => self.endpoint_by_target(target).is_some(),
+            crate::action::TargetKind::ModelPackage => {
+                target == self.group_target(self.package_group())
+                    || self.package_versions.iter().any(|p| p.arn == target)
+                    || package_group_of(target) == Some(self.package_group())
+                        && target.starts_with("arn:")
+                        && self.arn_is_here(target)
+            }
         }
+    }
+
+    /// Whether an ARN's account and region are this model's (unplaced: any, as names were before accounts).
+    fn arn_is_here(&self, arn: &str) -> bool {
+        let mut parts = arn.split(':').skip(3);
+        let (region, account) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let arn_place = Placement::new(Some(account.to_owned()), Some(region.to_owned()));
+        !self.is_placed() || self.placement().admits(&arn_place)
     }
 
     /// The endpoint an action target names, if it is one of this model's.
@@ -216,6 +235,19 @@ impl Model {
     /// another resource.
     pub fn runs_at(&self, place: &Placement, home: &Placement) -> bool {
         self.placement().or_home(home).admits(place)
+    }
+
+    /// Whether `resource`, reported at `place`, can be this model's. S3 bucket names are unique across every
+    /// account (a data-lake account's Macie finding about a model's bucket is about that bucket), and IAM roles
+    /// are global within their account (stolen credentials are used from any region); the rest are regional.
+    pub fn holds_at(&self, resource: &Resource, place: &Placement, home: &Placement) -> bool {
+        match resource {
+            Resource::S3Bucket(_) => true,
+            Resource::IamRole(_) => {
+                self.runs_at(&Placement::new(place.account.clone(), None), &Placement::new(home.account.clone(), None))
+            }
+            _ => self.runs_at(place, home),
+        }
     }
 
     pub fn endpoint(&self, name: &str) -> Option<&EndpointRecord> {
@@ -322,11 +354,10 @@ impl Inventory {
     pub fn affected(&self, resources: &[Resource], place: &Placement, home: &Placement) -> Vec<Affected> {
         self.models
             .values()
-            .filter(|model| model.runs_at(place, home))
             .filter_map(|model| {
                 resources
                     .iter()
-                    .find(|r| model.owns(r))
+                    .find(|r| model.owns(r) && model.holds_at(r, place, home))
                     .map(|via| Affected { model_id: model.id.clone(), via: via.clone() })
             })
             .collect()
@@ -343,8 +374,10 @@ impl Inventory {
             model.risk = spec.risk.or(model.risk);
             model.owner = spec.owner.clone().or(model.owner.take());
             model.model_package_group = spec.model_package_group.clone().or(model.model_package_group.take());
-            model.account = spec.account.clone().or(model.account.take());
-            model.region = spec.region.clone().or(model.region.take());
+            // The file says where the model runs (unset: home), whatever an event or tag from another account
+            // created it with: a member account must not keep a model id the home inventory claims.
+            model.account = spec.account.clone();
+            model.region = spec.region.clone();
             for endpoint in &spec.endpoints {
                 let record = model.endpoint_mut(endpoint);
                 for config in spec.endpoint_configs.get(endpoint).into_iter().flatten() {
@@ -420,15 +453,42 @@ mod tests {
     #[test]
     fn the_same_endpoint_name_may_run_in_two_accounts_or_regions() {
         let text = "[[model]]\nid = \"a\"\nendpoints = [\"prod\"]\n\n[[model]]\nid = \"b\"\naccount = \"444455556666\"\n\
-                    endpoints = [\"prod\"]\n\n[[model]]\nid = \"c\"\nregion = \"eu-west-1\"\nendpoints = [\"prod\"]";
+                    region = \"us-east-1\"\nendpoints = [\"prod\"]\n\n[[model]]\nid = \"c\"\naccount = \"111122223333\"\n\
+                    region = \"eu-west-1\"\nendpoints = [\"prod\"]";
         let file = InventoryFile::parse(text).unwrap_or_else(|e| panic!("{e}"));
         let mut inventory = Inventory::default();
         inventory.import(&file);
         let b = inventory.get("b").map(Model::placement);
-        assert_eq!(b, Some(Placement::new(Some("444455556666".into()), None)));
+        assert_eq!(b, Some(Placement::new(Some("444455556666".into()), Some("us-east-1".into()))));
         // A record with no account keeps the bytes it had before models had accounts.
         let a = serde_json::to_string(&inventory.get("a")).unwrap_or_default();
         assert!(!a.contains("account") && !a.contains("region"), "{a}");
+    }
+
+    /// The file says where a model runs: a model a member account's tag or package group created first under an
+    /// id the home inventory claims is moved home by the import; a spelled-out home is home; a file that places
+    /// models needs a home; half a placement is refused.
+    #[test]
+    fn the_inventory_file_decides_where_a_model_runs() {
+        let home = Placement::new(Some("111122223333".into()), Some("us-east-1".into()));
+        let mut squatted = Model::new("churn");
+        squatted.account = Some("444455556666".into());
+        squatted.region = Some("us-east-1".into());
+        let mut inventory = Inventory::from_models([squatted]);
+        let file = InventoryFile::parse("[[model]]\nid = \"churn\"\nendpoints = [\"churn-prod\"]")
+            .unwrap_or_else(|e| panic!("{e}"));
+        inventory.import(&file.relative_to(&home).unwrap_or_else(|e| panic!("{e}")));
+        assert!(!inventory.get("churn").is_some_and(Model::is_placed), "{:?}", inventory.get("churn"));
+
+        let spelled = "[[model]]\nid = \"a\"\nendpoints = [\"prod\"]\n[[model]]\nid = \"b\"\n\
+                       account = \"111122223333\"\nregion = \"us-east-1\"\nendpoints = [\"prod\"]";
+        let parsed = InventoryFile::parse(spelled).unwrap_or_else(|e| panic!("{e}"));
+        let err = parsed.relative_to(&home).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("listed by both"), "{err}");
+        let err = parsed.relative_to(&Placement::default()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("WARDEN_HOME_ACCOUNT and WARDEN_HOME_REGION"), "{err}");
+        let half = InventoryFile::parse("[[model]]\nid = \"a\"\naccount = \"444455556666\"");
+        assert!(half.err().is_some_and(|e| e.to_string().contains("both its account and its region")));
     }
 
     #[test]
@@ -444,10 +504,10 @@ mod tests {
             ("[[model]]\nid = \"a\"\ncolour = \"red\"", "unknown field"),
             ("[[model]]\nid = \"a\"\n[model.endpoint_configs]\nep = [\"v1\"]", "not in endpoints"),
             ("[[model]\nid = \"a\"", "invalid inventory TOML"),
-            ("[[model]]\nid = \"a\"\naccount = \"1234\"", "not a 12-digit AWS account id"),
-            ("[[model]]\nid = \"a\"\nregion = \"moon-base\"", "not an AWS region name"),
+            ("[[model]]\nid = \"a\"\naccount = \"1234\"\nregion = \"us-east-1\"", "not a 12-digit AWS account id"),
+            ("[[model]]\nid = \"a\"\naccount = \"444455556666\"\nregion = \"moon-base\"", "not an AWS region name"),
             (
-                "[[model]]\nid = \"a\"\naccount = \"444455556666\"\nendpoints=[\"e\"]\n[[model]]\nid = \"b\"\naccount = \"444455556666\"\nendpoints=[\"e\"]",
+                "[[model]]\nid = \"a\"\naccount = \"444455556666\"\nregion = \"us-east-1\"\nendpoints=[\"e\"]\n[[model]]\nid = \"b\"\naccount = \"444455556666\"\nregion = \"us-east-1\"\nendpoints=[\"e\"]",
                 "in the same account and region",
             ),
         ];

@@ -169,7 +169,7 @@ impl Signal {
                 SignalClass::Drift | SignalClass::Health | SignalClass::UnrelatedAlarm,
                 true,
                 "aws.cloudwatch" | "aws.monitoring",
-            ) => self.idempotency_key.split('#').nth(1).map(|alarm| match &self.placement {
+            ) => self.alarm_name().map(|alarm| match &self.placement {
                 // Alarm names are chosen per account: the same name in two accounts or regions is two alarms, and
                 // one must not silence the other's page.
                 place if place.is_unknown() => format!("alarm#{alarm}"),
@@ -181,6 +181,14 @@ impl Signal {
             }),
             _ => None,
         }
+    }
+
+    /// An alarm's name, from its idempotency key (`<source>#[<account>/<region>#]<alarm>#<state>#<time>`).
+    fn alarm_name(&self) -> Option<&str> {
+        let natural = self.idempotency_key.split_once('#')?.1;
+        let place = &self.placement;
+        let prefix = format!("{}/{}#", place.account.as_deref().unwrap_or(""), place.region.as_deref().unwrap_or(""));
+        natural.strip_prefix(prefix.as_str()).unwrap_or(natural).split('#').next()
     }
 
     pub fn band(&self) -> Band {
@@ -197,11 +205,28 @@ impl Signal {
 
     /// Normalises a decoded event. Total: every supported event gives a signal.
     pub fn from_event(event: &Event) -> Self {
+        Self::from_event_at(event, &crate::placement::Placement::default())
+    }
+
+    /// [`Signal::from_event`] for a Warden governing from `home`. An event from elsewhere has its account and region
+    /// in its idempotency key: alarm, drift and Config keys are names and times, and the same endpoint's hourly
+    /// monitor in two accounts would otherwise make the second account's breach a duplicate. Home's keys, and
+    /// findings' (their ids are unique, and the member's and the administrator's delivery must stay one event),
+    /// are unchanged.
+    pub fn from_event_at(event: &Event, home: &crate::placement::Placement) -> Self {
         let parts = describe(event);
-        let natural_key = if parts.natural_key.len() > MAX_KEY_CHARS {
-            format!("sha256:{}", crate::digest::content_digest(parts.natural_key.as_bytes()))
+        let place = event.placement();
+        let elsewhere = !home.is_unknown() && place.or_home(home) != *home && parts.finding.is_none();
+        let natural_key = if elsewhere {
+            let (account, region) = (place.account.as_deref().unwrap_or(""), place.region.as_deref().unwrap_or(""));
+            format!("{account}/{region}#{}", parts.natural_key)
         } else {
             parts.natural_key
+        };
+        let natural_key = if natural_key.len() > MAX_KEY_CHARS {
+            format!("sha256:{}", crate::digest::content_digest(natural_key.as_bytes()))
+        } else {
+            natural_key
         };
         Self {
             source: event.source.clone(),
