@@ -21,6 +21,7 @@ use warden_core::breakglass::{Input, Next};
 use warden_core::event::bounded;
 use warden_core::ledger::Actor;
 use warden_core::notify::Alert;
+use warden_core::placement::Placement;
 
 use crate::commands::{CommandResult, Failure, describe_ledger, engine, now};
 use crate::{Delivery, EXIT_REJECTED, Global};
@@ -201,6 +202,25 @@ async fn here(global: &Global, send: &Delivery, ask: PersonAsk) -> CommandResult
     carry_out(global, send, &clients, request, by).await
 }
 
+/// Whether `--here` acts at Warden's home: the caller's account (from their ARN) and their clients' region must be
+/// home's, when a home is set. Without one, the caller is trusted to be where they mean to act.
+fn here_is_home(caller_arn: &str, region: Option<&str>, home: &Placement) -> Result<(), String> {
+    let account = caller_arn.split(':').nth(4).filter(|a| !a.is_empty());
+    let (wrong_account, wrong_region) = (
+        home.account.is_some() && account != home.account.as_deref(),
+        home.region.is_some() && region != home.region.as_deref(),
+    );
+    if wrong_account || wrong_region {
+        return Err(format!(
+            "--here acts with your credentials in account {} region {}, but Warden governs from {home}: use the home \
+             account's operator role and region (targets in other accounts are not acted on from here yet)",
+            account.unwrap_or("unknown"),
+            region.unwrap_or("unknown")
+        ));
+    }
+    Ok(())
+}
+
 /// Who acts directly (`--here`, the kill switch without `--url`): the caller STS names, as the person it names
 /// where it names one (with the roles `WARDEN_PERSON_ROLES` lists), else its ARN; never the account root.
 pub async fn direct_caller(clients: &AwsClients) -> Result<Actor, Failure> {
@@ -247,6 +267,11 @@ async fn carry_out(
     request: BreakGlassRequest,
     by: Actor,
 ) -> CommandResult {
+    // The caller's SageMaker is whatever account and region their credentials point at: acting on a bare name
+    // there must mean acting at Warden's home, or a same-named endpoint elsewhere is the one changed.
+    let home = crate::commands::home().map_err(Failure::Message)?;
+    let caller = clients.caller_arn().await.map_err(Failure::Message)?;
+    here_is_home(&caller, clients.region().as_deref(), &home).map_err(Failure::Message)?;
     let engine = engine(global).await?;
     let policy = engine.policy();
     let alerts = match &send.topic {
@@ -320,4 +345,21 @@ fn report(global: &Global, request: &BreakGlassRequest, step: &Step, printed: &[
         Some(Phase::Failed | Phase::Refused) => EXIT_REJECTED,
         _ => 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn here_acts_only_from_the_home_account_and_region() {
+        let home = Placement::new(Some("111122223333".into()), Some("us-east-1".into()));
+        let alice = "arn:aws:sts::111122223333:assumed-role/operator/alice";
+        assert!(here_is_home(alice, Some("us-east-1"), &home).is_ok());
+        let elsewhere = here_is_home("arn:aws:sts::444455556666:assumed-role/operator/alice", Some("us-east-1"), &home);
+        assert!(elsewhere.is_err_and(|e| e.contains("account 444455556666")));
+        assert!(here_is_home(alice, Some("eu-west-1"), &home).is_err_and(|e| e.contains("region eu-west-1")));
+        assert!(here_is_home(alice, None, &home).is_err());
+        assert!(here_is_home(alice, Some("eu-west-1"), &Placement::default()).is_ok());
+    }
 }

@@ -151,7 +151,7 @@ pub fn load_policy(global: &Global) -> Result<Policy, String> {
 }
 
 /// Where Warden governs from: `WARDEN_HOME_ACCOUNT` and `WARDEN_HOME_REGION`, as the functions read them.
-fn home() -> Result<Placement, String> {
+pub fn home() -> Result<Placement, String> {
     warden_app::config::home(&|name: &str| std::env::var(name).ok()).map_err(|e| e.to_string())
 }
 

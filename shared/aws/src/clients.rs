@@ -29,6 +29,11 @@ impl AwsClients {
         output.arn().map(str::to_owned).ok_or_else(|| "STS GetCallerIdentity returned no ARN".to_owned())
     }
 
+    /// The region the caller's configuration points the clients at.
+    pub fn region(&self) -> Option<String> {
+        self.sdk.region().map(ToString::to_string)
+    }
+
     pub fn digest_signer(&self, key_id: &str) -> crate::anchor::KmsSigner {
         crate::anchor::KmsSigner::new(aws_sdk_kms::Client::new(&self.sdk), key_id)
     }
