@@ -437,6 +437,35 @@ async fn an_endpoint_in_another_account_is_refused_before_the_home_account_is_to
     assert_eq!(observed(&sagemaker).await, before);
 }
 
+/// A gate on a placed model's package version: its ARN is no endpoint or group ARN, and the home account's
+/// SageMaker might even reach it (a package group shared by resource policy), but the model runs elsewhere, so it is
+/// refused before any call.
+#[tokio::test]
+async fn a_package_of_a_model_placed_elsewhere_is_refused_before_any_call() {
+    const MEMBER_PACKAGE: &str = "arn:aws:sagemaker:us-east-1:444455556666:model-package/member-scoring/3";
+    let (ledger, sagemaker, notifier) = rig(&[MANAGED]).await;
+    let home = warden_core::placement::Placement::new(Some("111122223333".into()), Some("us-east-1".into()));
+    let member = warden_core::inventory::InventoryFile::parse(
+        "[[model]]\nid = \"member-scoring\"\nrisk = \"high\"\naccount = \"444455556666\"\nregion = \"us-east-1\"",
+    )
+    .unwrap();
+    let engine = warden_app::ingest::Engine::new(
+        &ledger,
+        warden_core::policy::Policy::builtin().unwrap(),
+        Actor::Automation("test".into()),
+    )
+    .with_home(home);
+    engine.import_inventory(&member, "member", at(0)).await.unwrap();
+    sagemaker.add_package(MEMBER_PACKAGE, ApprovalStatus::Approved, &[MANAGED]);
+    let bg = executor(&ledger, &sagemaker, &notifier, Settings::default());
+    let mut gate = request("g-member", Operation::Gate, MEMBER_PACKAGE, Actor::Automation("warden-macie".into()));
+    gate.model_id = Some("member-scoring".into());
+    let step = run(&bg, &gate, Input::Look).await.unwrap();
+    assert_eq!(phase(&step), Phase::Refused, "{}", note(&step));
+    assert!(note(&step).contains("model member-scoring runs in 444455556666/us-east-1"), "{}", note(&step));
+    assert!(sagemaker.calls().is_empty(), "{:?}", sagemaker.calls());
+}
+
 #[tokio::test]
 async fn the_cooldown_and_the_breaker_refuse_beyond_their_limits_but_never_hold_back_an_undo() {
     let (ledger, sagemaker, notifier) = rig(&[MANAGED, (TAG_FALLBACK_VARIANT, "blue")]).await;

@@ -2,7 +2,10 @@
 //! functions' routing, failure semantics, configuration and metrics, without AWS.
 
 use serde_json::Value;
-use warden_app::config::{Config, ConfigError, ENV_BUS, ENV_KILL_SWITCH, ENV_MODE, ENV_POLICY, ENV_TABLE, ENV_TOPIC};
+use warden_app::config::{
+    Config, ConfigError, ENV_BUS, ENV_HOME_ACCOUNT, ENV_HOME_REGION, ENV_KILL_SWITCH, ENV_MODE, ENV_POLICY, ENV_TABLE,
+    ENV_TOPIC,
+};
 use warden_app::detector::{FunctionSpec, Handler, emf_line};
 use warden_app::effects::{EffectError, MemoryNotifier, MemoryPublisher};
 use warden_app::ingest::Engine;
@@ -129,19 +132,33 @@ fn configuration_errors_name_the_variable() {
     let config = Config::from_lookup(lookup(&good)).unwrap();
     assert!(!config.policy.kill_switch);
     assert_eq!(Config::from_lookup(lookup(&good[1..])).unwrap_err(), ConfigError::Missing(ENV_TABLE));
-    let cases: [(&'static str, &'static str, &str); 4] = [
+    let cases: [(&'static str, &'static str, &str); 7] = [
         (ENV_TOPIC, "warden-alerts", "is not an ARN"),
         (ENV_KILL_SWITCH, "maybe", "is not true or false"),
         (ENV_MODE, "enforce-everything", "is not policy or shadow"),
         (ENV_POLICY, "version = 7", "invalid policy"),
+        (ENV_HOME_ACCOUNT, "1111-2222-3333", "is not a 12-digit AWS account id"),
+        // Half a home would let unplaced models match every region of the home account (or the reverse).
+        (ENV_HOME_ACCOUNT, "111122223333", "is not set"),
+        (ENV_HOME_REGION, "us-east-1", "is not set"),
     ];
     for (name, value, message) in cases {
         let mut pairs = good.to_vec();
         pairs.retain(|(n, _)| *n != name);
         pairs.push((name, value));
         let error = Config::from_lookup(lookup(&pairs)).unwrap_err();
-        assert!(error.to_string().starts_with(name) && error.to_string().contains(message), "{error}");
+        let named = match name {
+            // A lone home variable names the one missing.
+            ENV_HOME_ACCOUNT if message == "is not set" => ENV_HOME_REGION,
+            ENV_HOME_REGION => ENV_HOME_ACCOUNT,
+            _ => name,
+        };
+        assert!(error.to_string().starts_with(named) && error.to_string().contains(message), "{error}");
     }
+    let mut pairs = good.to_vec();
+    pairs.extend([(ENV_HOME_ACCOUNT, "111122223333"), (ENV_HOME_REGION, "us-east-1")]);
+    let home = Config::from_lookup(lookup(&pairs)).unwrap().home;
+    assert_eq!((home.account.as_deref(), home.region.as_deref()), (Some("111122223333"), Some("us-east-1")));
     let mut pairs = good.to_vec();
     pairs.push((ENV_KILL_SWITCH, "TRUE"));
     assert!(Config::from_lookup(lookup(&pairs)).unwrap().policy.kill_switch);
