@@ -212,16 +212,7 @@ fn the_same_names_in_two_accounts_are_two_resources() {
 fn a_tag_in_one_account_cannot_claim_a_model_of_another() {
     let policy = Policy::builtin().unwrap_or_else(|e| panic!("{e}"));
     let actor = Actor::Automation("test".into());
-    let event = serde_json::json!({
-        "version": "0", "id": "e-tag", "detail-type": "SageMaker Endpoint State Change", "source": "aws.sagemaker",
-        "account": MEMBER, "time": "2026-11-02T09:00:00Z", "region": "us-east-1", "resources": [],
-        "detail": {
-            "EndpointName": "mine", "EndpointConfigName": "mine-cfg", "EndpointStatus": "FAILED",
-            "FailureReason": "x", "LastModifiedTime": 1793600000000.0,
-            "Tags": {"warden:model": "home-fraud"}
-        }
-    });
-    let event = decode_value(event, at()).unwrap_or_else(|e| panic!("{e}"));
+    let event = endpoint_failed("mine", MEMBER, "us-east-1", serde_json::json!({"warden:model": "home-fraud"}));
     let prepared = prepare(event, two_accounts(), &home());
     assert!(prepared.changed.is_empty(), "no model learns from it: {:?}", prepared.changed);
     let (commit, report) = plan_commit(prepared, &policy, &DecisionContext::default(), &actor, at());
@@ -256,38 +247,41 @@ fn an_event_with_a_malformed_account_or_region_is_refused_naming_it() {
     }
 }
 
+/// An alarm called `endpoint-latency-high` going into ALARM in `account`, at the same moment in every account.
+fn latency_alarm(account: &str) -> Event {
+    let event = serde_json::json!({
+        "version": "0", "id": format!("a-{account}"), "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch", "account": account, "time": "2026-11-02T09:00:00Z", "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "alarmName": "endpoint-latency-high",
+            "state": {"value": "ALARM", "reason": "r", "timestamp": "2026-11-02T09:00:00.000+0000"},
+            "previousState": {"value": "OK", "reason": "r", "timestamp": "2026-11-02T08:00:00.000+0000"},
+            "configuration": {"metrics": []}
+        }
+    });
+    decode_value(event, at()).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// An alarm of the same name in two accounts is two alarms: one's page must not open a re-notify window that
 /// silences the other's.
 #[test]
 fn same_named_alarms_in_two_accounts_page_separately() {
-    let alarm = |account: &str| {
-        let event = serde_json::json!({
-            "version": "0", "id": format!("a-{account}"), "detail-type": "CloudWatch Alarm State Change",
-            "source": "aws.cloudwatch", "account": account, "time": "2026-11-02T09:00:00Z", "region": "us-east-1",
-            "resources": [],
-            "detail": {
-                "alarmName": "endpoint-latency-high",
-                "state": {"value": "ALARM", "reason": "r", "timestamp": "2026-11-02T09:00:00.000+0000"},
-                "previousState": {"value": "OK", "reason": "r", "timestamp": "2026-11-02T08:00:00.000+0000"},
-                "configuration": {"metrics": []}
-            }
-        });
-        let event = decode_value(event, at()).unwrap_or_else(|e| panic!("{e}"));
-        Signal::from_event(&event).alert_key()
-    };
+    let alarm = |account: &str| Signal::from_event(&latency_alarm(account)).alert_key();
     let (home, member) = (alarm(HOME), alarm(MEMBER));
     assert!(home.is_some() && member.is_some(), "{home:?} {member:?}");
     assert_ne!(home, member);
     assert_eq!(home, alarm(HOME));
 }
 
-fn endpoint_failed(account: &str, region: &str, tags: serde_json::Value) -> Event {
+/// A SageMaker endpoint `name` failed in `account` and `region`, with `tags`.
+fn endpoint_failed(name: &str, account: &str, region: &str, tags: serde_json::Value) -> Event {
     let event = serde_json::json!({
         "version": "0", "id": format!("e-{account}-{region}"), "detail-type": "SageMaker Endpoint State Change",
         "source": "aws.sagemaker", "account": account, "time": "2026-11-02T09:00:00Z", "region": region,
         "resources": [],
         "detail": {
-            "EndpointName": "prod", "EndpointConfigName": "prod-cfg", "EndpointStatus": "FAILED",
+            "EndpointName": name, "EndpointConfigName": format!("{name}-cfg"), "EndpointStatus": "FAILED",
             "FailureReason": "x", "LastModifiedTime": 1793600000000.0, "Tags": tags
         }
     });
@@ -301,9 +295,10 @@ fn endpoint_failed(account: &str, region: &str, tags: serde_json::Value) -> Even
 fn regional_resources_belong_to_their_region_and_targets_say_where() {
     let policy = Policy::builtin().unwrap_or_else(|e| panic!("{e}"));
     let actor = Actor::Automation("test".into());
-    let prepared = prepare(endpoint_failed(HOME, "eu-west-1", serde_json::json!({})), two_accounts(), &home());
+    let prepared = prepare(endpoint_failed("prod", HOME, "eu-west-1", serde_json::json!({})), two_accounts(), &home());
     assert!(prepared.affected.is_empty(), "{:?}", prepared.affected);
-    let prepared = prepare(endpoint_failed(MEMBER, "us-east-1", serde_json::json!({})), two_accounts(), &home());
+    let prepared =
+        prepare(endpoint_failed("prod", MEMBER, "us-east-1", serde_json::json!({})), two_accounts(), &home());
     assert_eq!(prepared.affected.iter().map(|a| a.model_id.as_str()).collect::<Vec<_>>(), ["member-fraud"]);
 
     let inventory = two_accounts();
@@ -347,30 +342,9 @@ fn regional_resources_belong_to_their_region_and_targets_say_where() {
 /// home's keys are what they were before accounts.
 #[test]
 fn events_from_elsewhere_carry_their_place_in_their_idempotency_key() {
-    let drift = |account: &str| {
-        let event = serde_json::json!({
-            "version": "0", "id": "a", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
-            "account": account, "time": "2026-11-02T09:00:00Z", "region": "us-east-1", "resources": [],
-            "detail": {
-                "alarmName": "endpoint-latency-high",
-                "state": {"value": "ALARM", "reason": "r", "timestamp": "2026-11-02T09:00:00.000+0000"},
-                "previousState": {"value": "OK", "reason": "r", "timestamp": "2026-11-02T08:00:00.000+0000"},
-                "configuration": {"metrics": []}
-            }
-        });
-        Signal::from_event_at(&decode_value(event, at()).unwrap_or_else(|e| panic!("{e}")), &home())
-    };
-    let (at_home, member) = (drift(HOME), drift(MEMBER));
-    assert_eq!(at_home.idempotency_key, Signal::from_event(&decode_value(serde_json::json!({
-        "version": "0", "id": "a", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
-        "account": HOME, "time": "2026-11-02T09:00:00Z", "region": "us-east-1", "resources": [],
-        "detail": {
-            "alarmName": "endpoint-latency-high",
-            "state": {"value": "ALARM", "reason": "r", "timestamp": "2026-11-02T09:00:00.000+0000"},
-            "previousState": {"value": "OK", "reason": "r", "timestamp": "2026-11-02T08:00:00.000+0000"},
-            "configuration": {"metrics": []}
-        }
-    }), at()).unwrap_or_else(|e| panic!("{e}"))).idempotency_key);
+    let signal = |account: &str| Signal::from_event_at(&latency_alarm(account), &home());
+    let (at_home, member) = (signal(HOME), signal(MEMBER));
+    assert_eq!(at_home.idempotency_key, Signal::from_event(&latency_alarm(HOME)).idempotency_key);
     assert_ne!(at_home.idempotency_key, member.idempotency_key);
     assert!(
         member.idempotency_key.contains("444455556666/us-east-1#endpoint-latency-high#"),
