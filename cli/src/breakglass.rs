@@ -205,7 +205,8 @@ async fn here(global: &Global, send: &Delivery, ask: PersonAsk) -> CommandResult
 /// Whether `--here` acts at Warden's home: the caller's account (from their ARN) and their clients' region must be
 /// home's, when a home is set. Without one, the caller is trusted to be where they mean to act.
 fn here_is_home(caller_arn: &str, region: Option<&str>, home: &Placement) -> Result<(), String> {
-    let account = caller_arn.split(':').nth(4).filter(|a| !a.is_empty());
+    let caller = warden_core::placement::arn_parts(caller_arn).map(|(_, place, _)| place).unwrap_or_default();
+    let account = caller.account.as_deref();
     let (wrong_account, wrong_region) = (
         home.account.is_some() && account != home.account.as_deref(),
         home.region.is_some() && region != home.region.as_deref(),

@@ -260,17 +260,7 @@ impl<L: Ledger, S: SageMaker, N: Notifier> BreakGlass<L, S, N> {
     /// What SageMaker shows. A refusal to describe (no permission) is an observation, so a new request is
     /// refused and recorded rather than lost; only a retryable failure is an error.
     async fn observe(&self, request: &BreakGlassRequest, model: Option<&Model>) -> Result<Observation, SageMakerError> {
-        // A target outside home (an endpoint or group ARN, or any target of a model placed elsewhere, such as its
-        // package version's ARN) is refused before any call: this SageMaker client is the home account's.
-        let placed = model.filter(|m| m.is_placed()).map(|m| {
-            format!(
-                "model {} runs in {}: acting outside the home account needs Warden's member role there, which \
-                 this version does not assume; nothing was called",
-                m.id,
-                m.placement()
-            )
-        });
-        if let Some(why) = warden_core::breakglass::outside_home(&request.target).or(placed) {
+        if let Some(why) = warden_core::breakglass::outside_home(&request.target, model) {
             return Ok(Observation::Unreadable(why));
         }
         let observed = if request.action.on_endpoint() {

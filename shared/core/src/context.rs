@@ -26,11 +26,7 @@ impl ModelSummary {
     /// What an action on the named endpoint or package group of this model targets (see
     /// [`crate::inventory::Model::endpoint_target`]).
     pub fn target(&self, kind: &str, name: &str) -> String {
-        if self.placement.is_unknown() {
-            name.to_owned()
-        } else {
-            crate::placement::sagemaker_arn(&self.placement, kind, name)
-        }
+        crate::placement::target_at(&self.placement, kind, name)
     }
 }
 

@@ -56,9 +56,31 @@ impl std::fmt::Display for Placement {
     }
 }
 
+impl Placement {
+    /// `<account>/<region>`: how a placement is written into ledger keys (idempotency and alert keys).
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.account.as_deref().unwrap_or(""), self.region.as_deref().unwrap_or(""))
+    }
+}
+
+/// What an action on a SageMaker resource targets: its bare name at home (`place` unknown), else its ARN, so the
+/// same name in two accounts is never one target.
+pub fn target_at(place: &Placement, kind: &str, name: &str) -> String {
+    if place.is_unknown() { name.to_owned() } else { sagemaker_arn(place, kind, name) }
+}
+
+/// An ARN's service, placement and resource (`arn:<partition>:<service>:<region>:<account>:<resource>`).
+pub fn arn_parts(arn: &str) -> Option<(&str, Placement, &str)> {
+    let mut parts = arn.strip_prefix("arn:")?.splitn(5, ':');
+    let (_partition, service, region, account, resource) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let known = |part: &str| (!part.is_empty()).then(|| part.to_owned());
+    Some((service, Placement::new(known(account), known(region)), resource))
+}
+
 /// The ARN Warden targets a SageMaker resource by when it runs at `place` (`kind`: `endpoint`,
 /// `model-package-group`), in the partition of its region.
-pub fn sagemaker_arn(place: &Placement, kind: &str, name: &str) -> String {
+fn sagemaker_arn(place: &Placement, kind: &str, name: &str) -> String {
     let (region, account) = (place.region.as_deref().unwrap_or(""), place.account.as_deref().unwrap_or(""));
     let partition = if region.starts_with("cn-") {
         "aws-cn"
@@ -115,6 +137,23 @@ mod tests {
         assert!(a.admits(&at(None, Some("us-east-1"))));
         assert!(a.admits(&Placement::default()));
         assert!(Placement::default().admits(&a));
+    }
+
+    #[test]
+    fn targets_are_bare_names_at_home_and_arns_in_their_partition_elsewhere() {
+        assert_eq!(target_at(&Placement::default(), "endpoint", "prod"), "prod");
+        let member = at(Some("444455556666"), Some("us-east-1"));
+        assert_eq!(target_at(&member, "endpoint", "prod"), "arn:aws:sagemaker:us-east-1:444455556666:endpoint/prod");
+        let gov = at(Some("444455556666"), Some("us-gov-west-1"));
+        assert!(target_at(&gov, "endpoint", "prod").starts_with("arn:aws-us-gov:sagemaker:us-gov-west-1:"));
+        let arn = target_at(&member, "endpoint", "prod");
+        let (service, place, resource) = arn_parts(&arn).unwrap_or_default();
+        assert_eq!((service, place, resource), ("sagemaker", member, "endpoint/prod"));
+        assert_eq!(
+            arn_parts("arn:aws:sts::111122223333:assumed-role/r/s").map(|p| p.1),
+            Some(at(Some("111122223333"), None))
+        );
+        assert!(arn_parts("prod").is_none());
     }
 
     #[test]

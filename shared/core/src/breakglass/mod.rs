@@ -573,21 +573,23 @@ fn verify(record: &ActionRecord, facts: &Facts, observed: &Observation, now: Tim
     }
 }
 
-/// Why break-glass cannot act on `target` from here: an endpoint or package group named by ARN belongs to a model
-/// placed outside the home account or region (see [`crate::inventory::Model::endpoint_target`]), and acting there
-/// takes Warden's role in that account, which this version does not assume. Refused before any SageMaker call: the
-/// home account's SageMaker must never be asked about a name that belongs to another account.
-pub fn outside_home(target: &str) -> Option<String> {
-    let rest = target.strip_prefix("arn:")?;
-    let mut parts = rest.splitn(5, ':');
-    let (_partition, service, region, account, resource) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+/// Why break-glass cannot act on a target from here: an endpoint or package group named by ARN (see
+/// [`crate::inventory::Model::endpoint_target`]), or any target of a model placed outside home (its package
+/// versions' ARNs too), is another account's or region's, and acting there takes Warden's role in that account, which
+/// this version does not assume. Refused before any SageMaker call: the home account's SageMaker must never be asked
+/// about a name that belongs elsewhere.
+pub fn outside_home(target: &str, model: Option<&crate::inventory::Model>) -> Option<String> {
+    let refusal = |what: String| {
+        format!(
+            "{what}: acting outside the home account needs Warden's member role there, which this version does not \
+             assume; nothing was called"
+        )
+    };
+    if let Some(model) = model.filter(|m| m.is_placed()) {
+        return Some(refusal(format!("model {} runs in {}", model.id, model.placement())));
+    }
+    let (service, place, resource) = crate::placement::arn_parts(target)?;
     let placed =
         service == "sagemaker" && (resource.starts_with("endpoint/") || resource.starts_with("model-package-group/"));
-    placed.then(|| {
-        format!(
-            "{resource} runs in account {account} region {region}: acting outside the home account needs Warden's \
-             member role there, which this version does not assume; nothing was called"
-        )
-    })
+    placed.then(|| refusal(format!("{resource} runs in {place}")))
 }

@@ -183,7 +183,7 @@ impl Model {
 
     /// Whether the model names its account or region (it runs outside the home account or region).
     pub fn is_placed(&self) -> bool {
-        !self.placement().is_unknown()
+        self.account.is_some() || self.region.is_some()
     }
 
     /// What an action on one of this model's endpoints targets: the bare name at home, the endpoint's ARN for a
@@ -199,7 +199,7 @@ impl Model {
     }
 
     fn qualified(&self, kind: &str, name: &str) -> String {
-        if self.is_placed() { crate::placement::sagemaker_arn(&self.placement(), kind, name) } else { name.to_owned() }
+        crate::placement::target_at(&self.placement(), kind, name)
     }
 
     /// Whether an action target (as [`Model::endpoint_target`] and [`Model::group_target`] make them, or a package
@@ -211,19 +211,15 @@ impl Model {
             crate::action::TargetKind::ModelPackage => {
                 target == self.group_target(self.package_group())
                     || self.package_versions.iter().any(|p| p.arn == target)
-                    || package_group_of(target) == Some(self.package_group())
-                        && target.starts_with("arn:")
-                        && self.arn_is_here(target)
+                    || package_group_of(target) == Some(self.package_group()) && self.arn_is_here(target)
             }
         }
     }
 
     /// Whether an ARN's account and region are this model's (unplaced: any, as names were before accounts).
     fn arn_is_here(&self, arn: &str) -> bool {
-        let mut parts = arn.split(':').skip(3);
-        let (region, account) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        let arn_place = Placement::new(Some(account.to_owned()), Some(region.to_owned()));
-        !self.is_placed() || self.placement().admits(&arn_place)
+        !self.is_placed()
+            || crate::placement::arn_parts(arn).is_some_and(|(_, place, _)| self.placement().admits(&place))
     }
 
     /// The endpoint an action target names, if it is one of this model's.
@@ -398,12 +394,10 @@ impl Inventory {
         let Some(model) = self.models.get_mut(model_id) else {
             return false;
         };
-        let Some(name) = model.endpoint_by_target(target).map(|e| e.name.clone()) else {
+        let Some(index) = model.endpoints.iter().position(|e| model.endpoint_target(&e.name) == target) else {
             return false;
         };
-        let Some(record) = model.endpoints.iter_mut().find(|e| e.name == name) else {
-            return false;
-        };
+        let record = &mut model.endpoints[index];
         match record.current_config.clone() {
             Some(current) => record.mark_suspect(&current),
             None => false,

@@ -173,11 +173,7 @@ impl Signal {
                 // Alarm names are chosen per account: the same name in two accounts or regions is two alarms, and
                 // one must not silence the other's page.
                 place if place.is_unknown() => format!("alarm#{alarm}"),
-                place => format!(
-                    "alarm#{}/{}#{alarm}",
-                    place.account.as_deref().unwrap_or(""),
-                    place.region.as_deref().unwrap_or("")
-                ),
+                place => format!("alarm#{}#{alarm}", place.key()),
             }),
             _ => None,
         }
@@ -186,8 +182,7 @@ impl Signal {
     /// An alarm's name, from its idempotency key (`<source>#[<account>/<region>#]<alarm>#<state>#<time>`).
     fn alarm_name(&self) -> Option<&str> {
         let natural = self.idempotency_key.split_once('#')?.1;
-        let place = &self.placement;
-        let prefix = format!("{}/{}#", place.account.as_deref().unwrap_or(""), place.region.as_deref().unwrap_or(""));
+        let prefix = format!("{}#", self.placement.key());
         natural.strip_prefix(prefix.as_str()).unwrap_or(natural).split('#').next()
     }
 
@@ -217,12 +212,7 @@ impl Signal {
         let parts = describe(event);
         let place = event.placement();
         let elsewhere = !home.is_unknown() && place.or_home(home) != *home && parts.finding.is_none();
-        let natural_key = if elsewhere {
-            let (account, region) = (place.account.as_deref().unwrap_or(""), place.region.as_deref().unwrap_or(""));
-            format!("{account}/{region}#{}", parts.natural_key)
-        } else {
-            parts.natural_key
-        };
+        let natural_key = if elsewhere { format!("{}#{}", place.key(), parts.natural_key) } else { parts.natural_key };
         let natural_key = if natural_key.len() > MAX_KEY_CHARS {
             format!("sha256:{}", crate::digest::content_digest(natural_key.as_bytes()))
         } else {
@@ -243,7 +233,7 @@ impl Signal {
             drift: parts.drift,
             console_url: console_url(event),
             sample: is_sample(event),
-            placement: event.placement(),
+            placement: place,
         }
     }
 
